@@ -1,0 +1,49 @@
+# perpflow — everything a fresh machine (python3 3.11, pip, make, git) needs, from two commands:
+#   make demo   install, then run the main job on the embedded simulator
+#   make test   install, then ruff + the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.perpflow-installed
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+export PREFECT_HOME := $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE := prefect.server.concurrency.lease_storage.filesystem
+
+.PHONY: install demo test lint sql bench clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .uv uv==$(UV_VERSION)
+
+$(STAMP): pyproject.toml uv.lock compat/starknet-crypto-py/pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-groups
+	@touch $@
+
+install: $(STAMP)  ## create .venv from uv.lock (bootstraps uv through pip)
+
+demo: install  ## run the main job on the simulator and print its summary
+	$(BIN)/perpflow demo
+
+test: install lint  ## ruff + the whole test suite
+	$(BIN)/pytest -q
+
+lint: install  ## ruff check
+	$(BIN)/ruff check .
+
+sql: install  ## open the warehouse in the duckdb shell
+	@mkdir -p data
+	$(BIN)/duckdb data/warehouse.duckdb
+
+bench: install  ## print the benchmark figures
+	$(BIN)/python bench/sim_throughput.py
+
+clean:  ## remove the environment and generated data
+	rm -rf $(VENV) .uv data .prefect .pytest_cache .ruff_cache

@@ -1,0 +1,153 @@
+"""Clocks: real time for live and paper trading, virtual time for accelerated simulation.
+
+Bots never read ``time.time()`` or sleep on their own; they use ``asyncio`` timing (``sleep``,
+``wait_for``) and ``Clock.now()``. A ``VirtualClock`` runs the same coroutines on an event loop
+whose time jumps straight to the next scheduled timer whenever nothing is ready, so a simulated
+day of a bot that mostly waits takes seconds, while ordering and timeouts behave exactly as in
+real time.
+
+Virtual time only makes sense for in-process venues (the simulator). Work handed to a thread
+(``asyncio.to_thread``) freezes virtual time until it completes, so a slow disk write never lets
+simulated timers fire early; real sockets are not supported on a virtual loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_VIRTUAL_START = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
+
+
+class Clock(Protocol):
+    """What bots and venues need to know about time."""
+
+    virtual: bool
+
+    def now(self) -> float:
+        """Current epoch seconds (virtual or real)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    def run(self, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        """Run ``main()`` to completion on an event loop that keeps this clock's time."""
+        ...
+
+
+class RealClock:
+    virtual = False
+
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def run(self, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        return asyncio.run(main())
+
+
+class _VirtualSelector(selectors.BaseSelector):
+    """A selector that, instead of blocking until the next timer, advances virtual time to it."""
+
+    def __init__(self, loop: VirtualTimeEventLoop) -> None:
+        self._real = selectors.DefaultSelector()
+        self._loop = loop
+
+    def register(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._real.register(fileobj, events, data)
+
+    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._real.unregister(fileobj)
+
+    def modify(self, fileobj: Any, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._real.modify(fileobj, events, data)
+
+    def get_map(self) -> Any:
+        return self._real.get_map()
+
+    def get_key(self, fileobj: Any) -> selectors.SelectorKey:
+        return self._real.get_key(fileobj)
+
+    def close(self) -> None:
+        self._real.close()
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        ready = self._real.select(0)
+        if ready or (timeout is not None and timeout <= 0):
+            return ready
+        if timeout is None:  # no timer at all: only another thread can wake us
+            return self._real.select(None)
+        if self._loop.threads_in_flight:  # keep virtual time still while a thread works
+            return self._real.select(min(timeout, 0.05))
+        self._loop.advance(timeout)
+        return []
+
+
+class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop whose ``time()`` is virtual and jumps over idle gaps."""
+
+    def __init__(self) -> None:
+        self._virtual_now = 0.0
+        self.threads_in_flight = 0
+        super().__init__(selector=_VirtualSelector(self))
+
+    def time(self) -> float:
+        return self._virtual_now
+
+    def advance(self, seconds: float) -> None:
+        self._virtual_now += seconds
+
+    def run_in_executor(self, executor: Any, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        self.threads_in_flight += 1
+        fut = super().run_in_executor(executor, func, *args)
+
+        def done(_: asyncio.Future[T]) -> None:
+            self.threads_in_flight -= 1
+
+        fut.add_done_callback(done)
+        return fut
+
+
+class VirtualClock:
+    """Accelerated time starting at ``start`` (epoch seconds); deterministic for a given run."""
+
+    virtual = True
+
+    def __init__(self, start: float = DEFAULT_VIRTUAL_START) -> None:
+        self.start = start
+        self._loop: VirtualTimeEventLoop | None = None
+        self._last = 0.0
+
+    def now(self) -> float:
+        if self._loop is not None and not self._loop.is_closed():
+            return self.start + self._loop.time()
+        return self.start + self._last
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def run(self, main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        loop = VirtualTimeEventLoop()
+        loop.advance(self._last)
+        self._loop = loop
+        try:
+            with asyncio.Runner(loop_factory=lambda: loop) as runner:
+                return runner.run(main())
+        finally:
+            self._last = loop.time()
+            self._loop = None
+
+
+def make_clock(virtual: bool, start: float | None = None) -> RealClock | VirtualClock:
+    if virtual:
+        return VirtualClock(DEFAULT_VIRTUAL_START if start is None else start)
+    return RealClock()
+

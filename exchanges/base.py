@@ -1,0 +1,118 @@
+"""The venue contract every adapter implements (simulator, Paradex, GRVT, ...).
+
+Async and normalised: symbols are the user's short names, prices and sizes ``Decimal``, errors
+one family (``core.errors.VenueError``) with reason codes. Streams reconnect and resubscribe by
+themselves (``exchanges.streams.ResilientStream``) and the fill stream catches up over REST on
+what it missed, never yielding a fill twice.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from types import TracebackType
+
+from core.clock import Clock
+from core.types import BBO, Balance, Book, Fill, Instrument, Order, Position, Side, Trade
+
+
+class Venue(ABC):
+    name: str
+    clock: Clock
+
+    # lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:  # noqa: B027 - venues without a session need nothing here
+        """Connect and authenticate. Idempotent."""
+
+    async def close(self) -> None:  # noqa: B027
+        """Release connections. Open orders are left alone (cancelling is a decision)."""
+
+    async def __aenter__(self) -> Venue:
+        await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.close()
+
+    # metadata --------------------------------------------------------------------------------
+    @abstractmethod
+    async def instrument(self, symbol: str) -> Instrument: ...
+
+    # orders ----------------------------------------------------------------------------------
+    @abstractmethod
+    async def place_limit(self, symbol: str, side: Side, price: Decimal, size: Decimal, *, client_id: str,
+                          post_only: bool = False, reduce_only: bool = False) -> Order:
+        """Place a GTC limit order. Raises ``OrderRejected`` (with a reason) if refused."""
+
+    @abstractmethod
+    async def place_market(self, symbol: str, side: Side, size: Decimal, *, client_id: str,
+                           max_slippage_bps: Decimal, reduce_only: bool = False) -> Order:
+        """An IOC taker order that never executes beyond ``max_slippage_bps`` from the touch.
+
+        Returns the final order: ``filled`` may be less than ``size`` (or zero) when the venue
+        had less executable liquidity within the cap.
+        """
+
+    @abstractmethod
+    async def cancel(self, symbol: str, *, order_id: str | None = None, client_id: str | None = None) -> Order:
+        """Cancel one order and return its final state.
+
+        A cancel that arrives after the order filled returns the order with status FILLED:
+        the caller must treat it as a fill (the fill itself arrives on the fill stream).
+        """
+
+    @abstractmethod
+    async def cancel_all(self, symbol: str | None = None) -> list[Order]: ...
+
+    @abstractmethod
+    async def order(self, symbol: str, *, order_id: str | None = None,
+                    client_id: str | None = None) -> Order | None:
+        """Look an order up; after a timeout this tells whether it was placed."""
+
+    # state -----------------------------------------------------------------------------------
+    @abstractmethod
+    async def bbo(self, symbol: str) -> BBO: ...
+
+    @abstractmethod
+    async def book(self, symbol: str, depth: int = 10) -> Book: ...
+
+    @abstractmethod
+    async def trades(self, symbol: str, limit: int = 100) -> list[Trade]:
+        """Recent public trades, newest last."""
+
+    @abstractmethod
+    async def positions(self) -> list[Position]: ...
+
+    async def position(self, symbol: str) -> Position:
+        for p in await self.positions():
+            if p.symbol == symbol:
+                return p
+        return Position(self.name, symbol, Decimal(0), None, self.clock.now(), "rest")
+
+    @abstractmethod
+    async def balance(self) -> Balance: ...
+
+    @abstractmethod
+    async def open_orders(self, symbol: str | None = None) -> list[Order]: ...
+
+    @abstractmethod
+    async def fills(self, since: float, symbol: str | None = None) -> list[Fill]:
+        """Our fills with ``ts >= since`` (epoch seconds), oldest first."""
+
+    # streams ---------------------------------------------------------------------------------
+    @abstractmethod
+    def stream_bbo(self, symbol: str) -> AsyncIterator[BBO]: ...
+
+    @abstractmethod
+    def stream_book(self, symbol: str, depth: int = 10) -> AsyncIterator[Book]: ...
+
+    @abstractmethod
+    def stream_orders(self) -> AsyncIterator[Order]: ...
+
+    @abstractmethod
+    def stream_fills(self) -> AsyncIterator[Fill]: ...
+
+    @abstractmethod
+    def stream_positions(self) -> AsyncIterator[Position]: ...

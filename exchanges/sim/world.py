@@ -1,0 +1,138 @@
+"""``SimWorld``: the seeded market every simulated venue shares, and the loop that moves it.
+
+One fair value per asset drives every venue's book (with per-venue basis, noise and lag), so a
+hedge between two simulated venues sees realistic, correlated but imperfect prices. Everything
+random is drawn from generators seeded by ``(seed, venue, symbol, purpose)``: the same seed and
+the same client behaviour give the same run, ids included.
+
+Markets advance in fixed steps (``step`` seconds). A driver task steps them while anyone listens
+to a stream; every request also catches the world up to its arrival time first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from pathlib import Path
+
+from core.clock import Clock, VirtualClock
+from exchanges.sim.exchange import SimExchange
+from exchanges.sim.faults import Faults
+from exchanges.sim.flow import FairValue, ModelSource
+from exchanges.sim.market import SimMarket
+from exchanges.sim.profiles import SimProfiles, VenueProfile, load_profiles
+from exchanges.sim.venue import SimVenue
+
+DEFAULT_STEP = 0.1
+IDLE_STEP = 5.0
+
+
+def build_market(profile: VenueProfile, symbol: str, mid: float, rng: random.Random) -> SimMarket:
+    m = profile.market(symbol)
+    tick, lot = float(m.tick), float(m.lot)
+    gap = max(1, round(mid * m.level_gap_bps / 10_000 / tick))
+    depth = [max(1, round(m.top_size * m.depth_growth**k / lot)) for k in range(m.levels)]
+    return SimMarket(levels=m.levels, gap_ticks=gap, depth_lots=depth,
+                     size_noise=lambda: 0.55 + 0.9 * rng.random())
+
+
+class SimWorld:
+    def __init__(self, *, venues: Iterable[str] = ("paradex", "grvt"), symbols: Iterable[str] = ("SOL",),
+                 seed: int = 7, clock: Clock | None = None, step: float = DEFAULT_STEP,
+                 profiles: SimProfiles | None = None, faults: Mapping[str, Faults] | None = None,
+                 fee_overrides: Mapping[str, tuple[str, str]] | None = None,
+                 replay: Path | None = None) -> None:
+        self.seed = seed
+        self.clock: Clock = clock or VirtualClock()
+        self.step = step
+        self.profiles = profiles or load_profiles()
+        self.symbols = tuple(symbols)
+        self.t = self.clock.now()
+        max_lag = 0
+        self.exchanges: dict[str, SimExchange] = {}
+        for name in venues:
+            vp = self.profiles.venue(name)
+            if fee_overrides and name in fee_overrides:
+                vp = vp.with_fees(*fee_overrides[name])
+            for s in self.symbols:
+                max_lag = max(max_lag, round(vp.market(s).lag_ms / 1000 / step))
+            self.exchanges[name] = SimExchange(vp, seed, self.t, (faults or {}).get(name))
+        self.fair = {s: FairValue(self.profiles.asset(s), step, random.Random(f"{seed}/fair/{s}"), max_lag)
+                     for s in self.symbols}
+        for name, ex in self.exchanges.items():
+            for s in self.symbols:
+                rng = random.Random(f"{seed}/{name}/{s}/flow")
+                market = build_market(ex.profile, s, self.fair[s].price, rng)
+                source = ModelSource(market, ex.profile.market(s), self.fair[s], tick=float(ex.profile.market(s).tick),
+                                     lot=float(ex.profile.market(s).lot), step=step, rng=rng, t0=self.t)
+                ex.add_market(s, market, source)
+        if replay is not None:
+            from exchanges.sim.replay import attach_replay
+            attach_replay(self, replay)
+        self._clients: dict[str, SimVenue] = {}
+        self._driver: asyncio.Task[None] | None = None
+        self._step_once(self.t)
+
+    # --- time --------------------------------------------------------------------------------
+    def _step_once(self, t: float) -> None:
+        for fv in self.fair.values():
+            fv.advance()
+        for ex in self.exchanges.values():
+            ex.step(t, self.step)
+
+    def sync(self) -> None:
+        """Advance every market to the clock's present."""
+        now = self.clock.now()
+        step = self.step
+        while self.t + step <= now:
+            self.t += step
+            self._step_once(self.t)
+
+    def run_for(self, seconds: float) -> None:
+        """Advance without a clock (benchmarks, recordings): ``seconds`` of market time."""
+        end = self.t + seconds
+        step = self.step
+        while self.t + step <= end:
+            self.t += step
+            self._step_once(self.t)
+
+    def _listening(self) -> bool:
+        return any(ex.subs for ex in self.exchanges.values())
+
+    async def _drive(self) -> None:
+        while True:
+            self.sync()
+            await asyncio.sleep(self.step if self._listening() else IDLE_STEP)
+
+    def ensure_running(self) -> None:
+        """Start the driver on the current loop (idempotent; a new loop gets a new driver)."""
+        loop = asyncio.get_running_loop()
+        if self._driver is None or self._driver.done() or self._driver.get_loop() is not loop:
+            self._driver = loop.create_task(self._drive(), name="sim-world")
+
+    async def stop(self) -> None:
+        if self._driver is not None:
+            self._driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await self._driver
+            self._driver = None
+
+    # --- venues ------------------------------------------------------------------------------
+    def venue(self, name: str) -> SimVenue:
+        if name not in self._clients:
+            if name not in self.exchanges:
+                from core.errors import ConfigError
+                raise ConfigError("venue", f"{name!r} is not in this simulation; "
+                                           f"allowed: {', '.join(self.exchanges)}")
+            self._clients[name] = SimVenue(self, self.exchanges[name])
+        return self._clients[name]
+
+    @property
+    def events(self) -> int:
+        return sum(ex.events for ex in self.exchanges.values())
+
+    def fair_price(self, symbol: str) -> Decimal:
+        return Decimal(str(round(self.fair[symbol].price, 8)))

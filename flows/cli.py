@@ -1,0 +1,86 @@
+"""``perpflow``: run bots, inspect venues and the warehouse, from the command line."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.render import text_table
+
+app = typer.Typer(help="perpflow: perp-DEX trading bots as Prefect flows, recorded in DuckDB.",
+                  no_args_is_help=True, add_completion=False)
+sim_app = typer.Typer(help="The embedded exchange simulator.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+
+SIZES = [Decimal(s) for s in ("0.01", "0.1", "0.2", "0.5", "1.0")]
+
+
+def sim_report(venues: list[str], symbol: str, seconds: float, orders: int, seed: int) -> str:
+    """Spread and depth per venue, and fill rate of market orders by size (as the notes measured)."""
+    from exchanges.sim.probe import fill_rates, market_stats
+    from exchanges.sim.world import SimWorld
+
+    world = SimWorld(venues=venues, symbols=(symbol,), seed=seed)
+
+    async def session() -> tuple[list, list]:
+        stats = [await market_stats(world, v, symbol, seconds) for v in venues]
+        rates = [r for v in venues for r in await fill_rates(world, v, symbol, SIZES, orders)]
+        await world.stop()
+        return stats, rates
+
+    stats, rates = world.clock.run(session)
+    market = text_table(
+        ["venue", "symbol", "spread bps (median)", "spread bps (p90)", "top depth", "depth within 5 bps"],
+        [[s.venue, s.symbol, s.spread_bps_median, s.spread_bps_p90, s.top_depth_median, s.depth_5bps_median]
+         for s in stats], places=2)
+    fills = text_table(
+        ["venue", "symbol", "size", "orders", "filled", "partial", "none", "fill rate"],
+        [[r.venue, r.symbol, r.size, r.orders, r.full, r.partial, r.none, f"{r.fill_rate:.0%}"] for r in rates])
+    return (f"Simulated market, seed {seed}, {seconds:.0f} s sampled per venue\n\n{market}\n\n"
+            f"Market orders (IOC, 10 bps slippage cap), {orders} per size\n\n{fills}")
+
+
+@sim_app.command("report")
+def sim_report_cmd(
+    venues: Annotated[str, typer.Option(help="comma-separated simulated venues")] = "paradex,grvt",
+    symbol: Annotated[str, typer.Option(help="SOL, ETH or BTC")] = "ETH",
+    seconds: Annotated[float, typer.Option(help="virtual seconds of book sampling per venue")] = 300,
+    orders: Annotated[int, typer.Option(help="market orders per size")] = 20,
+    seed: Annotated[int, typer.Option(help="simulation seed")] = 7,
+) -> None:
+    """Print per-venue spread and depth, and the fill rate of market orders by size."""
+    typer.echo(sim_report([v.strip() for v in venues.split(",")], symbol.upper(), seconds, orders, seed))
+
+
+@sim_app.command("record")
+def sim_record_cmd(
+    out: Annotated[Path, typer.Option(help="replay file to write (.jsonl or .jsonl.gz)")],
+    venue: Annotated[str, typer.Option()] = "grvt",
+    symbol: Annotated[str, typer.Option()] = "ETH",
+    minutes: Annotated[float, typer.Option(help="minutes of market to record")] = 5,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Record a simulated venue's book and trades to a replay file (format: exchanges/sim/replay.py)."""
+    from exchanges.sim.replay import record
+    from exchanges.sim.world import SimWorld
+
+    n = record(SimWorld(venues=(venue,), symbols=(symbol.upper(),), seed=seed), venue, symbol.upper(),
+               minutes * 60, out)
+    typer.echo(f"wrote {n} events to {out}")
+
+
+@app.command()
+def demo(seed: Annotated[int, typer.Option(help="simulation seed")] = 7) -> None:
+    """The main job on the simulator: a short session with market statistics and fill rates."""
+    typer.echo(sim_report(["paradex", "grvt"], "ETH", 120, 20, seed))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
