@@ -122,3 +122,48 @@ class Recorder(Protocol):
         """Make everything recorded so far durable."""
 
     async def close(self) -> None: ...
+
+
+class MemoryRecorder:
+    """Keeps a run's records in memory: for previews, benchmarks and dry runs that need no
+    warehouse. Same protocol as the journal, nothing durable."""
+
+    def __init__(self) -> None:
+        self.runs: list[RunInfo] = []
+        self.ends: list[RunEnd] = []
+        self.orders: list[Order] = []
+        self.fills: list[Fill] = []
+        self.cycles: list[CycleRecord] = []
+        self.positions: list[Position] = []
+        self.risk_events: list[RiskEvent] = []
+        self.funding_records: list[FundingRecord] = []
+
+    def run_started(self, info: RunInfo) -> None:
+        self.runs.append(info)
+
+    def run_ended(self, end: RunEnd) -> None:
+        self.ends.append(end)
+
+    def order(self, order: Order) -> None:
+        self.orders.append(order)
+
+    async def fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+    def cycle(self, cycle: CycleRecord) -> None:
+        self.cycles.append(cycle)
+
+    def position(self, position: Position) -> None:
+        self.positions.append(position)
+
+    def risk_event(self, event: RiskEvent) -> None:
+        self.risk_events.append(event)
+
+    def funding(self, record: FundingRecord) -> None:
+        self.funding_records.append(record)
+
+    async def flush(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None

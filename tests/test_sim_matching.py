@@ -172,3 +172,16 @@ def test_cancel_after_fill_reports_the_fill(sol) -> None:
     settle(ex, T0 + 1)
     late = ex.cancel("SOL", o.order_id, None, T0 + 2)
     assert late.status is OrderStatus.FILLED and late.filled == D("1")
+
+
+def test_phantom_depth_only_real_liquidity_queues_ahead() -> None:
+    """GRVT displays far more than trades: a maker order queues behind the real part only."""
+    ex, m = static_exchange("grvt", "ETH")  # queue_real_fraction 0.002
+    set_book(ex, "ETH", bids=[("3000.00", "100")], asks=[("3000.50", "100")])
+    o = ex.place_limit("ETH", Side.BUY, D("3000.00"), D("0.10"), "mk", post_only=True, reduce_only=False, t=T0)
+    assert ex.find(o.order_id, None).ahead == lots(ex, "ETH", "0.2")  # of 100 displayed
+    m.flow_trade(T0 + 1, -1, lots(ex, "ETH", "0.25"))
+    settle(ex, T0 + 1)
+    [fill] = ex.fills_since(T0, None)
+    assert fill.size == D("0.05")
+    assert ex.book("ETH", 1, T0 + 1).bids[0].size < D("100")  # the displayed level shrank too

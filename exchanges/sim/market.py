@@ -30,11 +30,12 @@ MakerFill = tuple[SimOrder, int, int, float]
 
 class SimMarket:
     def __init__(self, *, levels: int, gap_ticks: int, depth_lots: list[int],
-                 size_noise: Callable[[], float]) -> None:
+                 size_noise: Callable[[], float], queue_real: float = 1.0) -> None:
         self.levels = levels
         self.gap = max(1, gap_ticks)
         self.depth_lots = depth_lots
         self._noise = size_noise
+        self.queue_real = queue_real
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
         self.best_bid = 0
@@ -166,7 +167,8 @@ class SimMarket:
         for p in prices:
             if limit is not None and (p - limit) * taker_sign > 0:
                 break
-            others = side.get(p, 0)
+            shown = side.get(p, 0)
+            others = self._real(shown)
             taken = 0
             orders = own.get(p)
             if orders:
@@ -196,10 +198,10 @@ class SimMarket:
                 if orders:
                     for o in orders:
                         o.ahead = o.ahead - taken if o.ahead > taken else 0
-                left = others - taken
+                left = shown - self._shown(taken)
                 if left > 0:
                     side[p] = left
-                else:
+                elif p in side:
                     del side[p]
                 self._print((t, p, taken, taker_sign))
                 ev += 2
@@ -218,19 +220,29 @@ class SimMarket:
         for p in prices:
             if remaining == 0 or (limit is not None and (p - limit) * taker_sign > 0):
                 break
-            avail = side[p]
-            x = min(remaining, avail)
+            shown = side[p]
+            x = min(remaining, self._real(shown))
             remaining -= x
-            if x == avail:
-                del side[p]
+            left = shown - self._shown(x)
+            if left > 0:
+                side[p] = left
             else:
-                side[p] = avail - x
+                del side[p]
             out.append((p, x))
             self._print((t, p, x, taker_sign))
             self.events += 2
         if out:
             self._refresh_best()
         return out
+
+    def _real(self, shown: int) -> int:
+        """Lots of a displayed level that really trade (all of them on honest books)."""
+        if self.queue_real >= 1 or shown == 0:
+            return shown
+        return max(1, int(shown * self.queue_real))
+
+    def _shown(self, real: int) -> int:
+        return real if self.queue_real >= 1 else int(real / self.queue_real)
 
     def _print(self, p: Print) -> None:
         self.prints.append(p)
@@ -263,7 +275,7 @@ class SimMarket:
     def rest(self, o: SimOrder) -> None:
         assert o.price is not None
         side, own = (self.bids, self.own_bids) if o.sign > 0 else (self.asks, self.own_asks)
-        o.ahead = side.get(o.price, 0)
+        o.ahead = int(side.get(o.price, 0) * self.queue_real)
         own.setdefault(o.price, []).append(o)
 
     def unrest(self, o: SimOrder) -> None:

@@ -47,6 +47,9 @@ class MarketProfile:
     lag_ms: float
     max_order_size: Decimal | None = None  # None: the venue publishes no maximum
     # What really executes for a taker, when less than the displayed book (GRVT).
+    # Share of the displayed size that is a real queue ahead of a new maker order (GRVT shows
+    # far more than it trades: most of its displayed size never stands between us and a taker).
+    queue_real_fraction: float = 1.0
     exec_cap_median: float | None = None
     exec_cap_sigma: float = 0.0
     exec_fail_prob: float = 0.0

@@ -5,7 +5,8 @@ hedge between two simulated venues sees realistic, correlated but imperfect pric
 random is drawn from generators seeded by ``(seed, venue, symbol, purpose)``: the same seed and
 the same client behaviour give the same run, ids included.
 
-Markets advance in fixed steps (``step`` seconds). A driver task steps them while anyone listens
+Markets advance in fixed steps (``step`` seconds). ``warmup`` seconds of market are simulated
+before the clock's present, so recent trades exist when a bot first looks. A driver task steps them while anyone listens
 to a stream; every request also catches the world up to its arrival time first.
 """
 
@@ -36,7 +37,7 @@ def build_market(profile: VenueProfile, symbol: str, mid: float, rng: random.Ran
     gap = max(1, round(mid * m.level_gap_bps / 10_000 / tick))
     depth = [max(1, round(m.top_size * m.depth_growth**k / lot)) for k in range(m.levels)]
     return SimMarket(levels=m.levels, gap_ticks=gap, depth_lots=depth,
-                     size_noise=lambda: 0.55 + 0.9 * rng.random())
+                     size_noise=lambda: 0.55 + 0.9 * rng.random(), queue_real=m.queue_real_fraction)
 
 
 class SimWorld:
@@ -44,13 +45,13 @@ class SimWorld:
                  seed: int = 7, clock: Clock | None = None, step: float = DEFAULT_STEP,
                  profiles: SimProfiles | None = None, faults: Mapping[str, Faults] | None = None,
                  fee_overrides: Mapping[str, tuple[str, str]] | None = None,
-                 replay: Path | None = None) -> None:
+                 replay: Path | None = None, warmup: float = 0.0) -> None:
         self.seed = seed
         self.clock: Clock = clock or VirtualClock()
         self.step = step
         self.profiles = profiles or load_profiles()
         self.symbols = tuple(symbols)
-        self.t = self.clock.now()
+        self.t = self.clock.now() - warmup  # a venue has a past: trades and books before we arrive
         max_lag = 0
         self.exchanges: dict[str, SimExchange] = {}
         for name in venues:
@@ -75,6 +76,8 @@ class SimWorld:
         self._clients: dict[str, SimVenue] = {}
         self._driver: asyncio.Task[None] | None = None
         self._step_once(self.t)
+        if warmup:
+            self.run_for(warmup)
 
     # --- time --------------------------------------------------------------------------------
     def _step_once(self, t: float) -> None:
