@@ -1,1 +1,1 @@
-"""strategies."""
+"""Strategies: trading logic as state machines (events in, intents out), and their runtime."""

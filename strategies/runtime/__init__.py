@@ -1,0 +1,1 @@
+"""Async runtime that executes strategy intents against venues and records what happened."""
