@@ -26,7 +26,7 @@ class ResilientStream(Generic[T]):
                  catch_up: Callable[[float], Awaitable[list[T]]] | None = None,
                  key: Callable[[T], Hashable] | None = None,
                  ts: Callable[[T], float] | None = None,
-                 backoff_initial: float = 0.1, backoff_max: float = 5.0,
+                 since: float | None = None, backoff_initial: float = 0.1, backoff_max: float = 5.0,
                  catch_up_overlap: float = 2.0, remember: int = 50_000) -> None:
         self.name = name
         self._open_feed = open_feed
@@ -41,7 +41,7 @@ class ResilientStream(Generic[T]):
         self._seen: set[Hashable] = set()
         self._seen_order: deque[Hashable] = deque()
         self._remember = remember
-        self._last_ts: float | None = None
+        self._last_ts: float | None = since  # a drop before the first item still catches up from here
         self._connected_once = False
         self._closed = False
         self.reconnects = 0

@@ -74,7 +74,8 @@ def _venue_limits(role: str, size: Decimal, snap: VenueSnapshot) -> list[Problem
     notional = size * snap.bbo.mid
     if notional < ins.min_notional:
         out.append(Problem("size", Reason.BELOW_MIN_NOTIONAL,
-                           f"{size} is worth {notional:.2f} USD, below {name}'s minimum order value {ins.min_notional}"))
+                           f"{size} is worth {notional:.2f} USD, below {name}'s minimum order value "
+                           f"{ins.min_notional}"))
     if ins.max_order_size is not None and size > ins.max_order_size:
         out.append(Problem("size", Reason.SIZE_ABOVE_MAX,
                            f"{size} is above {name}'s maximum order size {ins.max_order_size}"))

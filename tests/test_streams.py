@@ -73,3 +73,16 @@ async def test_failed_reconnects_back_off_and_retry() -> None:
     stream = ResilientStream("test", flaky, backoff_initial=0.01, key=lambda x: x[0])
     assert await asyncio.wait_for(take(stream, 1), 5) == [("x", 1.0)]
     assert attempts == 3
+
+
+async def test_a_drop_before_the_first_item_still_catches_up() -> None:
+    calls: list[float] = []
+
+    async def catch_up(since: float) -> list[tuple[str, float]]:
+        calls.append(since)
+        return [("missed", 105.0)]
+
+    stream = ResilientStream("test", scripted_feeds([None], [("next", 110.0)]), catch_up=catch_up,
+                             key=lambda x: x[0], ts=lambda x: x[1], since=100.0, catch_up_overlap=1.0)
+    assert [k for k, _ in await asyncio.wait_for(take(stream, 2), 5)] == ["missed", "next"]
+    assert calls == [99.0]

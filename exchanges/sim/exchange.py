@@ -94,6 +94,7 @@ class SimExchange:
         self.funding_log: list[FundingPayment] = []
         self.account = SimAccount(cash=profile.account_equity)
         self.subs: list[Subscription] = []
+        self.drops = 0  # stream disconnects injected so far
         self._oid = 0
         self._tid = 0
         self.next_funding = (math.floor(now / profile.funding_interval_s) + 1) * profile.funding_interval_s
@@ -176,6 +177,7 @@ class SimExchange:
     def drop_streams(self) -> None:
         """Fault: every stream of this venue disconnects; messages in flight are lost."""
         subs, self.subs = self.subs, []
+        self.drops += 1
         for sub in subs:
             while not sub.queue.empty():
                 sub.queue.get_nowait()
@@ -374,6 +376,12 @@ class SimExchange:
                 self.funding_log.append(FundingPayment(self.name, symbol, self.profile.funding_rate,
                                                        marks[symbol], pos, paid, t))
         self.next_funding += self.profile.funding_interval_s
+
+    def external_position_change(self, symbol: str, delta: Decimal, t: float) -> None:
+        """Fault: the position moves without a fill on our streams (ADL, a liquidation, a trade
+        from another session the bot cannot see). Only a position read reveals it."""
+        mark = self.marks()[symbol]
+        self.account.apply_fill(symbol, delta, mark, ZERO)
 
     # --- queries -----------------------------------------------------------------------------
     def marks(self) -> dict[str, Decimal]:

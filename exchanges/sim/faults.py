@@ -15,6 +15,8 @@ class Faults:
     stream_drop_per_hour: float = 0.0  # random disconnects of every stream of the venue
     stale_until: float = 0.0  # market data frozen (REST and streams) until this epoch time
     wrong_position_prob: float = 0.0  # a REST position read returns a wrong size
+    wrong_position_next: int = 0  # the next N position reads return a wrong size (one-shot glitches)
+    wrong_position_offset: Decimal | None = None  # wrong reads are off by this much (default: random)
     exec_size_cap: Decimal | None = None  # taker orders above this find nothing executable
 
     def stale(self, now: float) -> bool:

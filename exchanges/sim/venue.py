@@ -155,9 +155,13 @@ class SimVenue(Venue):
         def read(t: float) -> list[Position]:
             out = self.exchange.positions(t)
             f = self.faults
-            if f.wrong_position_prob and self._rng.random() < f.wrong_position_prob:
-                out = [p.__class__(p.venue, p.symbol, _glitch(p.size, self._rng), p.entry_price, p.ts, p.source)
-                       for p in out]
+            glitch = f.wrong_position_next > 0 or (f.wrong_position_prob and self._rng.random() < f.wrong_position_prob)
+            if f.wrong_position_next > 0:
+                f.wrong_position_next -= 1
+            if glitch:
+                off = f.wrong_position_offset
+                out = [p.__class__(p.venue, p.symbol, p.size + off if off is not None else _glitch(p.size, self._rng),
+                                   p.entry_price, p.ts, p.source) for p in out]
             return out
         return await self._call(self.profile.order_rtt_ms, read)
 
@@ -191,16 +195,17 @@ class SimVenue(Venue):
         async def catch_up(since: float) -> list[Order]:
             return await self._call(self.profile.order_rtt_ms,
                                     lambda t: list(self.exchange.iter_orders_since(since)))
-        return self._stream("orders", None, catch_up=catch_up, ts=lambda o: o.ts,
+        return self._stream("orders", None, catch_up=catch_up, ts=lambda o: o.ts, since=self.clock.now(),
                             key=lambda o: (o.order_id, o.status, o.filled))
 
     def stream_fills(self) -> AsyncIterator[Fill]:
-        return self._stream("fills", None, catch_up=self.fills, key=lambda f: f.key, ts=lambda f: f.ts)
+        return self._stream("fills", None, catch_up=self.fills, key=lambda f: f.key, ts=lambda f: f.ts,
+                            since=self.clock.now())
 
     def stream_positions(self) -> AsyncIterator[Position]:
         async def catch_up(since: float) -> list[Position]:
             return await self.positions()
-        return self._stream("positions", None, catch_up=catch_up, ts=lambda p: p.ts)
+        return self._stream("positions", None, catch_up=catch_up, ts=lambda p: p.ts, since=self.clock.now())
 
 
 def _glitch(size: Decimal, rng: random.Random) -> Decimal:

@@ -32,7 +32,7 @@ BOT = "hedge"
 FATAL_REJECTS = frozenset({
     Reason.INSUFFICIENT_MARGIN, Reason.SIZE_ABOVE_MAX, Reason.BELOW_MIN_SIZE, Reason.BELOW_MIN_NOTIONAL,
     Reason.OFF_TICK, Reason.OFF_LOT, Reason.UNKNOWN_SYMBOL, Reason.AUTH, Reason.INVALID_SIGNATURE,
-    Reason.REDUCE_ONLY_WOULD_INCREASE, Reason.DUPLICATE_CLIENT_ID,
+    Reason.DUPLICATE_CLIENT_ID,
 })
 MAX_TRANSIENT_REJECTS = 50
 REJECT_COOLDOWN = 0.5
@@ -118,6 +118,7 @@ class HedgeEngine:
         self._spread_blocked = False
         self._read_failures = 0
         self._fills_wait_since: float | None = None
+        self._stop_status: tuple[str, Reason, str] = ("CANCELLED", Reason.CANCELLED_BY_USER, "")
         self._after_flatten: tuple[str, str, Reason] = ("finish", "FAILED", Reason.REJECTED)
 
     # --- derived state -----------------------------------------------------------------------
@@ -161,7 +162,8 @@ class HedgeEngine:
         balanced = abs(p + h) <= self.tol
         if balanced and abs(p) <= self.cfg.position_limit:
             self._risk(now, "restart", Reason.RESTART_RECONCILE,
-                       f"found a hedged position ({self.pv} {p}, {self.hv} {h}): unwinding it first", primary=p, hedge=h)
+                       f"found a hedged position ({self.pv} {p}, {self.hv} {h}): unwinding it first",
+                       primary=p, hedge=h)
             self.plan.adopt(p)
             self.mode = "trading"
             return self._drain(self._next_cycle(now))
@@ -214,6 +216,7 @@ class HedgeEngine:
 
     def on_flattened(self, now: float, ok: bool, positions: dict[str, Decimal], detail: str) -> list[Intent]:
         self.pos = dict(positions)
+        self._net_changed(now)
         kind, status, reason = self._after_flatten
         for t in self._live():  # whatever was in flight is settled by the flatten
             t.state = "done"
@@ -254,6 +257,7 @@ class HedgeEngine:
         if t is None:
             if fill.venue in self.pos:
                 self.pos[fill.venue] += fill.signed_size
+                self._net_changed(now)
                 if self.mode == "trading":
                     self.stats.external_fills += 1
                     self._risk(now, "ledger", Reason.POSITION_MISMATCH,
@@ -294,6 +298,11 @@ class HedgeEngine:
             return []
         t.state = "done"
         intents: list[Intent] = []
+        if reason is Reason.REDUCE_ONLY_WOULD_INCREASE:  # the venue's position is not the ledger's
+            self._risk(now, "reconcile", Reason.POSITION_MISMATCH, f"{t.venue} refused a reduce-only {t.role} order")
+            return self._drain(self._halt_and_flatten(
+                Reason.POSITION_MISMATCH, now, f"{t.venue} refused a reduce-only {t.role} order: its position "
+                                               f"differs from the ledger ({self.pos[t.venue]}): {detail}"))
         if t.role == "primary":
             self.stats.primary_rejects += 1
             if reason in FATAL_REJECTS:
@@ -341,7 +350,8 @@ class HedgeEngine:
         if self.daily.roll(now, marks):
             self._risk(now, "daily_loss", Reason.DAILY_LOSS_LIMIT, "UTC midnight: daily PnL reset")
         for t in self._live():
-            if t.state in ("unknown", "cancelling") and now - t.last_check >= LOOKUP_AFTER * (4 if t.state == "cancelling" else 1):
+            wait = LOOKUP_AFTER * (4 if t.state == "cancelling" else 1)
+            if t.state in ("unknown", "cancelling") and now - t.last_check >= wait:
                 t.last_check = now
                 intents.append(Lookup(t.venue, t.client_id))
         if self.mode == "trading":
@@ -351,11 +361,20 @@ class HedgeEngine:
             intents += self._after_change(now)
         elif self.mode == "stopping":
             intents += self._maybe_stopped()
-        self.stats.net_samples.append((now, self.net))
         return self._drain(intents)
 
-    def on_positions(self, reads: dict[str, Decimal | None], now: float) -> list[Intent]:
-        """Periodic reconciliation: venue reads against the ledger, debounced."""
+    def position_band(self, venue: str) -> tuple[Decimal, Decimal]:
+        """The positions the venue may truthfully report now: the ledger, plus whatever orders in
+        flight could have filled without the bot knowing yet."""
+        buy = sum((t.open_qty for t in self._live() if t.venue == venue and t.side is Side.BUY), ZERO)
+        sell = sum((t.open_qty for t in self._live() if t.venue == venue and t.side is Side.SELL), ZERO)
+        ledger = self.pos[venue]
+        return ledger - sell - self.tol, ledger + buy + self.tol
+
+    def on_positions(self, reads: dict[str, Decimal | None], now: float,
+                     before: dict[str, tuple[Decimal, Decimal]] | None = None) -> list[Intent]:
+        """Periodic reconciliation: venue reads against the ledger, debounced. ``before`` is the band
+        when the read was sent (a fill may land while the read is in flight)."""
         if self.mode != "trading":
             return []
         intents: list[Intent] = []
@@ -369,10 +388,11 @@ class HedgeEngine:
         self._read_failures = 0
         for venue, read in reads.items():
             assert read is not None
-            buy = sum((t.open_qty for t in self._live() if t.venue == venue and t.side is Side.BUY), ZERO)
-            sell = sum((t.open_qty for t in self._live() if t.venue == venue and t.side is Side.SELL), ZERO)
+            lo, hi = self.position_band(venue)
+            if before and venue in before:
+                lo, hi = min(lo, before[venue][0]), max(hi, before[venue][1])
             ledger = self.pos[venue]
-            if ledger - sell - self.tol <= read <= ledger + buy + self.tol:
+            if lo <= read <= hi:
                 self.reconciler.observe(venue, read, read)
                 continue
             verdict = self.reconciler.observe(venue, ledger, read)
@@ -395,9 +415,14 @@ class HedgeEngine:
         self.pos[t.venue] += t.side.sign * qty
         if t.role == "primary" and self.cycle is not None and t.cycle_no == self.cycle.no:
             self.cycle.primary_accounted += qty
-        if abs(self.net) > self.stats.max_abs_net:
-            self.stats.max_abs_net = abs(self.net)
+        self._net_changed(now)
         return self._maybe_hedge(now)
+
+    def _net_changed(self, now: float) -> None:
+        net = self.net
+        if abs(net) > self.stats.max_abs_net:
+            self.stats.max_abs_net = abs(net)
+        self.stats.net_samples.append((now, net))
 
     def _maybe_hedge(self, now: float) -> list[Intent]:
         if self.mode != "trading" or not self.sm.may_reduce:
@@ -448,7 +473,8 @@ class HedgeEngine:
         self._taker_hedge = True
         self._hedge_after = now + HEDGE_RETRY_COOLDOWN
         n, limit = self._consecutive_hedge_failures, self.cfg.max_hedge_failures
-        code = Reason(reason) if reason in Reason.__members__ else Reason.INSUFFICIENT_LIQUIDITY
+        code = Reason(reason) if isinstance(reason, str) and reason in Reason.__members__ else \
+            Reason.INSUFFICIENT_LIQUIDITY
         self._risk(now, "hedge", code, f"{detail} (failure {n} of {limit} in a row)", client_id=t.client_id)
         if n >= limit:
             return self._halt_and_flatten(Reason.HEDGE_FAILURES, now,
@@ -482,8 +508,6 @@ class HedgeEngine:
             return intents + self._next_cycle(now)
         if c.remaining > 0 and self.sm.may_reduce and not (c.kind == "open" and not self.sm.may_add_risk):
             return intents + self._quote(now)
-        if c.remaining > 0 and not self._live("primary") and c.kind == "open" and not self.sm.may_add_risk:
-            pass  # paused (positions unreadable): the cycle resumes when they are readable again
         if c.remaining <= 0 and not self._live("primary") and not self._hedge_busy():
             intents += self._finish_cycle(now)
         return intents
@@ -608,10 +632,6 @@ class HedgeEngine:
         t = Tracked(role, venue, cid, side, size, price, reduce_only, now, cycle_no, last_check=now)
         self.orders[cid] = t
         return t
-
-    def sent(self, client_id: str, order: Order) -> list[Intent]:
-        """The venue acknowledged a placement (the runner's answer to PlaceLimit/PlaceMarket)."""
-        return self.on_order(order, order.ts)
 
     def denied(self, client_id: str, reason: Reason, detail: str, now: float) -> list[Intent]:
         """The risk gate refused an intent before it reached the venue."""

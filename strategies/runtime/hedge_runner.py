@@ -13,7 +13,6 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -21,10 +20,11 @@ from core.clock import Clock
 from core.errors import OrderRejected, VenueError, VenueTimeout
 from core.reasons import Reason
 from core.records import CycleRecord, Recorder, RiskEvent, RunEnd, RunInfo
-from core.types import ZERO, Order, OrderStatus, OrderType, Position
+from core.types import ZERO, Fill, FillDeduper, Order, OrderStatus, OrderType, Position
 from exchanges.base import Venue
 from strategies.hedge.config import HedgeConfig
 from strategies.hedge.engine import BOT, HedgeEngine
+from strategies.hedge.result import RunResult
 from strategies.intents import (
     Cancel,
     Finish,
@@ -42,24 +42,6 @@ from strategies.runtime.flatten import confirmed_position, flatten
 
 log = logging.getLogger("perpflow.hedge")
 TICK = 0.25
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    status: str  # COMPLETED | FAILED | CANCELLED
-    reason: str
-    cycles: list[CycleRecord]
-    risk_events: list[RiskEvent]
-    positions: dict[str, Decimal]
-    residual: Decimal
-    hedge_failures: int
-    recoveries: int
-    max_abs_net: Decimal
-    net_samples: list[tuple[float, Decimal]]
-    started: float
-    ended: float
-    reaction_s: list[float] = field(default_factory=list)  # fill received -> hedge order sent
 
 
 class HedgeRunner:
@@ -85,6 +67,10 @@ class HedgeRunner:
         self._risk: list[RiskEvent] = []
         self.reaction_s: list[float] = []
         self._stop_requested = False
+        self._fills = FillDeduper()
+        self._cash = {v: ZERO for v in self.venues}
+        self._fees = {v: ZERO for v in self.venues}
+        self._volume = {v: ZERO for v in self.venues}
 
     # --- pre-trade ---------------------------------------------------------------------------
     async def _snapshot(self, venue: Venue) -> VenueSnapshot:
@@ -126,6 +112,7 @@ class HedgeRunner:
             await asyncio.shield(self._done.wait())
         finally:
             restore()
+            await self._sync_fills(started)
             final = await self._final_positions()
             for t in list(self._tasks):
                 t.cancel()
@@ -134,9 +121,14 @@ class HedgeRunner:
         ended = self.clock.now()
         self.recorder.run_ended(RunEnd(self.run_id, ended, fin.status, fin.reason))
         await self.recorder.flush()
-        return RunResult(self.run_id, fin.status, fin.reason, self._cycles, self._risk, final, engine.residual,
-                         engine.stats.hedge_failures, engine.stats.recoveries, engine.stats.max_abs_net,
-                         engine.stats.net_samples, started, ended, self.reaction_s)
+        return RunResult(
+            run_id=self.run_id, status=fin.status, reason=fin.reason, symbol=self.symbol,
+            venues=(self.primary.name, self.hedge.name), cycles=self._cycles, risk_events=self._risk,
+            positions=final, marks={v: b.mid for v, b in engine.bbo.items()}, cash=self._cash, fees=self._fees,
+            volume=self._volume, residual=engine.residual, hedge_failures=engine.stats.hedge_failures,
+            recoveries=engine.stats.recoveries, max_abs_net=engine.stats.max_abs_net,
+            net_samples=engine.stats.net_samples, started=started, ended=ended, tolerance=engine.tol,
+            reaction_s=self.reaction_s)
 
     def request_stop(self, *, flatten: bool) -> None:
         """Cancel open orders, then flatten or leave positions (a user cancelling the run)."""
@@ -186,6 +178,24 @@ class HedgeRunner:
             self.recorder.position(Position(v.name, self.symbol, pos, None, self.clock.now(), "rest"))
         return out
 
+    async def _sync_fills(self, since: float) -> None:
+        """Last word on fills: whatever the streams missed is taken from the venue's history."""
+        for v in self.venues.values():
+            try:
+                missed = [f for f in await v.fills(since, self.symbol) if self._fills.first_time(f)]
+            except VenueError as exc:
+                log.warning("%s: final fill sync failed (%s)", v.name, exc.reason)
+                continue
+            for f in missed:
+                log.warning("%s: fill %s was missing from the streams; recorded from history", v.name, f.trade_id)
+                self._account(f)
+                await self.recorder.fill(f)
+
+    def _account(self, fill: Fill) -> None:
+        self._cash[fill.venue] -= fill.signed_size * fill.price + fill.fee
+        self._fees[fill.venue] += fill.fee
+        self._volume[fill.venue] += fill.notional
+
     async def _final_positions(self) -> dict[str, Decimal]:
         out = {}
         for v in self.venues.values():
@@ -209,7 +219,9 @@ class HedgeRunner:
                 continue
             received = time.perf_counter()
             self._apply(self.engine.on_fill(fill, self.clock.now()), received)
-            self._spawn(self.recorder.fill(fill))  # durable, after the hedge is on its way
+            if self._fills.first_time(fill):
+                self._account(fill)
+                self._spawn(self.recorder.fill(fill))  # durable, after the hedge is on its way
 
     async def _pump_orders(self, venue: Venue) -> None:
         async for order in venue.stream_orders():
@@ -229,6 +241,7 @@ class HedgeRunner:
         assert self.engine is not None
         while True:
             await asyncio.sleep(self.cfg.reconcile_interval)
+            before = {v: self.engine.position_band(v) for v in self.venues}
             reads: dict[str, Decimal | None] = {}
             for v in self.venues.values():
                 try:
@@ -237,7 +250,7 @@ class HedgeRunner:
                     self.recorder.position(p)
                 except VenueError:
                     reads[v.name] = None
-            self._apply(self.engine.on_positions(reads, self.clock.now()))
+            self._apply(self.engine.on_positions(reads, self.clock.now(), before))
 
     # --- intents -----------------------------------------------------------------------------
     def _spawn(self, coro: Coroutine[Any, Any, Any] | Awaitable[Any]) -> None:

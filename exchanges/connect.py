@@ -1,0 +1,63 @@
+"""Open the venues a bot trades on: the simulator by default, real adapters with --venue-mode live."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from core.clock import Clock, RealClock, VirtualClock
+from core.errors import ConfigError
+from core.settings import Settings
+from exchanges.base import Venue
+from exchanges.sim.world import SimWorld
+
+SIM_WARMUP_S = 900.0
+
+# name -> factory(settings, clock) for live adapters; adapters register themselves here.
+LIVE_ADAPTERS: dict[str, Callable[[Settings, Clock], Venue]] = {}
+
+
+@dataclass
+class VenueSession:
+    venues: dict[str, Venue]
+    clock: Clock
+    world: SimWorld | None = None
+    _closers: list[Venue] = field(default_factory=list)
+
+    def venue(self, name: str) -> Venue:
+        return self.venues[name]
+
+    async def close(self) -> None:
+        for v in self._closers:
+            await v.close()
+        if self.world is not None:
+            await self.world.stop()
+
+
+def open_sim(names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int, clock: str = "virtual",
+             warmup: float = SIM_WARMUP_S) -> VenueSession:
+    """Simulated venues sharing one seeded market (virtual clock: accelerated; real: paper)."""
+    clk: Clock = VirtualClock() if clock == "virtual" else RealClock()
+    world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, warmup=warmup)
+    return VenueSession({n: world.venue(n) for n in names}, clk, world)
+
+
+def open_live(names: tuple[str, ...], settings: Settings) -> VenueSession:
+    clock = RealClock()
+    venues = {}
+    for n in names:
+        factory = LIVE_ADAPTERS.get(n)
+        if factory is None:
+            raise ConfigError("venue_mode", f"no live adapter for {n!r}; live venues: "
+                                            f"{', '.join(sorted(LIVE_ADAPTERS)) or 'none installed'}")
+        venues[n] = factory(settings, clock)
+    return VenueSession(venues, clock, None, list(venues.values()))
+
+
+def open_venues(mode: str, names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int,
+                settings: Settings | None = None, sim_clock: str = "virtual") -> VenueSession:
+    if mode == "sim":
+        return open_sim(names, symbols, seed=seed, clock=sim_clock)
+    if mode == "live":
+        return open_live(names, settings or Settings())
+    raise ConfigError("venue_mode", f"{mode!r}; allowed: sim, live")
