@@ -13,8 +13,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact
-from prefect.artifacts import update_progress_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
@@ -24,8 +28,17 @@ from core.records import CycleRecord, MemoryRecorder
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
 from flows.render import markdown_table
-from strategies.hedge.config import Direction, HedgeConfig, HedgeMode, OnCancel, PrimaryMode, PrimaryVenue, Ticker
-from strategies.hedge.config import HedgeVenue, VenueMode
+from strategies.hedge.config import (
+    Direction,
+    HedgeConfig,
+    HedgeMode,
+    HedgeVenue,
+    OnCancel,
+    PrimaryMode,
+    PrimaryVenue,
+    Ticker,
+    VenueMode,
+)
 from strategies.hedge.result import HedgeSummary, RunResult, summarize, summary_rows
 from strategies.preflight import PreTradeError
 from strategies.runtime.hedge_runner import HedgeRunner

@@ -65,9 +65,10 @@ class BotRun:
         return sum(len(ex.open) for ex in self.world.exchanges.values())
 
 
-async def until(cond: Callable[[], bool], timeout: float = 600.0, step: float = 0.1) -> None:
-    """Wait (virtual time) until ``cond()`` holds."""
-    async def loop() -> None:
-        while not cond():
-            await asyncio.sleep(step)
-    await asyncio.wait_for(loop(), timeout)
+async def until(cond: Callable[[], bool], limit: float = 600.0, step: float = 0.1) -> None:
+    """Poll (in virtual time) until ``cond()`` holds; the market has no event for test conditions."""
+    for _ in range(int(limit / step)):
+        if cond():
+            return
+        await asyncio.sleep(step)
+    raise TimeoutError(f"condition not met within {limit}s")

@@ -151,7 +151,7 @@ def test_consecutive_hedge_failures_flatten_and_fail_without_looping() -> None:
 
 
 def test_one_glitchy_read_is_not_a_mismatch_but_a_confirmed_one_flattens() -> None:
-    e, intents = make(hedge_mode="market")
+    e, _ = make(hedge_mode="market")
     out = e.on_positions({PV: D("0.5"), HV: D(0)}, T0 + 15)  # a glitch
     assert not only(out, Flatten)
     assert [i.event.reason for i in only(out, RecordRisk)] == [Reason.POSITION_MISMATCH]
