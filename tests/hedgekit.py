@@ -29,6 +29,7 @@ class BotRun:
         self.runner = HedgeRunner(self.cfg, "run-test", self.world.venue(self.cfg.primary),
                                   self.world.venue(self.cfg.hedge), self.recorder, clock)
         self.net_trace: list[tuple[float, Decimal]] = []
+        self.overran = False
 
     def true_net(self) -> Decimal:
         return sum((ex.account.positions.get(self.cfg.ticker, Decimal(0)) for ex in self.world.exchanges.values()),
@@ -37,14 +38,21 @@ class BotRun:
     def position(self, venue: str) -> Decimal:
         return self.world.exchanges[venue].account.positions.get(self.cfg.ticker, Decimal(0))
 
-    def run(self, script: Script | None = None, before: Script | None = None) -> RunResult:
+    def run(self, script: Script | None = None, before: Script | None = None, limit: float = 6 * 3600) -> RunResult:
+        """Run the bot; past ``limit`` virtual seconds it is stopped and the test told so."""
         async def sample() -> None:
             while True:
                 self.net_trace.append((self.world.clock.now(), self.true_net()))
                 await asyncio.sleep(0.05)
 
+        async def watchdog() -> None:
+            await asyncio.sleep(limit)
+            self.overran = True
+            self.runner.request_stop(flatten=True)
+
         async def main() -> RunResult:
             sampler = asyncio.create_task(sample())
+            guard = asyncio.create_task(watchdog())
             try:
                 if before is not None:
                     await before(self.world, self.runner)
@@ -57,6 +65,7 @@ class BotRun:
                     task.cancel()
             finally:
                 sampler.cancel()
+                guard.cancel()
                 await self.world.stop()
 
         return self.world.clock.run(main)

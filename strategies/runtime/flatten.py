@@ -1,9 +1,11 @@
-"""Flatten positions with reduce-only IOC orders and verify flat - the emergency exit.
+"""Flatten positions with reduce-only orders and verify flat - the emergency exit.
 
 Never post-only through the book (an emergency close that way is rejected, VENUES.md "Known
-traps"); never a plain order that could flip a position. On a venue whose displayed book is
-mostly not executable (GRVT), orders are chunked to what it really executes. Flat is believed
-only after consecutive position reads agree.
+traps"); never an order that could flip a position. Reduce-only IOC first, with a growing
+slippage cap; on a venue whose displayed book is mostly not executable (GRVT), IOCs are chunked
+to what it really executes, and if takers still find nothing, a reduce-only limit order rests at
+the touch until the market's own flow closes it. Flat is believed only after consecutive
+position reads agree.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from exchanges.base import Venue
 
 log = logging.getLogger("perpflow.flatten")
 READ_PAUSE = 0.3
+TAKER_ATTEMPTS = 3
+PASSIVE_WAIT = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +56,58 @@ async def confirmed_position(venue: Venue, symbol: str, reads: int = 2, max_read
     return None
 
 
+class _Closer:
+    """Sends the closing orders for one venue, escalating from IOC to a resting reduce-only order."""
+
+    def __init__(self, venue: Venue, symbol: str, prefix: str, chunk: Decimal | None, slippage_bps: Decimal,
+                 on_order: Callable[[Order], None] | None, counter: itertools.count) -> None:
+        self.venue = venue
+        self.symbol = symbol
+        self.prefix = prefix
+        self.chunk = chunk
+        self.slippage = slippage_bps
+        self.on_order = on_order
+        self.counter = counter
+        self.sent = 0
+        self.takers = 0
+
+    def _cid(self) -> str:
+        return f"{self.prefix}-f{next(self.counter)}"
+
+    def _record(self, order: Order) -> None:
+        self.sent += 1
+        if self.on_order is not None:
+            self.on_order(order)
+
+    async def close(self, pos: Decimal) -> None:
+        ins = await self.venue.instrument(self.symbol)
+        side = Side.SELL if pos > 0 else Side.BUY
+        try:
+            if self.takers < TAKER_ATTEMPTS:
+                self.takers += 1
+                cap = self.chunk or ins.max_order_size
+                qty = ins.round_size(min(abs(pos), cap) if cap else abs(pos)) or ins.lot
+                self._record(await self.venue.place_market(
+                    self.symbol, side, qty, client_id=self._cid(), reduce_only=True,
+                    max_slippage_bps=self.slippage * self.takers))
+                return
+            bbo = await self.venue.bbo(self.symbol)  # takers found nothing: rest at the touch
+            order = await self.venue.place_limit(self.symbol, side, bbo.best(side), ins.round_size(abs(pos)) or ins.lot,
+                                                 client_id=self._cid(), post_only=False, reduce_only=True)
+            self._record(order)
+            await asyncio.sleep(PASSIVE_WAIT)
+            self._record(await self.venue.cancel(self.symbol, order_id=order.order_id))
+        except OrderRejected as exc:
+            if exc.reason is not Reason.REDUCE_ONLY_WOULD_INCREASE:  # a stale read: nothing to reduce
+                log.warning("%s: flatten order refused: %s", self.venue.name, exc)
+        except VenueError as exc:
+            log.warning("%s: flatten order failed (%s); will re-read the position", self.venue.name, exc.reason)
+
+
 async def flatten(venues: list[Venue], symbol: str, *, client_prefix: str,
                   chunk: dict[str, Decimal | None] | None = None, slippage_bps: Decimal = Decimal(25),
-                  attempts: int = 6, on_order: Callable[[Order], None] | None = None) -> FlattenResult:
+                  attempts: int = 40, on_order: Callable[[Order], None] | None = None) -> FlattenResult:
     """Cancel open orders, then close every position on ``venues`` and confirm they are flat."""
-    counter = itertools.count(1)
-    sent = 0
     for v in venues:
         for _ in range(3):
             try:
@@ -66,38 +116,20 @@ async def flatten(venues: list[Venue], symbol: str, *, client_prefix: str,
             except VenueError as exc:
                 log.warning("%s: cancel-all failed (%s); retrying", v.name, exc.reason)
                 await asyncio.sleep(READ_PAUSE)
-
-    async def close_one(v: Venue, pos: Decimal, attempt: int) -> None:
-        nonlocal sent
-        ins = await v.instrument(symbol)
-        cap = (chunk or {}).get(v.name) or ins.max_order_size
-        qty = ins.round_size(min(abs(pos), cap) if cap else abs(pos))
-        if qty <= 0:
-            qty = ins.lot
-        side = Side.SELL if pos > 0 else Side.BUY
-        cid = f"{client_prefix}-f{next(counter)}"
-        try:
-            order = await v.place_market(symbol, side, qty, client_id=cid, reduce_only=True,
-                                         max_slippage_bps=slippage_bps * (attempt + 1))
-            sent += 1
-            if on_order is not None:
-                on_order(order)
-        except OrderRejected as exc:
-            if exc.reason is not Reason.REDUCE_ONLY_WOULD_INCREASE:  # a stale read: nothing to reduce
-                log.warning("%s: flatten order refused: %s", v.name, exc)
-        except VenueError as exc:
-            log.warning("%s: flatten order failed (%s); will re-read the position", v.name, exc.reason)
-
+    counter = itertools.count(1)
+    closers = {v.name: _Closer(v, symbol, client_prefix, (chunk or {}).get(v.name), slippage_bps, on_order, counter)
+               for v in venues}
     positions: dict[str, Decimal | None] = {}
     for attempt in range(attempts + 1):
         reads = await asyncio.gather(*(confirmed_position(v, symbol) for v in venues))
         positions = {v.name: r for v, r in zip(venues, reads, strict=True)}
+        sent = sum(c.sent for c in closers.values())
         if all(r == 0 for r in reads):
             return FlattenResult(True, {k: ZERO for k in positions}, "flat on " + ", ".join(positions), sent)
         if attempt == attempts:
             break
-        await asyncio.gather(*(close_one(v, r, attempt) for v, r in zip(venues, reads, strict=True) if r))
+        await asyncio.gather(*(closers[v.name].close(r) for v, r in zip(venues, reads, strict=True) if r))
         await asyncio.sleep(READ_PAUSE)
     still = {k: ("unreadable" if v is None else str(v)) for k, v in positions.items() if v != 0}
     return FlattenResult(False, {k: v or ZERO for k, v in positions.items()},
-                         f"still open after {attempts} attempts: {still}", sent)
+                         f"still open after {attempts} attempts: {still}", sum(c.sent for c in closers.values()))

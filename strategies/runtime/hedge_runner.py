@@ -39,6 +39,7 @@ from strategies.intents import (
 from strategies.preflight import ExecutableEstimate, VenueSnapshot, validate
 from strategies.risk import gate
 from strategies.runtime.flatten import confirmed_position, flatten
+from strategies.runtime.retry import idempotent
 
 log = logging.getLogger("perpflow.hedge")
 TICK = 0.25
@@ -74,9 +75,13 @@ class HedgeRunner:
 
     # --- pre-trade ---------------------------------------------------------------------------
     async def _snapshot(self, venue: Venue) -> VenueSnapshot:
+        s = self.symbol
         ins, bbo, book, trades, bal = await asyncio.gather(
-            venue.instrument(self.symbol), venue.bbo(self.symbol), venue.book(self.symbol, 10),
-            venue.trades(self.symbol, 200), venue.balance())
+            idempotent(lambda: venue.instrument(s), f"{venue.name} instrument"),
+            idempotent(lambda: venue.bbo(s), f"{venue.name} bbo"),
+            idempotent(lambda: venue.book(s, 10), f"{venue.name} book"),
+            idempotent(lambda: venue.trades(s, 200), f"{venue.name} trades"),
+            idempotent(venue.balance, f"{venue.name} balance"))
         return VenueSnapshot(ins, bbo, book, tuple(trades), bal)
 
     async def preflight(self) -> ExecutableEstimate:
@@ -164,13 +169,14 @@ class HedgeRunner:
             await asyncio.sleep(0.05)
         for v in self.venues.values():  # streams silent: fall back to REST once
             if v.name not in self.engine.bbo:
-                self.engine.on_bbo(await v.bbo(self.symbol), self.clock.now())
+                bbo = await idempotent(lambda v=v: v.bbo(self.symbol), f"{v.name} bbo")
+                self.engine.on_bbo(bbo, self.clock.now())
 
     async def _startup_positions(self) -> dict[str, Decimal]:
         """Before trading: cancel orders a dead run may have left, then read confirmed positions."""
         out = {}
         for v in self.venues.values():
-            await v.cancel_all(self.symbol)
+            await idempotent(lambda v=v: v.cancel_all(self.symbol), f"{v.name} cancel-all")
             pos = await confirmed_position(v, self.symbol)
             if pos is None:
                 raise VenueError(Reason.POSITION_UNKNOWN, f"cannot read a confirmed {self.symbol} position", v.name)
@@ -182,7 +188,8 @@ class HedgeRunner:
         """Last word on fills: whatever the streams missed is taken from the venue's history."""
         for v in self.venues.values():
             try:
-                missed = [f for f in await v.fills(since, self.symbol) if self._fills.first_time(f)]
+                history = await idempotent(lambda v=v: v.fills(since, self.symbol), f"{v.name} fills")
+                missed = [f for f in history if self._fills.first_time(f)]
             except VenueError as exc:
                 log.warning("%s: final fill sync failed (%s)", v.name, exc.reason)
                 continue
@@ -200,7 +207,7 @@ class HedgeRunner:
         out = {}
         for v in self.venues.values():
             try:
-                p = await v.position(self.symbol)
+                p = await idempotent(lambda v=v: v.position(self.symbol), f"{v.name} position")
                 self.recorder.position(p)
                 out[v.name] = p.size
             except VenueError:
