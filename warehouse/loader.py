@@ -101,7 +101,10 @@ def load(paths: WarehousePaths | None = None, *, wait: float = 0.0, publish_snap
     paths.ensure()
     t0 = time.perf_counter()
     with loader_lock(paths.lock, wait):
-        con = duckdb.connect(str(paths.master))
+        # The master is attached to an in-memory database so the staging tables live in memory.
+        con = duckdb.connect()
+        con.execute(f"ATTACH {_lit(str(paths.master))} AS master")
+        con.execute("USE master")
         try:
             migrate(con)
             create_views(con, paths)
@@ -114,6 +117,10 @@ def load(paths: WarehousePaths | None = None, *, wait: float = 0.0, publish_snap
             result.published = True
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _now() -> datetime:
@@ -143,11 +150,15 @@ def _load(con: duckdb.DuckDBPyConnection, paths: WarehousePaths) -> LoadResult:
     stage = paths.stage / f"load-{result.load_id}-{os.getpid()}"
     stage.mkdir(parents=True, exist_ok=True)
     try:
+        t = time.perf_counter()
         _read_batch(con, segs, stage)
+        log.debug("load %d: read %d journals in %.2fs", result.load_id, len(segs), time.perf_counter() - t)
+        t = time.perf_counter()
         con.execute("BEGIN TRANSACTION")
         try:
             _write_batch(con, segs, result, started)
             con.execute("COMMIT")
+            log.debug("load %d: wrote %d records in %.2fs", result.load_id, result.records, time.perf_counter() - t)
         except BaseException:
             con.execute("ROLLBACK")
             raise

@@ -43,14 +43,15 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     Table("fills", ("venue", "order_id", "trade_id"), f"""
         SELECT r.venue, r.order_id, r.trade_id, r.run_id, {BOT} AS bot, r.client_id, r.symbol, r.side, r.price,
                r.size, r.fee, r.liquidity, {ts('r.ts')} AS ts, r.bid, r.ask, r.seq, r.journal,
-               CAST(r.price * r.size AS DECIMAL(18,6)) AS notional
+               CAST(r.price AS DOUBLE) * CAST(r.size AS DOUBLE) AS notional
         FROM {{src}} r WHERE r.kind = 'fill'""", upsert=False),
     Table("cycles", ("run_id", "cycle_no"), f"""
         SELECT r.run_id, r.cycle_no, r.bot, r.iteration, r.cycle_kind AS kind, r.direction, r.primary_venue,
                r.hedge_venue, r.symbol, r.size, r.primary_price, r.hedge_price, r.edge_bps, r.primary_fee,
                r.hedge_fee, r.primary_fee + r.hedge_fee AS fees, r.gross_pnl, r.pnl, r.net_delta_after,
                r.hedge_latency_ms, r.status, {ts('r.started')} AS started, {ts('r.ended')} AS ended, r.seq, r.journal,
-               CAST(r.size * (coalesce(r.primary_price, 0) + coalesce(r.hedge_price, 0)) AS DECIMAL(18,6)) AS volume
+               CAST(r.size AS DOUBLE)
+                 * CAST(coalesce(r.primary_price, 0) + coalesce(r.hedge_price, 0) AS DOUBLE) AS volume
         FROM {{src}} r WHERE r.kind = 'cycle'""", upsert=True),
     Table("positions", ("run_id", "venue", "symbol", "ts"), f"""
         SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.size, r.entry_price, r.source, r.seq, r.journal

@@ -66,7 +66,7 @@ V1 = Migration(1, "the table contract of ARCHITECTURE.md §5, and the loader's b
         records BIGINT, inserted JSON, quarantined BIGINT)""",
 ))
 
-V2 = Migration(2, "tables of the scheduled flows; notional per fill and volume per cycle, backfilled", (
+V2 = Migration(2, "tables of the scheduled flows; notional per fill and volume per cycle (DOUBLE), backfilled", (
     """CREATE TABLE sentiment (source VARCHAR NOT NULL, metric VARCHAR NOT NULL, symbol VARCHAR,
         ts TIMESTAMP NOT NULL, value DOUBLE, age_s DOUBLE, stale BOOLEAN, detail VARCHAR, run_id VARCHAR,
         seq BIGINT, journal VARCHAR)""",
@@ -75,10 +75,11 @@ V2 = Migration(2, "tables of the scheduled flows; notional per fill and volume p
     """CREATE TABLE reviews (review_id VARCHAR NOT NULL, ts TIMESTAMP, reviewer VARCHAR, model VARCHAR,
         period_start TIMESTAMP, period_end TIMESTAMP, summary VARCHAR, body JSON, valid BOOLEAN, run_id VARCHAR,
         seq BIGINT, journal VARCHAR)""",
-    "ALTER TABLE fills ADD COLUMN notional DECIMAL(18,6)",
-    "UPDATE fills SET notional = price * size",
-    "ALTER TABLE cycles ADD COLUMN volume DECIMAL(18,6)",
-    "UPDATE cycles SET volume = size * (coalesce(primary_price, 0) + coalesce(hedge_price, 0))",
+    "ALTER TABLE fills ADD COLUMN notional DOUBLE",
+    "UPDATE fills SET notional = CAST(price AS DOUBLE) * CAST(size AS DOUBLE)",
+    "ALTER TABLE cycles ADD COLUMN volume DOUBLE",
+    "UPDATE cycles SET volume = CAST(size AS DOUBLE) * "
+    "CAST(coalesce(primary_price, 0) + coalesce(hedge_price, 0) AS DOUBLE)",
 ))
 
 MIGRATIONS: tuple[Migration, ...] = (V1, V2)
