@@ -66,11 +66,12 @@ def typed_select(src: str, extra: str = "") -> str:
 
 def _bad(f: Field, alias: str) -> str:
     col = f"{alias}.{_q(f.name)}"
-    typed = f"TRY_CAST({col} AS {DUCK_TYPES[f.type]})" if _cast_needed(f) else col
+    cast = _cast_needed(FIELDS[f.name])  # how the column was read is decided over all kinds
+    typed = f"TRY_CAST({col} AS {DUCK_TYPES[f.type]})" if cast else col
     conds = []
     if f.required:
-        conds.append(f"{col} IS NULL")
-    elif _cast_needed(f):
+        conds.append(f"{typed} IS NULL")
+    elif cast:
         conds.append(f"({col} IS NOT NULL AND {typed} IS NULL)")
     if f.type == OBJ:
         conds.append(f"({col} IS NOT NULL AND json_type({col}) NOT IN ('OBJECT', 'NULL'))")
