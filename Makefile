@@ -38,9 +38,9 @@ test: install lint  ## ruff + the whole test suite
 lint: install  ## ruff check
 	$(BIN)/ruff check .
 
-sql: install  ## open the warehouse in the duckdb shell
-	@mkdir -p data
-	$(BIN)/duckdb data/warehouse.duckdb
+sql: install  ## open the warehouse (published snapshot, read-only) in the duckdb shell
+	@db=$$($(BIN)/perpflow warehouse path); test -f "$$db" || $(BIN)/perpflow warehouse load; \
+	$(BIN)/duckdb -readonly "$$db"
 
 bench: install  ## print the benchmark figures
 	$(BIN)/python bench/sim_throughput.py

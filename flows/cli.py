@@ -10,11 +10,13 @@ import typer
 
 from flows.hedge_cli import hedge_cmd
 from flows.render import text_table
+from flows.warehouse_cli import warehouse_app
 
 app = typer.Typer(help="perpflow: perp-DEX trading bots as Prefect flows, recorded in DuckDB.",
                   no_args_is_help=True, add_completion=False)
 sim_app = typer.Typer(help="The embedded exchange simulator.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
+app.add_typer(warehouse_app, name="warehouse")
 app.command("hedge")(hedge_cmd)
 
 SIZES = [Decimal(s) for s in ("0.01", "0.1", "0.2", "0.5", "1.0")]

@@ -1,0 +1,112 @@
+"""How typed journal records become rows of each warehouse table, and how those rows merge.
+
+The same projections serve the loader (records of a batch into the tables) and the live views
+(records not loaded yet, shown beside the tables), so a live row and its loaded row are identical.
+``{src}`` is a relation of typed records (``validate.typed_select``), ``{runs}`` a relation with
+(run_id, bot) used to stamp orders and fills with their bot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def ts(expr: str) -> str:
+    """Epoch seconds (DOUBLE) to a UTC TIMESTAMP with microseconds, independent of the session time zone."""
+    return f"make_timestamp(CAST(round({expr} * 1000000) AS BIGINT))"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    select: str  # projection from {src} (and {runs}); column names as in the table
+    upsert: bool  # True: keep the latest row per key (order); False: first one wins, later are duplicates
+    order: str = "seq"  # what "latest" means among rows of one key
+
+    def sql(self, src: str, runs: str = "runs") -> str:
+        return self.select.format(src=src, runs=runs)
+
+
+BOT = "(SELECT any_value(x.bot) FROM {runs} x WHERE x.run_id = r.run_id)"
+
+TABLES: dict[str, Table] = {t.name: t for t in (
+    Table("orders", ("venue", "order_id"), f"""
+        SELECT r.venue, r.order_id, r.run_id, {BOT} AS bot, r.client_id, r.symbol, r.side, r.type, r.post_only,
+               r.reduce_only, r.price, r.size, r.filled, r.avg_price, r.status, r.reject_reason, {ts('r.ts')} AS ts,
+               r.seq, r.journal
+        FROM {{src}} r WHERE r.kind = 'order'""", upsert=True, order="ts, seq"),
+    Table("order_events", ("venue", "order_id", "seq"), f"""
+        SELECT r.venue, r.order_id, r.seq, r.run_id, r.status, r.price, r.size, r.filled, r.avg_price,
+               r.reject_reason, {ts('r.ts')} AS ts, r.journal
+        FROM {{src}} r WHERE r.kind = 'order'""", upsert=False),
+    Table("fills", ("venue", "order_id", "trade_id"), f"""
+        SELECT r.venue, r.order_id, r.trade_id, r.run_id, {BOT} AS bot, r.client_id, r.symbol, r.side, r.price,
+               r.size, r.fee, r.liquidity, {ts('r.ts')} AS ts, r.bid, r.ask, r.seq, r.journal,
+               CAST(r.price AS DOUBLE) * CAST(r.size AS DOUBLE) AS notional
+        FROM {{src}} r WHERE r.kind = 'fill'""", upsert=False),
+    Table("cycles", ("run_id", "cycle_no"), f"""
+        SELECT r.run_id, r.cycle_no, r.bot, r.iteration, r.cycle_kind AS kind, r.direction, r.primary_venue,
+               r.hedge_venue, r.symbol, r.size, r.primary_price, r.hedge_price, r.edge_bps, r.primary_fee,
+               r.hedge_fee, r.primary_fee + r.hedge_fee AS fees, r.gross_pnl, r.pnl, r.net_delta_after,
+               r.hedge_latency_ms, r.status, {ts('r.started')} AS started, {ts('r.ended')} AS ended, r.seq, r.journal,
+               CAST(r.size AS DOUBLE)
+                 * CAST(coalesce(r.primary_price, 0) + coalesce(r.hedge_price, 0) AS DOUBLE) AS volume
+        FROM {{src}} r WHERE r.kind = 'cycle'""", upsert=True),
+    Table("positions", ("run_id", "venue", "symbol", "ts"), f"""
+        SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.size, r.entry_price, r.source, r.seq, r.journal
+        FROM {{src}} r WHERE r.kind = 'position'""", upsert=True),
+    Table("risk_events", ("run_id", "ts", "seq"), f"""
+        SELECT r.run_id, {ts('r.ts')} AS ts, r.seq, r."check" AS check_name, r.reason, r.state_from, r.state_to,
+               r.detail, r.data, r.journal
+        FROM {{src}} r WHERE r.kind = 'risk'""", upsert=False),
+    Table("funding", ("run_id", "venue", "symbol", "ts"), f"""
+        SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.rate, r.position, r.payment, r.seq, r.journal
+        FROM {{src}} r WHERE r.kind = 'funding'""", upsert=False),
+    Table("sentiment", ("source", "metric", "symbol", "ts"), f"""
+        SELECT r.source, r.metric, r.symbol, {ts('r.ts')} AS ts, r.value, r.age_s, r.stale, r.detail, r.run_id,
+               r.seq, r.journal
+        FROM {{src}} r WHERE r.kind = 'sentiment'""", upsert=False),
+    Table("insights", ("insight_id",), f"""
+        SELECT r.insight_id, {ts('r.ts')} AS ts, r.scope, r.topic, r.data, r.confidence, r.source, r.run_id, r.seq,
+               r.journal
+        FROM {{src}} r WHERE r.kind = 'insight'""", upsert=True, order="ts, seq"),
+    Table("reviews", ("review_id",), f"""
+        SELECT r.review_id, {ts('r.ts')} AS ts, r.reviewer, r.model, {ts('r.period_start')} AS period_start,
+               {ts('r.period_end')} AS period_end, r.summary, r.body, r.valid, r.run_id, r.seq, r.journal
+        FROM {{src}} r WHERE r.kind = 'review'""", upsert=True, order="ts, seq"),
+)}
+
+# One row per run from its run_start and run_end records (a batch may hold either or both).
+RUNS_SELECT = f"""
+    SELECT r.run_id,
+           any_value(r.bot) FILTER (WHERE r.kind = 'run_start') AS bot,
+           any_value(r.flow_run_id) FILTER (WHERE r.kind = 'run_start') AS flow_run_id,
+           any_value(CAST(r.venues AS VARCHAR[])) FILTER (WHERE r.kind = 'run_start') AS venues,
+           any_value(r.symbol) FILTER (WHERE r.kind = 'run_start') AS symbol,
+           any_value(r.params) FILTER (WHERE r.kind = 'run_start') AS params,
+           {ts("min(r.started) FILTER (WHERE r.kind = 'run_start')")} AS started,
+           {ts("max(r.ended) FILTER (WHERE r.kind = 'run_end')")} AS ended,
+           arg_max(r.status, r.seq) FILTER (WHERE r.kind = 'run_end') AS status,
+           arg_max(r.reason, r.seq) FILTER (WHERE r.kind = 'run_end') AS reason,
+           any_value(r.journal) AS journal
+    FROM {{src}} r WHERE r.kind IN ('run_start', 'run_end') GROUP BY r.run_id"""
+
+RUN_COLUMNS = ("run_id", "bot", "flow_run_id", "venues", "symbol", "params", "started", "ended", "status", "reason",
+               "journal")
+
+
+def newest_first(table: Table) -> str:
+    return ", ".join(f"{c.strip()} DESC" for c in table.order.split(","))
+
+
+def merged_runs(table: str, new: str) -> str:
+    """Loaded runs overlaid with what ``new`` (RUNS_SELECT rows) says: end fields win once present."""
+    keep = ", ".join(f"coalesce(n.{c}, t.{c}) AS {c}" for c in RUN_COLUMNS[1:8])
+    return f"""
+        SELECT coalesce(n.run_id, t.run_id) AS run_id, {keep},
+               CASE WHEN n.status IS NOT NULL THEN n.status WHEN t.status IS NOT NULL THEN t.status
+                    ELSE 'RUNNING' END AS status,
+               CASE WHEN n.status IS NOT NULL THEN n.reason ELSE t.reason END AS reason,
+               coalesce(t.journal, n.journal) AS journal
+        FROM {table} t FULL OUTER JOIN ({new}) n ON t.run_id = n.run_id"""

@@ -1,0 +1,123 @@
+"""The warehouse schema (ARCHITECTURE.md §5) as versioned migrations.
+
+Each migration runs once, in order, in the transaction that records it in ``schema_version``; a
+migration that fails leaves the warehouse at the version before it. Migrations only add: tables
+and columns are never dropped, and new columns of existing rows are backfilled, so every row a
+warehouse held survives an upgrade.
+
+Natural keys (the loader deduplicates on them; there are no index constraints, which would slow a
+bulk load of millions of fills): runs (run_id), orders (venue, order_id), order_events (venue,
+order_id, seq), fills (venue, order_id, trade_id), cycles (run_id, cycle_no), positions (run_id,
+venue, symbol, ts), risk_events (run_id, ts, seq), funding (run_id, venue, symbol, ts),
+sentiment (source, metric, symbol, ts), insights (insight_id), reviews (review_id), quarantine
+(journal, line_offset). All timestamps are UTC (``TIMESTAMP``); decimals are
+``contract.DECIMAL``. ``seq`` and ``journal`` say which journal line a row came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from warehouse.contract import DECIMAL
+
+D = DECIMAL
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+V1 = Migration(1, "the table contract of ARCHITECTURE.md §5, and the loader's bookkeeping", (
+    """CREATE TABLE runs (run_id VARCHAR NOT NULL, bot VARCHAR, flow_run_id VARCHAR, venues VARCHAR[],
+        symbol VARCHAR, params JSON, started TIMESTAMP, ended TIMESTAMP, status VARCHAR, reason VARCHAR,
+        journal VARCHAR)""",
+    f"""CREATE TABLE orders (venue VARCHAR NOT NULL, order_id VARCHAR NOT NULL, run_id VARCHAR, bot VARCHAR,
+        client_id VARCHAR, symbol VARCHAR, side VARCHAR, type VARCHAR, post_only BOOLEAN, reduce_only BOOLEAN,
+        price {D}, size {D}, filled {D}, avg_price {D}, status VARCHAR, reject_reason VARCHAR, ts TIMESTAMP,
+        seq BIGINT, journal VARCHAR)""",
+    f"""CREATE TABLE order_events (venue VARCHAR NOT NULL, order_id VARCHAR NOT NULL, seq BIGINT NOT NULL,
+        run_id VARCHAR, status VARCHAR, price {D}, size {D}, filled {D}, avg_price {D}, reject_reason VARCHAR,
+        ts TIMESTAMP, journal VARCHAR)""",
+    f"""CREATE TABLE fills (venue VARCHAR NOT NULL, order_id VARCHAR NOT NULL, trade_id VARCHAR NOT NULL,
+        run_id VARCHAR, bot VARCHAR, client_id VARCHAR, symbol VARCHAR, side VARCHAR, price {D}, size {D},
+        fee {D}, liquidity VARCHAR, ts TIMESTAMP, bid {D}, ask {D}, seq BIGINT, journal VARCHAR)""",
+    f"""CREATE TABLE cycles (run_id VARCHAR NOT NULL, cycle_no BIGINT NOT NULL, bot VARCHAR, iteration BIGINT,
+        kind VARCHAR, direction VARCHAR, primary_venue VARCHAR, hedge_venue VARCHAR, symbol VARCHAR, size {D},
+        primary_price {D}, hedge_price {D}, edge_bps {D}, primary_fee {D}, hedge_fee {D}, fees {D},
+        gross_pnl {D}, pnl {D}, net_delta_after {D}, hedge_latency_ms DOUBLE, status VARCHAR,
+        started TIMESTAMP, ended TIMESTAMP, seq BIGINT, journal VARCHAR)""",
+    f"""CREATE TABLE positions (run_id VARCHAR NOT NULL, venue VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL, size {D}, entry_price {D}, source VARCHAR, seq BIGINT, journal VARCHAR)""",
+    """CREATE TABLE risk_events (run_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, seq BIGINT NOT NULL,
+        check_name VARCHAR, reason VARCHAR, state_from VARCHAR, state_to VARCHAR, detail VARCHAR, data JSON,
+        journal VARCHAR)""",
+    f"""CREATE TABLE funding (run_id VARCHAR NOT NULL, venue VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL, rate {D}, position {D}, payment {D}, seq BIGINT, journal VARCHAR)""",
+    """CREATE TABLE quarantine (journal VARCHAR NOT NULL, line_offset BIGINT NOT NULL, run_id VARCHAR,
+        kind VARCHAR, reason VARCHAR NOT NULL, raw VARCHAR, quarantined_at TIMESTAMP, load_id BIGINT)""",
+    """CREATE TABLE journal_offsets (journal VARCHAR NOT NULL, byte_offset BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL, records BIGINT NOT NULL, torn BIGINT NOT NULL DEFAULT 0, updated TIMESTAMP)""",
+    """CREATE TABLE loads (load_id BIGINT NOT NULL, started TIMESTAMP, finished TIMESTAMP, journals BIGINT,
+        records BIGINT, inserted JSON, quarantined BIGINT)""",
+))
+
+V2 = Migration(2, "tables of the scheduled flows; notional per fill and volume per cycle (DOUBLE), backfilled", (
+    """CREATE TABLE sentiment (source VARCHAR NOT NULL, metric VARCHAR NOT NULL, symbol VARCHAR,
+        ts TIMESTAMP NOT NULL, value DOUBLE, age_s DOUBLE, stale BOOLEAN, detail VARCHAR, run_id VARCHAR,
+        seq BIGINT, journal VARCHAR)""",
+    """CREATE TABLE insights (insight_id VARCHAR NOT NULL, ts TIMESTAMP, scope VARCHAR, topic VARCHAR, data JSON,
+        confidence DOUBLE, source VARCHAR, run_id VARCHAR, seq BIGINT, journal VARCHAR)""",
+    """CREATE TABLE reviews (review_id VARCHAR NOT NULL, ts TIMESTAMP, reviewer VARCHAR, model VARCHAR,
+        period_start TIMESTAMP, period_end TIMESTAMP, summary VARCHAR, body JSON, valid BOOLEAN, run_id VARCHAR,
+        seq BIGINT, journal VARCHAR)""",
+    "ALTER TABLE fills ADD COLUMN notional DOUBLE",
+    "UPDATE fills SET notional = CAST(price AS DOUBLE) * CAST(size AS DOUBLE)",
+    "ALTER TABLE cycles ADD COLUMN volume DOUBLE",
+    "UPDATE cycles SET volume = CAST(size AS DOUBLE) * "
+    "CAST(coalesce(primary_price, 0) + coalesce(hedge_price, 0) AS DOUBLE)",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2)
+LATEST = MIGRATIONS[-1].version
+
+TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",
+          "sentiment", "insights", "reviews", "quarantine")
+
+
+def version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute("SELECT count(*) FROM information_schema.tables "
+                         "WHERE table_name = 'schema_version' AND table_catalog = current_database()").fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, target: int = LATEST) -> list[int]:
+    """Bring the warehouse to ``target``; returns the versions applied."""
+    if not 0 <= target <= LATEST:
+        raise ValueError(f"target: schema version {target} does not exist; allowed: 0..{LATEST}")
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, description VARCHAR, "
+                "applied_at TIMESTAMP)")
+    current = version(con)
+    if current > LATEST:
+        raise RuntimeError(f"the warehouse is at schema version {current}, newer than this code ({LATEST})")
+    applied = []
+    for m in MIGRATIONS:
+        if current < m.version <= target:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for statement in m.statements:
+                    con.execute(statement)
+                con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [m.version, m.description])
+                con.execute("COMMIT")
+            except Exception:
+                con.execute("ROLLBACK")
+                raise
+            applied.append(m.version)
+    return applied
