@@ -10,6 +10,7 @@ from decimal import Decimal as D
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.errors import VenueError
 from exchanges.sim.faults import Faults
 from exchanges.sim.profiles import load_profiles
 from tests.hedgekit import BotRun
@@ -22,7 +23,7 @@ def faults(reject: float, timeout: float, drops: float, cap: D | None) -> Faults
                   stream_drop_per_hour=drops, exec_size_cap=cap)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 100_000),
     ticker=st.sampled_from(["SOL", "ETH"]),
@@ -49,7 +50,11 @@ def test_net_delta_is_bounded_and_every_run_ends_flat(seed, ticker, primary_mode
                                    feed_latency_ms=ex.profile.feed_latency_ms * latency)
         ex.profile = slow
         bot.world.venue(name).profile = slow
-    res = bot.run()
+    try:
+        res = bot.run()
+    except VenueError:  # the venues never answered the pre-trade reads: nothing may have been sent
+        assert all(not ex.orders for ex in bot.world.exchanges.values())
+        return
     hedge_min = load_profiles().venue("grvt").instrument(ticker).min_size
     worst = max(abs(n) for _, n in bot.net_trace)
     assert worst <= size + hedge_min, (worst, res.status, res.reason)  # residual < the hedge minimum

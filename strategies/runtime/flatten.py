@@ -21,6 +21,7 @@ from core.errors import OrderRejected, VenueError
 from core.reasons import Reason
 from core.types import ZERO, Order, Side
 from exchanges.base import Venue
+from strategies.runtime.retry import idempotent
 
 log = logging.getLogger("perpflow.flatten")
 READ_PAUSE = 0.3
@@ -36,7 +37,7 @@ class FlattenResult:
     orders: int
 
 
-async def confirmed_position(venue: Venue, symbol: str, reads: int = 2, max_reads: int = 6) -> Decimal | None:
+async def confirmed_position(venue: Venue, symbol: str, reads: int = 2, max_reads: int = 10) -> Decimal | None:
     """A position read that ``reads`` consecutive answers agree on (one glitchy read is not enough)."""
     last: Decimal | None = None
     streak = 0
@@ -80,9 +81,9 @@ class _Closer:
             self.on_order(order)
 
     async def close(self, pos: Decimal) -> None:
-        ins = await self.venue.instrument(self.symbol)
         side = Side.SELL if pos > 0 else Side.BUY
         try:
+            ins = await idempotent(lambda: self.venue.instrument(self.symbol), f"{self.venue.name} instrument")
             if self.takers < TAKER_ATTEMPTS:
                 self.takers += 1
                 cap = self.chunk or ins.max_order_size
@@ -91,7 +92,7 @@ class _Closer:
                     self.symbol, side, qty, client_id=self._cid(), reduce_only=True,
                     max_slippage_bps=self.slippage * self.takers))
                 return
-            bbo = await self.venue.bbo(self.symbol)  # takers found nothing: rest at the touch
+            bbo = await idempotent(lambda: self.venue.bbo(self.symbol), f"{self.venue.name} bbo")  # rest at the touch
             order = await self.venue.place_limit(self.symbol, side, bbo.best(side), ins.round_size(abs(pos)) or ins.lot,
                                                  client_id=self._cid(), post_only=False, reduce_only=True)
             self._record(order)

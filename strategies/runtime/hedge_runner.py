@@ -38,7 +38,7 @@ from strategies.intents import (
 )
 from strategies.preflight import ExecutableEstimate, VenueSnapshot, validate
 from strategies.risk import gate
-from strategies.runtime.flatten import confirmed_position, flatten
+from strategies.runtime.flatten import FlattenResult, confirmed_position, flatten
 from strategies.runtime.retry import idempotent
 
 log = logging.getLogger("perpflow.hedge")
@@ -107,11 +107,15 @@ class HedgeRunner:
                 self._spawn(self._pump_fills(v))
                 self._spawn(self._pump_orders(v))
             await self._wait_for_books()
-            positions = await self._startup_positions()
-            self._apply(engine.start(self.clock.now(), positions))
-            self._spawn(self._ticker())
-            self._spawn(self._reconcile_loop())
-            await self._done.wait()
+            try:
+                positions = await self._startup_positions()
+            except VenueError as exc:  # cannot prove the position: add no risk at all
+                self._finish = Finish("FAILED", f"could not start: {exc}")
+            else:
+                self._apply(engine.start(self.clock.now(), positions))
+                self._spawn(self._ticker())
+                self._spawn(self._reconcile_loop())
+                await self._done.wait()
         except asyncio.CancelledError:
             self.request_stop(flatten=self.cfg.on_cancel == "flatten")
             await asyncio.shield(self._done.wait())
@@ -374,8 +378,12 @@ class HedgeRunner:
         assert engine is not None
         log.warning("flattening both venues: %s", it.reason)
         chunk = {self.hedge.name: self.estimate.size if self.estimate else None}
-        result = await flatten([self.primary, self.hedge], self.symbol, client_prefix=engine.tag, chunk=chunk,
-                               slippage_bps=self.cfg.flatten_slippage_bps, on_order=self.recorder.order)
+        try:
+            result = await flatten([self.primary, self.hedge], self.symbol, client_prefix=engine.tag, chunk=chunk,
+                                   slippage_bps=self.cfg.flatten_slippage_bps, on_order=self.recorder.order)
+        except Exception as exc:  # never leave the engine waiting for a flatten that died
+            log.exception("flatten failed")
+            result = FlattenResult(False, dict(engine.pos), f"flatten error: {exc!r}", 0)
         for name, size in result.positions.items():
             self.recorder.position(Position(name, self.symbol, size, None, self.clock.now(), "rest"))
         self._apply(engine.on_flattened(self.clock.now(), result.ok, result.positions, result.detail))
