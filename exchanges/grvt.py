@@ -429,6 +429,14 @@ class GrvtVenue(Venue):
         return sorted(orders, key=lambda o: o.ts)
 
     # --- streams -------------------------------------------------------------------------------
+    def _known(self, symbol: str) -> str:
+        """The venue symbol, refused at once when the loaded instrument list lacks it (a stream
+        would otherwise retry a subscription the venue keeps refusing)."""
+        venue_symbol = instrument_of(symbol)
+        if self._client is not None and self._client.markets and venue_symbol not in self._client.markets:
+            raise OrderRejected(Reason.UNKNOWN_SYMBOL, f"{venue_symbol} is not listed", VENUE)
+        return venue_symbol
+
     def _track(self, stream: ResilientStream[T]) -> ResilientStream[T]:
         self._streams.add(stream)
         return stream
@@ -451,12 +459,12 @@ class GrvtVenue(Venue):
                 return [parse_mini(merged)]
             return parse
 
-        params = {"instrument": instrument_of(symbol), "rate": MINI_RATE_MS}
+        params = {"instrument": self._known(symbol), "rate": MINI_RATE_MS}
         return self._track(ResilientStream(f"grvt.bbo.{symbol}", self._feed("mini.d", params, parser)))
 
     def stream_book(self, symbol: str, depth: int = 10) -> AsyncIterator[Book]:
         asked = next((d for d in BOOK_DEPTHS if d >= depth), BOOK_DEPTHS[-1])
-        params = {"instrument": instrument_of(symbol), "rate": BOOK_RATE_MS, "depth": asked}
+        params = {"instrument": self._known(symbol), "rate": BOOK_RATE_MS, "depth": asked}
         return self._track(ResilientStream(f"grvt.book.{symbol}",
                                            self._feed("book.s", params, lambda: lambda f: [parse_book(f, depth)])))
 

@@ -362,5 +362,7 @@ class GrvtFeed(Generic[T]):
     async def aclose(self) -> None:
         self._dropped = True
         listener, self._listener = self._listener, None
-        if listener is not None and self._ws is not None:
-            await self._ws.release(listener)
+        if listener is not None:
+            listener.queue.put_nowait(DISCONNECTED)  # wakes a consumer waiting on this feed
+            if self._ws is not None:
+                await self._ws.release(listener)

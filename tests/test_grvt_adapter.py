@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from core.errors import ConfigError
+from core.errors import ConfigError, OrderRejected
+from core.reasons import Reason
 from core.types import Liquidity, OrderStatus, OrderType, Side
 from exchanges.grvt_wire import client_order_id
 from tests.grvt_kit import SIZE, grvt_env, resting, taker
@@ -125,3 +126,24 @@ async def test_every_order_needs_a_client_id() -> None:
         with pytest.raises(ConfigError, match="client id"):
             await venue.place_limit("ETH", Side.BUY, Decimal("100"), SIZE, client_id="")
         assert fake.requests["create_order"] == 0
+
+
+async def test_true_market_orders_as_the_sdk_sends_them() -> None:
+    """GRVT's own market order: is_market, limit_price "0E-9", IMMEDIATE_OR_CANCEL."""
+    async with grvt_env() as (fake, venue):
+        client = await venue.client()
+        await venue.instrument("ETH")
+        result = await client.create_order("ETH_USDT_Perp", "market", "buy", SIZE, None,
+                                           {"client_order_id": client_order_id("true-mkt"),
+                                            "time_in_force": "IMMEDIATE_OR_CANCEL"})
+        sent = fake.engine.orders[result["order_id"]].request
+        assert sent["is_market"] is True and sent["legs"][0]["limit_price"] == "0E-9"
+        order = await venue.order("ETH", client_id="true-mkt")
+        assert order is not None and order.type is OrderType.MARKET and order.filled == SIZE
+
+
+async def test_a_stream_of_an_unlisted_market_is_refused_at_once() -> None:
+    async with grvt_env() as (_fake, venue):
+        with pytest.raises(OrderRejected) as info:
+            venue.stream_bbo("DOGE")
+        assert info.value.reason is Reason.UNKNOWN_SYMBOL

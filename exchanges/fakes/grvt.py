@@ -174,7 +174,8 @@ class FakeGrvt:
         except ValueError:
             return self.error_response(GrvtReject(1003))
         key = body.get("api_key") if isinstance(body, dict) else None
-        account = next((a for a in self.accounts if key and secrets.compare_digest(a.api_key, str(key))), None)
+        given = str(key or "").encode()
+        account = next((a for a in self.accounts if given and secrets.compare_digest(a.api_key.encode(), given)), None)
         if account is None:
             return self.error_response(GrvtReject(1000))
         token = secrets.token_urlsafe(24)
