@@ -113,8 +113,8 @@ class GrvtVenue(Venue):
         self.ws_reconnect_max_s = ws_reconnect_max_s
         self.log = logger or logging.getLogger("perpflow.grvt")
         self.redactor = SecretRedactor()
-        self._sdk_log = redacting_logger("perpflow.grvt.sdk", self.redactor)
-        self._ws_log = redacting_logger("perpflow.grvt.websockets", self.redactor)
+        self._sdk_log = logging.getLogger("perpflow.grvt.sdk")  # grvt-pysdk's own logging
+        self._ws_log = logging.getLogger("perpflow.grvt.websockets")  # websockets' protocol logging
         self._client: GrvtClient | None = None
         self._closed = False
         self._streams: weakref.WeakSet[ResilientStream[Any]] = weakref.WeakSet()
@@ -134,6 +134,8 @@ class GrvtVenue(Venue):
             self._closed = False
             if self._client is not None:
                 return
+            for logger in (self._sdk_log, self._ws_log):
+                redacting_logger(logger.name, self.redactor)
             api_key, private_key, account = await self._credentials()
             env = GrvtEnv(self.settings.env)
             urls = GrvtUrls.single(self.settings.endpoint, self.settings.ws_endpoint)
@@ -175,6 +177,8 @@ class GrvtVenue(Venue):
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+        for logger in (self._sdk_log, self._ws_log):
+            logger.removeFilter(self.redactor)
 
     async def client(self) -> GrvtClient:
         if self._client is None:
