@@ -9,6 +9,9 @@ Runs grvt-pysdk's real code against the fake GRVT on loopback (``exchanges/fakes
   signature recovery and matching, a few hundred microseconds of the figure);
 - place_limit: the adapter end to end (instrument cached, create, read back the PENDING order).
 
+Everything shares one event loop and two cores with the fake and its market simulation, so p99
+includes the fake's own pauses.
+
 Stream parsing uses GRVT frames as the fake sends them: fills, orders, mini tickers, 10-level books.
 
     .venv/bin/python bench/adapters_grvt.py [--orders 300] [--messages 20000]
@@ -102,12 +105,11 @@ async def orders(n: int) -> tuple[list[str], list[dict[str, Any]]]:
     await venue.close()
     await fake.stop()
     print(f"Per order, grvt-pysdk against the fake on loopback ({n} orders)")
+    overhead = [b + s + x for b, s, x in zip(build, sign, send, strict=True)]
     for name, samples in (("build (SDK order)", build), ("sign (EIP-712)", sign), ("send + ack (HTTP)", send),
+                          ("  of which the fake itself", served[0:2 * n:2]), ("build + sign + send + ack", overhead),
                           ("place_limit end to end", place)):
         print(row(name, samples))
-    print(row("  (the fake's own share)", served[0:2 * n:2]))
-    overhead = [b + s + x for b, s, x in zip(build, sign, send, strict=True)]
-    print(row("build + sign + send + ack", overhead))
     return list(frames), [frames[k][0] for k in frames]
 
 
