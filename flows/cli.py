@@ -9,11 +9,13 @@ from typing import Annotated
 import typer
 
 from flows.render import text_table
+from flows.venues_cli import fake_venue_app
 
 app = typer.Typer(help="perpflow: perp-DEX trading bots as Prefect flows, recorded in DuckDB.",
                   no_args_is_help=True, add_completion=False)
 sim_app = typer.Typer(help="The embedded exchange simulator.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
+app.add_typer(fake_venue_app, name="fake-venue")
 
 SIZES = [Decimal(s) for s in ("0.01", "0.1", "0.2", "0.5", "1.0")]
 
