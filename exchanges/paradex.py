@@ -34,7 +34,9 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -144,6 +146,8 @@ class ParadexVenue(Venue):
         self._fees: dict[str, Any] | None = None
         self._feeds: set[WsFeed[Any]] = set()
         self._closed = False
+        self._sides: OrderedDict[str, Side] = OrderedDict()  # order id -> side, of orders this venue saw
+        self._side_warned = False
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **kw: Any) -> ParadexVenue:
@@ -396,7 +400,7 @@ class ParadexVenue(Venue):
     async def _acknowledge(self, order_id: str, client_id: str) -> Order:
         d = await self._poll_order(order_id, lambda d: d.get("status") not in ("NEW", "UNTRIGGERED"),
                                    self.ack_timeout)
-        o = wire.guarded(wire.order, d)
+        o = self._seen(wire.guarded(wire.order, d))
         if o.status is OrderStatus.REJECTED:
             raise OrderRejected(Reason(o.reject_reason or Reason.REJECTED),
                                 f"order {client_id!r} closed by the venue: {d.get('cancel_reason')}", VENUE)
@@ -471,7 +475,7 @@ class ParadexVenue(Venue):
             if exc.reason is Reason.UNKNOWN_ORDER:
                 return None
             raise
-        o = wire.guarded(wire.order, wire.obj(d, "order"))
+        o = self._seen(wire.guarded(wire.order, wire.obj(d, "order")))
         return o if o.symbol == symbol else None
 
     # --- state -------------------------------------------------------------------------------
@@ -510,7 +514,7 @@ class ParadexVenue(Venue):
         api = self._session()[0]
         params = {"market": to_venue_symbol(VENUE, symbol)} if symbol else None
         rows = wire.results(await self._rest("GET /orders", lambda: api.fetch_orders(params)), "GET /orders")
-        return [wire.guarded(wire.order, r) for r in rows if _is_perp(r)]
+        return [self._seen(wire.guarded(wire.order, r)) for r in rows if _is_perp(r)]
 
     async def fills(self, since: float, symbol: str | None = None) -> list[Fill]:
         """Our fills since ``since``, every page of ``GET /fills``, oldest first."""
@@ -523,7 +527,7 @@ class ParadexVenue(Venue):
         while True:
             page = await self._rest("GET /fills", lambda p=dict(params): api.fetch_fills(p))  # type: ignore[misc]
             rows = wire.results(page, "GET /fills")
-            out.extend(wire.guarded(wire.fill, r) for r in rows if _is_perp(r))
+            out.extend(self._own_side(wire.guarded(wire.fill, r)) for r in rows if _is_perp(r))
             cursor = page.get("next")
             if not cursor or not rows:
                 break
@@ -543,6 +547,26 @@ class ParadexVenue(Venue):
             if not cursor or not rows:
                 return out
             params["cursor"] = cursor
+
+    # --- our side of a fill ------------------------------------------------------------------
+    def _seen(self, o: Order) -> Order:
+        self._sides[o.order_id] = o.side
+        if len(self._sides) > 100_000:
+            self._sides.popitem(last=False)
+        return o
+
+    def _own_side(self, f: Fill) -> Fill:
+        """The fill with its order's side. The spec calls ``FillResult.side`` the taker side: if
+        the venue reports a maker fill with the other side, trust the order we know (and say so
+        once), so a position is never moved the wrong way."""
+        side = self._sides.get(f.order_id)
+        if side is None or side is f.side:
+            return f
+        if not self._side_warned:
+            self._side_warned = True
+            log.warning("paradex: a %s fill reports side %s but its order %s is a %s; using the order's side",
+                        f.liquidity, f.side, f.order_id, side)
+        return replace(f, side=side)
 
     # --- streams -----------------------------------------------------------------------------
     async def ws_client(self) -> ParadexWebsocketClient:
@@ -582,7 +606,7 @@ class ParadexVenue(Venue):
     def stream_fills(self) -> AsyncIterator[Fill]:
         """Every fill exactly once: after a reconnect, ``GET /fills`` covers the outage and the
         trade-id key drops what was already delivered."""
-        return self._stream("fills.ALL", lambda d: wire.fill(d) if _is_perp(d) else None,
+        return self._stream("fills.ALL", lambda d: self._own_side(wire.fill(d)) if _is_perp(d) else None,
                             catch_up=self.fills, key=lambda f: f.key, ts=lambda f: f.ts)
 
     def stream_positions(self) -> AsyncIterator[Position]:
@@ -620,6 +644,7 @@ class ParadexVenue(Venue):
             return sorted([*now_open, *recent, *(o for o in closed if o is not None)], key=lambda o: o.ts)
 
         def observe(o: Order) -> None:
+            self._seen(o)
             if o.status.is_final:
                 live.pop(o.order_id, None)
             else:

@@ -194,3 +194,25 @@ async def test_rest_and_streams_sign_in_again_when_the_venue_ends_the_session() 
         await until(lambda: len(fills.items) == 1)
         assert fills.items[0].client_id == "after-revoke"
         await fills.stop()
+
+
+async def test_a_maker_fill_reported_with_the_taker_side_keeps_our_side(caplog: pytest.LogCaptureFixture) -> None:
+    """The spec words FillResult.side as the taker side; a venue doing so must not flip our position."""
+    async with session() as (fake, venue):
+        fake.engine.fill_side = "taker"
+        fills = Consumer(venue.stream_fills())
+        await subscribed(fake, "fills.ALL")
+        price = await resting_price(venue, Side.BUY, bps=0)
+        o = await venue.place_limit("SOL", Side.BUY, price, Decimal("0.2"), client_id="maker", post_only=True)
+        with caplog.at_level(logging.WARNING, logger="perpflow.paradex"):
+            for _ in range(200):  # others sell into the bid until our order fills
+                if fills.items:
+                    break
+                fake.market_trade("SOL", Side.SELL, Decimal(50))
+                await asyncio.sleep(0.05)
+        [ws_fill] = fills.items
+        [rest_fill] = await venue.fills(0)
+        assert ws_fill.order_id == o.order_id and ws_fill.liquidity.value == "MAKER"
+        assert ws_fill.side is Side.BUY and rest_fill.side is Side.BUY
+        assert sum("using the order's side" in r.getMessage() for r in caplog.records) == 1
+        await fills.stop()

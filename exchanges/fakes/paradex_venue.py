@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 from starknet_py.common import int_from_bytes
 from starknet_py.hash.address import compute_address
@@ -34,7 +34,7 @@ from starknet_py.utils.typed_data import TypedData
 
 from core.errors import ConfigError, OrderRejected
 from core.reasons import Reason
-from core.types import BBO, Book, Fill, Order, OrderStatus, OrderType, Position, Side
+from core.types import BBO, Book, Fill, Liquidity, Order, OrderStatus, OrderType, Position, Side
 from exchanges.sim.exchange import SimExchange
 from exchanges.sim.world import SimWorld
 from exchanges.symbols import from_venue_symbol, to_venue_symbol
@@ -187,6 +187,8 @@ class ParadexEngine:
     open_registration: bool = False  # /auth from an unknown address registers it (offline development)
     jwt_ttl: float = 300.0
     max_signature_age_ms: int = 60_000  # without a recv_window
+    # FillResult.side: the account's side ("account"), or the taker's ("taker", as the spec words it)
+    fill_side: Literal["account", "taker"] = "account"
 
     def __post_init__(self) -> None:
         if self.world.clock.virtual:
@@ -527,10 +529,15 @@ class ParadexEngine:
         n = int(f.trade_id.rsplit("t", 1)[-1]) if f.trade_id.rsplit("t", 1)[-1].isdigit() else 0
         return {"id": str(7_000_000_000_000_000_000 + n), "account": self.account_hex,
                 "market": to_venue_symbol(VENUE, f.symbol), "order_id": o.id if o else f.order_id,
-                "client_id": o.client_id if o else f.client_id, "side": f.side.value,
+                "client_id": o.client_id if o else f.client_id, "side": self._fill_side(f).value,
                 "liquidity": f.liquidity.value, "price": fmt(f.price), "size": fmt(f.size), "fee": fmt(f.fee),
                 "fee_currency": "USDC", "created_at": ms(f.ts), "fill_type": "FILL", "realized_pnl": "0",
                 "realized_funding": "0", "flags": []}
+
+    def _fill_side(self, f: Fill) -> Side:
+        if self.fill_side == "taker" and f.liquidity is Liquidity.MAKER:
+            return f.side.opposite
+        return f.side
 
     def fills(self, params: Mapping[str, str]) -> dict[str, Any]:
         self.now()
