@@ -1,0 +1,169 @@
+"""Shared plumbing of the protocol fakes: a loopback aiohttp server and switchable faults.
+
+A fake venue is an aiohttp application (REST and WebSocket on one port). ``LoopbackServer``
+runs it on 127.0.0.1, records every request (method and path) so tests can assert what an adapter
+sent, and applies the ``Faults`` a test switched on: 429 with Retry-After, 5xx (before or after
+the request took effect), slow answers, malformed bodies; WebSocket drops, refused connections and
+garbage frames are applied by the venue's own WebSocket code through the same object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+FaultKind = Literal["rate_limit", "server_error", "slow", "malformed"]
+REMEMBER = 100_000  # requests kept for inspection (a long-running fake must not grow without bound)
+
+
+@dataclass(slots=True)
+class HttpFault:
+    kind: FaultKind
+    route: str | None = None  # "POST /v1/orders": matches requests whose "METHOD path" starts with it
+    count: int | None = 1  # requests it still applies to; None = until cleared
+    retry_after: float = 1.0  # rate_limit: seconds in the Retry-After header
+    status: int = 503  # server_error
+    seconds: float = 0.0  # slow
+    after_processing: bool = False  # server_error/slow: the request takes effect, then the answer fails/waits
+
+    def matches(self, line: str) -> bool:
+        return self.route is None or line.startswith(self.route)
+
+
+@dataclass(slots=True)
+class WsGarbage:
+    kind: Literal["json", "fields"]  # not JSON at all / JSON whose data lacks required fields
+    channel: str | None = None  # prefix of the channel it applies to; None = any
+    count: int = 1
+
+
+@dataclass
+class Faults:
+    """Faults a test (or a developer) switches on at runtime; each applies to ``count`` requests."""
+
+    http: list[HttpFault] = field(default_factory=list)
+    ws_garbage: list[WsGarbage] = field(default_factory=list)
+    ws_refused: bool = False  # new WebSocket connections get HTTP 503
+
+    def rate_limit(self, count: int | None = 1, retry_after: float = 1.0, route: str | None = None) -> HttpFault:
+        return self._add(HttpFault("rate_limit", route, count, retry_after=retry_after))
+
+    def server_error(self, count: int | None = 1, status: int = 503, route: str | None = None,
+                     after_processing: bool = False) -> HttpFault:
+        return self._add(HttpFault("server_error", route, count, status=status, after_processing=after_processing))
+
+    def slow(self, seconds: float, count: int | None = 1, route: str | None = None,
+             after_processing: bool = False) -> HttpFault:
+        return self._add(HttpFault("slow", route, count, seconds=seconds, after_processing=after_processing))
+
+    def malformed(self, count: int | None = 1, route: str | None = None) -> HttpFault:
+        return self._add(HttpFault("malformed", route, count))
+
+    def garbage(self, count: int = 1, channel: str | None = None, kind: Literal["json", "fields"] = "json") -> None:
+        """The next ``count`` pushes on ``channel`` are each preceded by a malformed message."""
+        self.ws_garbage.append(WsGarbage(kind, channel, count))
+
+    def clear(self) -> None:
+        self.http.clear()
+        self.ws_garbage.clear()
+        self.ws_refused = False
+
+    def _add(self, fault: HttpFault) -> HttpFault:
+        self.http.append(fault)
+        return fault
+
+    def take(self, line: str) -> HttpFault | None:
+        for fault in self.http:
+            if fault.matches(line):
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.http.remove(fault)
+                return fault
+        return None
+
+    def take_garbage(self, channel: str) -> WsGarbage | None:
+        for g in self.ws_garbage:
+            if g.channel is None or channel.startswith(g.channel):
+                g.count -= 1
+                if g.count <= 0:
+                    self.ws_garbage.remove(g)
+                return g
+        return None
+
+
+def _json(status: int, body: object, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=json.dumps(body), content_type="application/json", headers=headers)
+
+
+class LoopbackServer:
+    """Runs an aiohttp app on loopback with request recording and HTTP faults."""
+
+    def __init__(self, app: web.Application, faults: Faults) -> None:
+        self.faults = faults
+        # "METHOD /path" of recent requests in arrival order, and how long the fake took to answer each
+        self.requests: deque[str] = deque(maxlen=REMEMBER)
+        self.handled: deque[tuple[str, float]] = deque(maxlen=REMEMBER)
+        app.middlewares.append(self._middleware)
+        self.app = app
+        self._runner: web.AppRunner | None = None
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        line = f"{request.method} {request.path}"
+        self.requests.append(line)
+        t0 = time.perf_counter()
+        try:
+            return await self._answer(request, handler, line)
+        finally:
+            self.handled.append((line, time.perf_counter() - t0))
+
+    async def _answer(self, request: web.Request, handler: Handler, line: str) -> web.StreamResponse:
+        fault = self.faults.take(line)
+        if fault is None:
+            return await handler(request)
+        if fault.kind == "rate_limit":
+            return _json(429, {"error": "TOO_MANY_REQUESTS", "message": "rate limit exceeded"},
+                         {"Retry-After": f"{fault.retry_after:g}"})
+        if fault.kind == "server_error":
+            if fault.after_processing:
+                await handler(request)
+            return _json(fault.status, {"error": "INTERNAL_ERROR" if fault.status == 500 else "SERVICE_UNAVAILABLE",
+                                        "message": "simulated server error"})
+        if fault.kind == "slow":
+            if fault.after_processing:
+                response = await handler(request)
+                await asyncio.sleep(fault.seconds)
+                return response
+            await asyncio.sleep(fault.seconds)
+            return await handler(request)
+        response = await handler(request)  # malformed: same status, a truncated body
+        return web.Response(status=response.status, text='{"results": [{"id": ', content_type="application/json")
+
+    def count(self, line: str) -> int:
+        """How many recorded requests start with ``line`` (e.g. "POST /v1/orders")."""
+        return sum(1 for r in self.requests if r.startswith(line))
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        self.host, self.port = host, self._runner.addresses[0][1]  # the port chosen for port=0
+        return self.host, self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            with contextlib.suppress(Exception):
+                await self._runner.cleanup()
+            self._runner = None
