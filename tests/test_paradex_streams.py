@@ -189,8 +189,9 @@ async def test_rest_and_streams_sign_in_again_when_the_venue_ends_the_session() 
 
         fake.revoke_tokens()
         await market(venue, Side.BUY, "after-revoke")  # POST /orders: 401 INVALID_TOKEN, sign in, sent again
-        assert fake.server.count("POST /v1/auth") == logins + 2
-        assert fake.server.count("POST /v1/orders") == 2
+        assert fake.server.count("POST /v1/auth") >= logins + 2  # the stream may notice the revoke first ...
+        assert fake.server.count("POST /v1/orders") in (1, 2)  # ... then the order needs no second try
+        assert sum(1 for o in fake.exchange.orders.values() if o.client_id == "after-revoke") == 1
         await until(lambda: len(fills.items) == 1)
         assert fills.items[0].client_id == "after-revoke"
         await fills.stop()
