@@ -13,6 +13,7 @@ import importlib.metadata
 
 import fast_stark_crypto
 import pytest
+from crypto_cpp_py.cpp_bindings import cpp_get_public_key, cpp_sign
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,15 +35,15 @@ def test_both_sdks_import_in_one_environment() -> None:
 
 
 def test_starknet_crypto_is_the_project_drop_in() -> None:
-    assert importlib.metadata.version("starknet-crypto-py").endswith("+perpflow")
+    assert "+perpflow" in importlib.metadata.version("starknet-crypto-py")
 
 
 def test_public_key_matches_published_vector_and_independent_implementations() -> None:
     from paradex_py.account.utils import private_to_stark_key
 
     assert private_to_stark_key(TEST_PRIVATE_KEY) == TEST_PUBLIC_KEY
-    assert fast_stark_crypto.get_public_key(TEST_PRIVATE_KEY) == TEST_PUBLIC_KEY
-    assert py_public_key(TEST_PRIVATE_KEY) == TEST_PUBLIC_KEY
+    assert cpp_get_public_key(TEST_PRIVATE_KEY) == TEST_PUBLIC_KEY  # StarkWare's C++
+    assert py_public_key(TEST_PRIVATE_KEY) == TEST_PUBLIC_KEY  # pure Python
 
 
 @pytest.mark.parametrize(("left", "right", "expected"), PEDERSEN_VECTORS)
@@ -62,16 +63,17 @@ def test_pedersen_matches_rust_implementation(left: int, right: int) -> None:
 
 @settings(max_examples=10, deadline=None)
 @given(priv=felts, msg_hash=felts)
-def test_signatures_equal_rust_and_verify_in_pure_python(priv: int, msg_hash: int) -> None:
+def test_signatures_equal_independent_signers_and_verify_in_pure_python(priv: int, msg_hash: int) -> None:
     import starknet_crypto_py
     from paradex_py.account.utils import message_signature, private_to_stark_key, verify_message_signature
 
     pub = private_to_stark_key(priv)
-    assert pub == fast_stark_crypto.get_public_key(priv)
-    # Without extra entropy the RFC 6979 nonce is the same everywhere: signatures must be equal.
-    assert starknet_crypto_py.sign(priv, msg_hash, 0) == fast_stark_crypto.sign(priv, msg_hash)
-    # paradex-py's own call (seed 32) verifies under both independent implementations.
+    assert pub == cpp_get_public_key(priv)
+    # paradex-py's own call (seed 32) is bit-identical to StarkWare's complete C++ signing path ...
     r, s = message_signature(msg_hash, priv)
+    assert (r, s) == cpp_sign(msg_hash, priv, 32)
+    # ... and without extra entropy to the Rust signer's (the RFC 6979 nonce is the same everywhere).
+    assert starknet_crypto_py.sign(priv, msg_hash, 0) == fast_stark_crypto.sign(priv, msg_hash)
     assert fast_stark_crypto.verify(pub, msg_hash, r, s)
     assert py_verify(pub, msg_hash, r, s)
     assert verify_message_signature(msg_hash, [r, s], pub)
