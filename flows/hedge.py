@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
@@ -24,7 +25,7 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import Field
 
-from core.records import CycleRecord, MemoryRecorder
+from core.records import CycleRecord
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
 from flows.render import markdown_table
@@ -42,6 +43,8 @@ from strategies.hedge.config import (
 from strategies.hedge.result import HedgeSummary, RunResult, summarize, summary_rows
 from strategies.preflight import PreTradeError
 from strategies.runtime.hedge_runner import HedgeRunner
+from tasks.warehouse import ensure_loader_limit, load_warehouse
+from warehouse.journal import Journal
 
 
 def account_limit_name(cfg: HedgeConfig) -> str:
@@ -49,7 +52,7 @@ def account_limit_name(cfg: HedgeConfig) -> str:
     return f"account-{cfg.account_key}"
 
 
-@task(name="pre-trade validation", retries=2, retry_delay_seconds=2,
+@task(name="pre-trade validation", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE,
       retry_condition_fn=lambda task, run, state: not isinstance(state.result(raise_on_failure=False), PreTradeError))
 def pre_trade_validation(session: VenueSession, runner: HedgeRunner) -> dict[str, Any]:
     """Read both venues and refuse the run before any order if they cannot carry it."""
@@ -114,7 +117,7 @@ def hedge_flow(
         logger.info("account %s locked for run %s", cfg.account_key, run_id)
         session = open_venues(cfg.venue_mode, (cfg.primary, cfg.hedge), (cfg.ticker,), seed=cfg.seed,
                               settings=settings, sim_clock=cfg.sim_clock)
-        recorder = MemoryRecorder()
+        recorder = Journal(run_id, settings.journal_dir)
         progress = create_progress_artifact(0.0, key="hedge-progress", description="cycles done of total")
         runner = HedgeRunner(cfg, run_id, session.venue(cfg.primary), session.venue(cfg.hedge), recorder,
                              session.clock, flow_run_id=flow_run.id, on_cycle=_progress_reporter(progress))
@@ -124,12 +127,15 @@ def hedge_flow(
             result = session.clock.run(runner.run)
         finally:
             session.clock.run(session.close)
-            asyncio.run(recorder.close())
+            recorder.close_sync()
+    ensure_loader_limit()
+    load_warehouse()
     summary = summarize(result)
     publish_artifacts(summary, result)
     for label, value in summary_rows(summary):
         logger.info("%s: %s", label, value)
     data = _summary_dict(summary)
+    data["rows"] = summary_rows(summary)  # what the artifact shows; the CLI prints the same
     if result.status == "FAILED":
         return Failed(message=result.reason, data=data)
     if result.status == "CANCELLED":

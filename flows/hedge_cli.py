@@ -34,9 +34,8 @@ def run_hedge(params: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    rows = [(k, v) for k, v in summary.items() if not isinstance(v, dict)]
-    rows += [(f"{k} {kk}", vv) for k, v in summary.items() if isinstance(v, dict) for kk, vv in v.items()]
-    typer.echo(text_table(["metric", "value"], rows))
+    """The rows of the run's Prefect summary artifact, as a text table."""
+    typer.echo(text_table(["metric", "value"], summary["rows"]))
 
 
 def hedge_cmd(
