@@ -3,6 +3,11 @@
 One flow run is one bot run. Prefect orchestrates it - parameters, the account lock, retries of
 the coarse steps, progress and summary artifacts - while orders and fills stay in plain async
 code inside the run (ARCHITECTURE.md §2).
+
+Cancelling a run (UI, ``prefect flow-run cancel``, ``make stop``): Prefect's worker sends the run's
+process SIGTERM, then SIGKILL 30 s later. While the bot trades, the runner's SIGTERM handler stops it
+cleanly (open orders cancelled, then flatten or leave as ``on_cancel`` says); the flow then loads
+the warehouse and returns a Cancelled state.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pydantic import Field
 from core.records import CycleRecord
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
+from flows.params import Fraction, PositiveDecimal, SpreadBps
 from flows.render import markdown_table
 from strategies.hedge.config import (
     Direction,
@@ -37,6 +43,7 @@ from strategies.hedge.config import (
     OnCancel,
     PrimaryMode,
     PrimaryVenue,
+    SimClock,
     Ticker,
     VenueMode,
 )
@@ -45,6 +52,18 @@ from strategies.preflight import PreTradeError
 from strategies.runtime.hedge_runner import HedgeRunner
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
+
+
+class BotStopped(Exception):
+    """A run that ended FAILED or CANCELLED, with its summary.
+
+    Prefect resolves a failed or cancelled state's data into the exception it raises (the worker's
+    engine does so for every run), so that data must be an exception; the summary rides on it.
+    """
+
+    def __init__(self, reason: str, summary: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.summary = summary
 
 
 def account_limit_name(cfg: HedgeConfig) -> str:
@@ -89,27 +108,54 @@ def hedge_flow(
     primary: PrimaryVenue = "paradex",
     hedge: HedgeVenue = "grvt",
     ticker: Ticker = "SOL",
-    size: Annotated[Decimal, Field(gt=0, description="order size per cycle, base units")] = Decimal("0.1"),
-    iterations: Annotated[int, Field(ge=1, description="open+close cycle pairs")] = 10,
+    size: PositiveDecimal = Decimal("0.1"),
+    iterations: Annotated[int, Field(ge=1, le=1_000_000)] = 10,
     primary_mode: PrimaryMode = "bbo_minus_1",
     hedge_mode: HedgeMode = "bbo_minus_1",
     direction: Direction = "long",
-    build_to: Annotated[int, Field(ge=1)] = 1,
-    max_position: Annotated[Decimal | None, Field(gt=0)] = None,
-    daily_loss_limit: Annotated[Decimal, Field(gt=0, description="USD")] = Decimal("25"),
-    net_delta_tolerance: Annotated[Decimal, Field(gt=0, le=1, description="fraction of size")] = Decimal("0.01"),
-    min_spread_bps: Decimal | None = None,
-    hedge_timeout: Annotated[float, Field(gt=0, description="seconds")] = 5.0,
+    build_to: Annotated[int, Field(ge=1, le=1000)] = 1,
+    max_position: PositiveDecimal | None = None,
+    daily_loss_limit: PositiveDecimal = Decimal("25"),
+    net_delta_tolerance: Fraction = Decimal("0.01"),
+    min_spread_bps: SpreadBps | None = None,
+    hedge_timeout: Annotated[float, Field(gt=0, le=600)] = 5.0,
     on_cancel: OnCancel = "flatten",
     venue_mode: VenueMode = "sim",
     seed: Annotated[int, Field(ge=0)] = 7,
-    lock_timeout: Annotated[float, Field(ge=0, description="seconds to wait for the account lock")] = 600.0,
+    lock_timeout: Annotated[float, Field(ge=0)] = 600.0,
+    sim_clock: SimClock = "virtual",
 ) -> dict[str, Any] | State:
+    """One hedge bot run; the parameters are the product notes' command line.
+
+    Args:
+        primary: primary (maker) venue
+        hedge: hedge venue; every primary fill is hedged here at once
+        ticker: the perpetual traded on both venues
+        size: order size per cycle, in base units (SOL, ETH, BTC)
+        iterations: open+close cycle pairs before the run completes
+        primary_mode: primary order price: bbo joins the best price, bbo_minus_1 one tick behind it, bbo_plus_1 one
+            tick inside a wide spread, market an IOC taker
+        hedge_mode: hedge order price: bbo_minus_1 (maker, then taker after hedge_timeout) or market
+        direction: the primary's side when opening (alternate switches every cycle)
+        build_to: open cycles before closing (bounded by max_position)
+        max_position: largest |primary position| in base units; empty = size x build_to
+        daily_loss_limit: USD lost today (real fills and fees, UTC day) before the bot reduces and stops
+        net_delta_tolerance: unexplained |net delta| allowed, as a fraction of size
+        min_spread_bps: quote only when the hedge touch is this many bps better than the primary price
+        hedge_timeout: seconds before a maker hedge turns taker
+        on_cancel: when the run is cancelled, after its open orders are cancelled: flatten both venues or leave
+            the positions
+        venue_mode: sim (embedded simulator) or live (real venues, credentials from the environment)
+        seed: simulator seed
+        lock_timeout: seconds to wait while another run holds this account's lock
+        sim_clock: simulator time: virtual runs accelerated (a backtest), real is paper trading in real time
+    """
     cfg = HedgeConfig(primary=primary, hedge=hedge, ticker=ticker, size=size, iterations=iterations,
                       primary_mode=primary_mode, hedge_mode=hedge_mode, direction=direction, build_to=build_to,
                       max_position=max_position, daily_loss_limit=daily_loss_limit,
                       net_delta_tolerance=net_delta_tolerance, min_spread_bps=min_spread_bps,
-                      hedge_timeout=hedge_timeout, on_cancel=on_cancel, venue_mode=venue_mode, seed=seed)
+                      hedge_timeout=hedge_timeout, on_cancel=on_cancel, venue_mode=venue_mode, seed=seed,
+                      sim_clock=sim_clock)
     logger = get_run_logger()
     settings = get_settings()
     run_id = flow_run.id or str(uuid.uuid4())
@@ -137,9 +183,9 @@ def hedge_flow(
     data = _summary_dict(summary)
     data["rows"] = summary_rows(summary)  # what the artifact shows; the CLI prints the same
     if result.status == "FAILED":
-        return Failed(message=result.reason, data=data)
+        return Failed(message=result.reason, data=BotStopped(result.reason, data))
     if result.status == "CANCELLED":
-        return Cancelled(message=result.reason, data=data)
+        return Cancelled(message=result.reason, data=BotStopped(result.reason, data))
     return Completed(message=result.reason, data=data)
 
 

@@ -23,13 +23,15 @@ def ensure_account_limit(name: str) -> None:
 
 def run_hedge(params: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
     """Validate, make sure the account lock exists, run the flow. Returns (status, message, summary)."""
-    from flows.hedge import account_limit_name, hedge_flow
+    from flows.hedge import BotStopped, account_limit_name, hedge_flow
     from strategies.hedge.config import HedgeConfig
 
     cfg = HedgeConfig(**{k: v for k, v in params.items() if k != "lock_timeout"})
     ensure_account_limit(account_limit_name(cfg))
     state = hedge_flow(**params, return_state=True)
     data = state.result(raise_on_failure=False)
+    if isinstance(data, BotStopped):
+        data = data.summary
     return state.type.value, state.message or "", data if isinstance(data, dict) else None
 
 
@@ -59,6 +61,8 @@ def hedge_cmd(
     venue_mode: Annotated[str, typer.Option(help="sim (embedded simulator) | live")] = "sim",
     seed: Annotated[int, typer.Option(help="simulator seed")] = 7,
     lock_timeout: Annotated[float, typer.Option(help="seconds to wait if another bot holds the account")] = 600,
+    sim_clock: Annotated[str, typer.Option(help="virtual (accelerated backtest) | real (paper trading in real "
+                                                "time); simulator only")] = "virtual",
 ) -> None:
     """Run the delta-neutral hedge bot (a Prefect flow run) and print its summary.
 
@@ -70,7 +74,7 @@ def hedge_cmd(
                   max_position=max_position, daily_loss_limit=daily_loss_limit,
                   net_delta_tolerance=net_delta_tolerance, min_spread_bps=min_spread_bps,
                   hedge_timeout=hedge_timeout, on_cancel=on_cancel, venue_mode=venue_mode, seed=seed,
-                  lock_timeout=lock_timeout)
+                  lock_timeout=lock_timeout, sim_clock=sim_clock)
     try:
         status, message, summary = run_hedge(params)
     except ValidationError as exc:

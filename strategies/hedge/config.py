@@ -22,6 +22,7 @@ HedgeMode = Literal["bbo_minus_1", "market"]
 Direction = Literal["long", "short", "alternate"]
 OnCancel = Literal["flatten", "leave"]
 VenueMode = Literal["sim", "live"]
+SimClock = Literal["virtual", "real"]  # virtual: accelerated backtest; real: paper trading in real time
 
 
 class HedgeConfig(BaseModel):
@@ -57,7 +58,7 @@ class HedgeConfig(BaseModel):
     reconcile_interval: float = Field(15.0, gt=0)
     reconcile_confirmations: int = Field(2, ge=2, le=10)
     margin_fraction: Decimal = Field(Decimal("0.2"), gt=0, le=1)
-    sim_clock: Literal["virtual", "real"] = "virtual"
+    sim_clock: SimClock = "virtual"
 
     @field_validator("ticker", mode="before")
     @classmethod
