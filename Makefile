@@ -1,6 +1,7 @@
 # perpflow — everything a fresh machine (python3 3.11, pip, make, git) needs, from two commands:
 #   make demo   install, then run the main job on the embedded simulator
 #   make test   install, then ruff + the test suite
+#   make serve  local Prefect server + worker with every deployment; make stop ends them cleanly
 SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
@@ -8,6 +9,9 @@ UV := .uv/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.perpflow-installed
+# Headless browser of the UI test (tests/test_prefect_ui.py): Debian's package, installed once.
+CHROMIUM := /usr/bin/chromium
+PORT ?= 4200
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
@@ -15,7 +19,7 @@ export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE := prefect.server.concurrency.lease_storage.filesystem
 
-.PHONY: install demo test lint sql bench clean help
+.PHONY: install demo test lint sql bench serve stop clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -32,8 +36,21 @@ install: $(STAMP)  ## create .venv from uv.lock (bootstraps uv through pip)
 demo: install  ## run the main job on the simulator and print its summary
 	$(BIN)/perpflow demo
 
-test: install lint  ## ruff + the whole test suite
+test: install lint $(CHROMIUM)  ## ruff + the whole test suite
 	$(BIN)/pytest -q
+
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser test ..."
+	@sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; \
+	$$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+	|| { $$sudo apt-get update -qq >/dev/null && $$sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@test -x $(CHROMIUM)
+
+serve: install  ## start a local Prefect server + worker, deploy prefect.yaml, print the UI address (PORT=4200)
+	$(BIN)/perpflow serve --port $(PORT)
+
+stop: install  ## cancel running bots cleanly (orders cancelled, then flatten/leave), stop worker and server
+	$(BIN)/perpflow stop
 
 lint: install  ## ruff check
 	$(BIN)/ruff check .
@@ -45,5 +62,6 @@ sql: install  ## open the warehouse (published snapshot, read-only) in the duckd
 bench: install  ## print the benchmark figures
 	$(BIN)/python bench/sim_throughput.py
 
-clean:  ## remove the environment and generated data
+clean:  ## stop a running server and worker, remove the environment and generated data
+	@if [ -x $(BIN)/perpflow ]; then $(BIN)/perpflow stop; fi
 	rm -rf $(VENV) .uv data .prefect .pytest_cache .ruff_cache

@@ -10,6 +10,7 @@ import typer
 
 from flows.hedge_cli import hedge_cmd
 from flows.render import text_table
+from flows.serve import serve_cmd, stop_cmd
 from flows.venues_cli import fake_venue_app
 from flows.warehouse_cli import warehouse_app
 
@@ -20,6 +21,8 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(fake_venue_app, name="fake-venue")
 app.command("hedge")(hedge_cmd)
+app.command("serve")(serve_cmd)
+app.command("stop")(stop_cmd)
 
 SIZES = [Decimal(s) for s in ("0.01", "0.1", "0.2", "0.5", "1.0")]
 
