@@ -1,11 +1,15 @@
-"""Shared fixtures. ``prefect_harness`` is opt-in: only tests that ask for it pay its ~10 s start."""
+"""Shared fixtures. ``prefect_harness`` and ``local_prefect`` are opt-in: only tests that ask for them pay
+their start-up (~10 s for the harness, ~40 s for a real server + worker)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from tests.local_prefect import LocalPrefect, free_port
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +20,23 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="session")
+def local_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPrefect]:
+    """A real Prefect server and process worker with every deployment, started by ``perpflow serve``
+    on a free port with a temporary PREFECT_HOME and data dir; ``perpflow stop`` at the end."""
+    lp = LocalPrefect(Path(tmp_path_factory.mktemp("local-prefect")), free_port())
+    out = lp.perpflow("serve", "--port", str(lp.port))
+    assert out.returncode == 0, f"perpflow serve failed:\n{out.stdout}\n{out.stderr}"
+    lp.serve_output = out.stdout
+    try:
+        yield lp
+    finally:
+        lp.perpflow("stop")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``last`` run after all others (stable order): checks that need time to pass, and
+    the one that stops the session's local server."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
