@@ -54,7 +54,7 @@ from core.reasons import Reason
 from core.settings import GrvtSettings
 from core.types import BBO, Balance, Book, Fill, Instrument, Order, OrderStatus, OrderType, Position, Side, Trade
 from exchanges.base import Venue
-from exchanges.credentials import SecretRedactor, redacting_logger, resolve_secret
+from exchanges.credentials import SecretRedactor, resolve_secret
 from exchanges.grvt_client import GrvtClient, GrvtUrls
 from exchanges.grvt_wire import (
     VENUE,
@@ -112,7 +112,7 @@ class GrvtVenue(Venue):
         self.stream_timeout_s = stream_timeout_s
         self.ws_reconnect_max_s = ws_reconnect_max_s
         self.log = logger or logging.getLogger("perpflow.grvt")
-        self.redactor = SecretRedactor()
+        self.redactor = SecretRedactor(mask="***")  # the mask GRVT's logs have always shown
         self._sdk_log = logging.getLogger("perpflow.grvt.sdk")  # grvt-pysdk's own logging
         self._ws_log = logging.getLogger("perpflow.grvt.websockets")  # websockets' protocol logging
         self._client: GrvtClient | None = None
@@ -134,8 +134,7 @@ class GrvtVenue(Venue):
             self._closed = False
             if self._client is not None:
                 return
-            for logger in (self._sdk_log, self._ws_log):
-                redacting_logger(logger.name, self.redactor)
+            self.redactor.attach((self._sdk_log.name, self._ws_log.name))
             api_key, private_key, account = await self._credentials()
             env = GrvtEnv(self.settings.env)
             urls = GrvtUrls.single(self.settings.endpoint, self.settings.ws_endpoint)
@@ -177,8 +176,7 @@ class GrvtVenue(Venue):
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
-        for logger in (self._sdk_log, self._ws_log):
-            logger.removeFilter(self.redactor)
+        self.redactor.detach((self._sdk_log.name, self._ws_log.name))
 
     async def client(self) -> GrvtClient:
         if self._client is None:

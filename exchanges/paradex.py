@@ -22,7 +22,7 @@ Policies the SDK does not have, kept here:
 - Orders carry an explicit ``recv_window``: a signature older than that is refused by the venue
   instead of executing late. Paradex perpetual orders have no other expiry (GTC until cancelled).
 - Secrets: the L2 key and the JWT never reach a log line, an error message or a repr
-  (``paradex_secrets``).
+  (``exchanges.credentials``: ``REDACTOR`` sits on every logger of the session).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ from core.settings import ParadexSettings, Settings
 from core.types import BBO, Balance, Book, Fill, Instrument, Order, OrderStatus, Position, Side, Trade
 from exchanges import paradex_wire as wire
 from exchanges.base import Venue
-from exchanges.paradex_secrets import REDACTOR, install_redactor, resolve_secret
+from exchanges.credentials import SecretRedactor, resolve_secret
 from exchanges.paradex_ws import SeededStream, WsFeed
 from exchanges.pricing import slippage_limit
 from exchanges.symbols import to_venue_symbol
@@ -77,6 +77,15 @@ log = logging.getLogger("perpflow.paradex")
 sdk_log = logging.getLogger("perpflow.paradex.sdk")
 
 _HEX_KEY = re.compile(r"0x[0-9a-fA-F]{1,64}")
+# Every logger that can see a request, a handshake or a frame of a Paradex session (paradex-py does
+# not hand websockets or httpx a logger of its own, so theirs are named here, each one: filters
+# apply only to records created on the logger itself).
+SENSITIVE_LOGGERS = (
+    "websockets", "websockets.client", "httpx", "httpcore", "httpcore.http11", "httpcore.connection",
+    "paradex_py", "paradex_py.paradex", "paradex_py.api.api_client", "paradex_py.api.http_client",
+    "paradex_py.api.ws_client", "perpflow.paradex", "perpflow.paradex.sdk", "perpflow.streams",
+)
+REDACTOR = SecretRedactor()  # process-wide, as the loggers above are
 BOOK_CHANNEL = "order_book.{market}.snapshot@15@100ms"
 
 
@@ -168,7 +177,7 @@ class ParadexVenue(Venue):
             if self._api is not None:
                 return
             self._closed = False
-            install_redactor()
+            REDACTOR.attach(SENSITIVE_LOGGERS)
             secret = await resolve_secret(self.settings.l2_private_key, "paradex.l2_private_key")
             if secret is None:
                 raise ConfigError("paradex.l2_private_key", "is required to trade on Paradex")

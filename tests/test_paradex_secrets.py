@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from core.errors import ConfigError, VenueError
 from core.reasons import Reason
 from core.types import Side
-from exchanges.paradex_secrets import LogRedactor, resolve_secret
+from exchanges.credentials import SecretRedactor, resolve_secret
 from tests.paradex_kit import KEY, resting_price, session, until
 
 LOUD = ("", "websockets", "websockets.client", "httpx", "httpcore", "paradex_py", "aiohttp", "asyncio", "perpflow")
@@ -123,7 +123,7 @@ async def test_plain_settings_values_are_used_as_they_are() -> None:
 
 
 def test_the_redactor_removes_keys_jwts_and_bearer_values() -> None:
-    r = LogRedactor()
+    r = SecretRedactor()
     r.add(KEY)
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIweDEifQ.c2lnbmF0dXJlLXBhcnQ"
     elided = '> TEXT \'{"id": 1, "method": "auth", "params": {"bearer": "eyJhbGciOi...mF0dXJlLXBhcnQ"}}\''
