@@ -33,7 +33,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -84,6 +84,7 @@ BOOK_DEPTHS = (10, 50, 100, 500)  # what GRVT's book endpoints accept
 MINI_RATE_MS = 0  # mini.d "raw": every top-of-book change
 BOOK_RATE_MS = 500
 _BBO_FIELDS = ("best_bid_price", "best_bid_size", "best_ask_price", "best_ask_size")
+START_SKEW_S = 0.5  # order and fill streams catch up from this long before they started (clock skew)
 
 
 class GrvtVenue(Venue):
@@ -470,16 +471,27 @@ class GrvtVenue(Venue):
         return self._track(ResilientStream(f"grvt.book.{symbol}",
                                            self._feed("book.s", params, lambda: lambda f: [parse_book(f, depth)])))
 
+    def _from_start(self, name: str, open_feed: Callable[[], GrvtFeed[T]],
+                    catch_up: Callable[[float], Awaitable[list[T]]], key: Callable[[T], Hashable],
+                    ts: Callable[[T], float]) -> ResilientStream[T]:
+        """A stream that catches up from when it was made (less ``START_SKEW_S`` for the venue's
+        clock), even after a drop before its first item, and never yields anything older."""
+        start = self.clock.now() - START_SKEW_S
+
+        async def since_start(since: float) -> list[T]:
+            return [item for item in await catch_up(since) if ts(item) >= start]
+
+        return self._track(ResilientStream(name, open_feed, catch_up=since_start, key=key, ts=ts, since=start))
+
     def stream_orders(self) -> AsyncIterator[Order]:
-        return self._track(_CatchUpFromStart(
+        return self._from_start(
             "grvt.orders", self._feed("order", {}, lambda: lambda f: [parse_order(f, self._client_ids)]),
-            catch_up=self._orders_since, key=lambda o: (o.order_id, o.status, o.filled), ts=lambda o: o.ts,
-            clock=self.clock))
+            self._orders_since, key=lambda o: (o.order_id, o.status, o.filled), ts=lambda o: o.ts)
 
     def stream_fills(self) -> AsyncIterator[Fill]:
-        return self._track(_CatchUpFromStart(
+        return self._from_start(
             "grvt.fills", self._feed("fill", {}, lambda: lambda f: [parse_fill(f, self._client_ids)]),
-            catch_up=self.fills, key=lambda f: f.key, ts=lambda f: f.ts, clock=self.clock))
+            self.fills, key=lambda f: f.key, ts=lambda f: f.ts)
 
     def stream_positions(self) -> AsyncIterator[Position]:
         async def catch_up(since: float) -> list[Position]:
@@ -488,36 +500,6 @@ class GrvtVenue(Venue):
         return self._track(ResilientStream(
             "grvt.positions", self._feed("position", {}, lambda: lambda f: [parse_position(f, "ws")]),
             catch_up=catch_up, ts=lambda p: p.ts))
-
-
-class _CatchUpFromStart(ResilientStream[T]):
-    """A ``ResilientStream`` that also catches up after a drop that came before its first item.
-
-    ``ResilientStream`` catches up from the last item it yielded, so a connection lost before
-    the first fill arrived would lose the fills made meanwhile. This one remembers when it
-    first subscribed and, until an item was seen, catches up from there (minus ``skew_s`` for
-    clock differences with the venue).
-    """
-
-    def __init__(self, name: str, open_feed: Callable[[], AsyncIterator[T]], *,
-                 catch_up: Callable[[float], Awaitable[list[T]]], ts: Callable[[T], float], clock: Clock,
-                 skew_s: float = 0.5, **kw: Any) -> None:
-        self._clock = clock
-        self._skew = skew_s
-        self._origin: float | None = None
-
-        async def from_start(since: float) -> list[T]:  # nothing from before the stream started
-            floor = since if self._origin is None else self._origin - skew_s
-            return [item for item in await catch_up(since) if ts(item) >= floor]
-
-        super().__init__(name, open_feed, catch_up=from_start, ts=ts, **kw)
-
-    async def _connect(self) -> None:
-        if self._origin is None:
-            self._origin = self._clock.now()
-        elif self._last_ts is None:  # ResilientStream catches up from _last_ts - overlap
-            self._last_ts = self._origin - self._skew + self._overlap
-        await super()._connect()
 
 
 def _filter(symbol: str | None) -> dict[str, Any]:

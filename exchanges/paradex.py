@@ -67,8 +67,9 @@ from core.types import BBO, Balance, Book, Fill, Instrument, Order, OrderStatus,
 from exchanges import paradex_wire as wire
 from exchanges.base import Venue
 from exchanges.credentials import SecretRedactor, resolve_secret
-from exchanges.paradex_ws import SeededStream, WsFeed
+from exchanges.paradex_ws import WsFeed
 from exchanges.pricing import slippage_limit
+from exchanges.streams import ResilientStream
 from exchanges.symbols import to_venue_symbol
 
 VENUE = wire.VENUE
@@ -597,13 +598,15 @@ class ParadexVenue(Venue):
         self.malformed_messages += 1
         log.warning("paradex: skipped a malformed %s message (%s)", channel, problem)
 
-    def _stream(self, channel: str, parse: Callable[[dict[str, Any]], T | None], **kw: Any) -> SeededStream[T]:
+    def _stream(self, channel: str, parse: Callable[[dict[str, Any]], T | None], **kw: Any) -> ResilientStream[T]:
+        """A resilient stream of one channel; ``since``: a drop before its first item still
+        catches up from when the stream was made."""
         def open_feed() -> WsFeed[T]:
             feed: WsFeed[T] = WsFeed(self, channel, parse, self.ws_ack_timeout)  # type: ignore[arg-type]
             self._feeds.add(feed)
             return feed
 
-        return SeededStream(f"paradex.{channel}", open_feed, start_ts=self.clock.now(), **kw)
+        return ResilientStream(f"paradex.{channel}", open_feed, since=self.clock.now(), **kw)
 
     def stream_bbo(self, symbol: str) -> AsyncIterator[BBO]:
         return self._stream(f"bbo.{to_venue_symbol(VENUE, symbol)}", wire.bbo)
@@ -635,7 +638,7 @@ class ParadexVenue(Venue):
             else:
                 live.pop(p.symbol, None)
 
-        stream: SeededStream[Position] = self._stream(
+        stream: ResilientStream[Position] = self._stream(
             "positions", lambda d: wire.position(d, "ws") if _is_perp(d) else None, catch_up=catch_up,
             ts=lambda p: p.ts)
         return _Observed(stream, observe)
@@ -659,7 +662,7 @@ class ParadexVenue(Venue):
             else:
                 live[o.order_id] = o
 
-        stream: SeededStream[Order] = self._stream(
+        stream: ResilientStream[Order] = self._stream(
             "orders.ALL", lambda d: wire.order(d) if _is_perp(d) else None, catch_up=catch_up,
             ts=lambda o: o.ts, key=lambda o: (o.order_id, o.status, o.filled))
         return _Observed(stream, observe)
@@ -669,7 +672,7 @@ class _Observed(Generic[T]):
     """A stream that shows every item to ``observe`` before yielding it: the state its own
     catch-up needs (which orders are live, which positions are open)."""
 
-    def __init__(self, stream: SeededStream[T], observe: Callable[[T], None]) -> None:
+    def __init__(self, stream: ResilientStream[T], observe: Callable[[T], None]) -> None:
         self.stream = stream
         self._observe = observe
 
