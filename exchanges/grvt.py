@@ -74,6 +74,7 @@ from exchanges.grvt_wire import (
     seconds,
 )
 from exchanges.grvt_ws import GrvtFeed
+from exchanges.loopbind import LoopBinding
 from exchanges.pricing import slippage_limit
 from exchanges.streams import ResilientStream
 
@@ -120,6 +121,7 @@ class GrvtVenue(Venue):
         self._closed = False
         self._streams: weakref.WeakSet[ResilientStream[Any]] = weakref.WeakSet()
         self._start_lock = asyncio.Lock()
+        self._loop = LoopBinding()
         self._instruments: dict[str, Instrument] = {}
         self._fees: tuple[Decimal, Decimal] | None = None
         self._client_ids: dict[str, str] = {}  # GRVT client_order_id -> perpflow client id
@@ -130,7 +132,18 @@ class GrvtVenue(Venue):
         return f"GrvtVenue(env={self.settings.env!r}, account={self.settings.trading_account_id!r})"
 
     # --- lifecycle -----------------------------------------------------------------------------
+    def _rebind(self) -> None:
+        """On a new event loop, forget the connections and streams of the closed one (see loopbind)."""
+        if self._loop.moved():
+            self.log.info("grvt: new event loop; the previous loop's connections are gone, reconnecting")
+            if self._client is not None:
+                self._client.abandon()
+            self._client = None
+            self._streams = weakref.WeakSet()
+            self._start_lock = asyncio.Lock()
+
     async def start(self) -> None:
+        self._rebind()
         async with self._start_lock:
             self._closed = False
             if self._client is not None:
@@ -150,14 +163,19 @@ class GrvtVenue(Venue):
                 raise
             self._client = client
 
-    async def _credentials(self) -> tuple[str, str, str]:
-        s = self.settings
-        api_key = await resolve_secret(s.api_key, "grvt.api_key")
-        private_key = await resolve_secret(s.private_key, "grvt.private_key")
-        missing = [n for n, v in (("grvt.api_key", api_key), ("grvt.private_key", private_key),
+    @staticmethod
+    def check_settings(s: GrvtSettings) -> None:
+        """What a session needs, checked before anything connects; errors name the field."""
+        missing = [n for n, v in (("grvt.api_key", s.api_key), ("grvt.private_key", s.private_key),
                                   ("grvt.trading_account_id", s.trading_account_id)) if not v]
         if missing:
             raise ConfigError(missing[0], "is required to trade on GRVT (settings or a Prefect Secret block)")
+
+    async def _credentials(self) -> tuple[str, str, str]:
+        s = self.settings
+        self.check_settings(s)
+        api_key = await resolve_secret(s.api_key, "grvt.api_key")
+        private_key = await resolve_secret(s.private_key, "grvt.private_key")
         assert api_key is not None and private_key is not None and s.trading_account_id is not None
         self.redactor.add(api_key.get_secret_value())
         self.redactor.add(private_key.get_secret_value())
@@ -171,6 +189,7 @@ class GrvtVenue(Venue):
 
     async def close(self) -> None:
         """Close the streams this venue made and the connections (open orders stay)."""
+        self._rebind()
         self._closed = True
         for stream in list(self._streams):
             await stream.aclose()
@@ -180,6 +199,7 @@ class GrvtVenue(Venue):
         self.redactor.detach((self._sdk_log.name, self._ws_log.name))
 
     async def client(self) -> GrvtClient:
+        self._rebind()
         if self._client is None:
             if self._closed:
                 raise VenueUnavailable("the venue was closed", VENUE)

@@ -67,6 +67,7 @@ from core.types import BBO, Balance, Book, Fill, Instrument, Order, OrderStatus,
 from exchanges import paradex_wire as wire
 from exchanges.base import Venue
 from exchanges.credentials import SecretRedactor, resolve_secret
+from exchanges.loopbind import LoopBinding
 from exchanges.paradex_ws import WsFeed
 from exchanges.pricing import slippage_limit
 from exchanges.streams import ResilientStream
@@ -152,6 +153,7 @@ class ParadexVenue(Venue):
         self._account: ParadexAccount | None = None
         self._tap = _ResponseTap()
         self._start_lock = asyncio.Lock()
+        self._loop = LoopBinding()
         self._instruments: dict[str, Instrument] = {}
         self._fees: dict[str, Any] | None = None
         self._feeds: set[WsFeed[Any]] = set()
@@ -171,7 +173,15 @@ class ParadexVenue(Venue):
                 f"account={s.l2_address or s.l1_address!r})")
 
     # --- session -----------------------------------------------------------------------------
+    def _rebind(self) -> None:
+        """On a new event loop, forget the closed loop's WebSockets and lock (see loopbind); the REST
+        session is synchronous (worker threads) and carries on."""
+        if self._loop.moved():
+            self._feeds.clear()
+            self._start_lock = asyncio.Lock()
+
     async def start(self) -> None:
+        self._rebind()
         if self._api is not None:
             return
         async with self._start_lock:
@@ -179,9 +189,9 @@ class ParadexVenue(Venue):
                 return
             self._closed = False
             REDACTOR.attach(SENSITIVE_LOGGERS)
+            self.check_settings(self.settings)
             secret = await resolve_secret(self.settings.l2_private_key, "paradex.l2_private_key")
-            if secret is None:
-                raise ConfigError("paradex.l2_private_key", "is required to trade on Paradex")
+            assert secret is not None
             key = secret.get_secret_value().strip()
             if not _HEX_KEY.fullmatch(key):
                 raise ConfigError("paradex.l2_private_key", "must be a 0x-prefixed hex string of at most 64 digits")
@@ -189,10 +199,16 @@ class ParadexVenue(Venue):
             REDACTOR.add(int(key, 16))
             self._api, self._account = await asyncio.to_thread(self._open_session, key)
 
-    def _open_session(self, key: str) -> tuple[ParadexApiClient, ParadexAccount]:
-        s = self.settings
+    @staticmethod
+    def check_settings(s: ParadexSettings) -> None:
+        """What a session needs, checked before anything connects; errors name the field."""
+        if s.l2_private_key is None:
+            raise ConfigError("paradex.l2_private_key", "is required to trade on Paradex")
         if not (s.l1_address or s.l2_address):
             raise ConfigError("paradex.l2_address", "set the account's L2 address (or l1_address to derive it)")
+
+    def _open_session(self, key: str) -> tuple[ParadexApiClient, ParadexAccount]:
+        s = self.settings
         client = httpx.Client(timeout=self.request_timeout, event_hooks={"response": [self._tap.hook]})
         api = ParadexApiClient(env=s.env, logger=sdk_log, http_client=HttpClient(http_client=client),
                                api_base_url=s.endpoint, retry_strategy=None)
@@ -213,6 +229,7 @@ class ParadexVenue(Venue):
     async def close(self) -> None:
         """Close the WebSockets and the HTTP client. Streams opened on this venue cannot reconnect
         until the next ``start()`` (their owners should ``aclose`` them)."""
+        self._rebind()
         self._closed = True
         for feed in list(self._feeds):
             await feed.aclose()
