@@ -308,7 +308,9 @@ class HedgeRunner:
             elif isinstance(it, RecordRisk):
                 self._risk.append(it.event)
                 self.recorder.risk_event(it.event)
-                if it.event.state_to or it.event.check in ("hedge", "restart", "gate"):
+                if it.event.reason is Reason.RUN_COMPLETE:
+                    log.info("run complete: %s", it.event.detail)
+                elif it.event.state_to or it.event.check in ("hedge", "restart", "gate"):
                     log.warning("risk %s %s: %s", it.event.check, it.event.reason, it.event.detail)
             elif isinstance(it, Finish):
                 self._finish = it
