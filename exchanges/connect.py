@@ -39,11 +39,10 @@ def open_sim(names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int, clo
              warmup: float = SIM_WARMUP_S, start: float | None = None) -> VenueSession:
     """Simulated venues sharing one seeded market (virtual clock: accelerated; real: paper).
 
-    Virtual time starts now (to the second) unless ``start`` says otherwise, so a simulated run's
+    Virtual time starts now unless ``start`` says otherwise, so a simulated run's
     rows sit where an analyst expects them; the seed alone fixes the market's path.
     """
-    clk: Clock = VirtualClock(float(int(time.time())) if start is None else start) if clock == "virtual" \
-        else RealClock()
+    clk: Clock = VirtualClock(time.time() if start is None else start) if clock == "virtual" else RealClock()
     world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, warmup=warmup)
     return VenueSession({n: world.venue(n) for n in names}, clk, world)
 

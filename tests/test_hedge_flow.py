@@ -77,9 +77,8 @@ def test_a_missing_account_limit_fails_instead_of_running_unlocked(data_dir: Pat
     from prefect.exceptions import ObjectNotFound
 
     name = account_limit_name(HedgeConfig(primary="backpack", ticker="ETH", size=D("0.2")))
-    with get_client(sync_client=True) as client:
-        with contextlib.suppress(ObjectNotFound):  # absent already is what this test needs
-            client.delete_global_concurrency_limit_by_name(name)
+    with get_client(sync_client=True) as client, contextlib.suppress(ObjectNotFound):
+        client.delete_global_concurrency_limit_by_name(name)  # absent already is what this test needs
     state = hedge_flow(primary="backpack", ticker="ETH", size=D("0.2"), iterations=1, return_state=True)
     assert state.is_failed()
     assert name in state.message
