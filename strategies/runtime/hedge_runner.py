@@ -276,7 +276,7 @@ class HedgeRunner:
             log.error("hedge runner task failed: %r", exc)
             if self.engine is not None and not self._done.is_set():
                 self._apply(self.engine.stop(self.clock.now(), flatten=True, status="FAILED",
-                                             reason=Reason.REJECTED, detail=f"internal error: {exc!r}"))
+                                             reason=Reason.INTERNAL_ERROR, detail=f"internal error: {exc!r}"))
 
     def _apply(self, intents: list[Intent], received: float | None = None) -> None:
         engine = self.engine
