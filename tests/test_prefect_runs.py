@@ -152,7 +152,8 @@ def placed_after_stop(lp: LocalPrefect, run_id: str) -> list[tuple[str, bool, st
     return lp.sql("""
         SELECT o.venue, o.reduce_only, o.status FROM orders o
         WHERE o.run_id = $1
-          AND (SELECT min(e.ts) FROM order_events e WHERE e.venue = o.venue AND e.order_id = o.order_id)
+          AND (SELECT min(e.ts) FROM order_events e  -- the simulator's order ids repeat from run to run
+               WHERE e.run_id = o.run_id AND e.venue = o.venue AND e.order_id = o.order_id)
               >= (SELECT min(ts) FROM risk_events WHERE run_id = $1 AND reason = 'CANCELLED_BY_USER')""", [run_id])
 
 
