@@ -48,14 +48,19 @@ def shell_run(lp: LocalPrefect, since: datetime) -> UUID | None:
 
 @pytest.fixture(scope="session")
 def killed_run(local_prefect: LocalPrefect) -> KilledRun:
-    """Hold the account from here, start a bot that waits for it, SIGKILL the bot after its first heartbeat."""
-    from prefect.concurrency.sync import concurrency
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    """Hold the account from here, start a bot that waits for it, SIGKILL the bot after its first heartbeat.
 
+    The slot is taken with an explicit client of this server: ``prefect.concurrency.sync.concurrency`` goes
+    through a process-wide service bound to the first server this process talked to (the test harness's).
+    """
     lp = local_prefect
     since = datetime.now(UTC) - timedelta(seconds=1)
-    with temporary_settings({PREFECT_API_URL: lp.api_url}), concurrency(ACCOUNT, occupy=1, strict=True,
-                                                                          timeout_seconds=60):
+    with lp.client() as c:
+        held = c.increment_concurrency_slots_with_lease(names=[ACCOUNT], slots=1, mode="concurrency",
+                                                        lease_duration=300)
+    held.raise_for_status()
+    lease_id = UUID(held.json()["lease_id"])
+    try:
         bot = subprocess.Popen([str(BIN / "perpflow"), "hedge", "--primary", "backpack", "--ticker", "ETH", "--size",
                                 "0.2", "--iter", "1000", "--sim-clock", "real"], cwd=ROOT, env=lp.env(),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -72,6 +77,9 @@ def killed_run(local_prefect: LocalPrefect) -> KilledRun:
             bot.kill()  # SIGKILL: no cleanup, no final state, no word to the server
             bot.wait()
         killed_at = datetime.now(UTC)
+    finally:
+        with lp.client() as c:
+            c.release_concurrency_slots_with_lease(lease_id)
     return KilledRun(run_id, beats[-1], killed_at)
 
 
