@@ -7,6 +7,7 @@ import itertools
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -121,6 +122,7 @@ def test_cancelling_a_running_bot_cancels_its_orders_then_flattens_or_leaves(loc
     assert all(o.returncode == 0 for o in outs), [o.stdout + o.stderr for o in outs]
 
     cancels_seen: dict[str, int] = {}
+    orders: dict[str, OrderBook] = {}
     for r in (flatten, leave):
         run = lp.wait_final(r, timeout=120)
         assert run.state.is_cancelled(), (run.state, lp.logs(r))
@@ -132,40 +134,58 @@ def test_cancelling_a_running_bot_cancels_its_orders_then_flattens_or_leaves(loc
         assert status == "CANCELLED" and reason.startswith("CANCELLED_BY_USER")
         [(stop_ts,)] = lp.sql("SELECT min(ts) FROM risk_events WHERE run_id = ? AND reason = 'CANCELLED_BY_USER'",
                               [r])
-        assert stop_ts is not None
-        statuses = lp.sql("SELECT order_id, status FROM orders WHERE run_id = ?", [r])
-        assert statuses and {s for _, s in statuses} <= FINAL_ORDER, statuses  # nothing left open
+        assert stop_ts is not None  # the bot recorded the user's cancel
+        orders[r] = OrderBook.of(lp.journal(r))
+        final = orders[r].final()
+        assert final and set(final.values()) <= FINAL_ORDER, final  # nothing left open on a venue
         # Orders resting when the cancel reached the bot (there may be none: it can land between two orders)
-        # end cancelled, or filled if a fill beat the cancel; none is left open on a venue.
-        resting = {(v, o) for v, o, status in open_orders_at(lp, r, stop_ts) if status not in FINAL_ORDER}
-        ended = {(v, o): s for v, o, s in lp.sql("SELECT venue, order_id, status FROM orders WHERE run_id = ?", [r])}
-        assert all(ended[key] in ("CANCELLED", "FILLED") for key in resting), (resting, ended)
-        cancels_seen[r] = sum(ended[key] == "CANCELLED" for key in resting)
+        # end cancelled, or filled if a fill beat the cancel.
+        resting = orders[r].resting_at(orders[r].stop_ts)
+        assert all(final[key] in ("CANCELLED", "FILLED") for key in resting), (resting, final)
+        cancels_seen[r] = sum(final[key] == "CANCELLED" for key in resting)
 
     assert final_positions(lp, flatten) == {"paradex": 0, "grvt": 0}
-    flattening = placed_after_stop(lp, flatten)
-    assert {v for v, _, _ in flattening} == {"paradex", "grvt"}  # flattened on both venues ...
-    assert all(reduce_only for _, reduce_only, _ in flattening)  # ... with reduce-only orders only
+    flattening = orders[flatten].placed_after_stop()
+    assert {v for v, _ in flattening} == {"paradex", "grvt"}  # flattened on both venues ...
+    assert all(reduce_only for _, reduce_only in flattening)  # ... with reduce-only orders only
     left = final_positions(lp, leave)
     assert left["backpack"] > 0 and left["grvt"] < 0  # the hedged position is left open on both venues
-    assert placed_after_stop(lp, leave) == []  # after the stop: cancels only, no new order
+    assert orders[leave].placed_after_stop() == []  # after the stop: cancels only, no new order
     print(f"orders resting at the cancel and cancelled by it: {cancels_seen}")
 
 
-def open_orders_at(lp: LocalPrefect, run_id: str, ts: Any) -> list[tuple[str, str, str]]:
-    """(venue, order_id, status) of every order the run had placed before ``ts``, with its status at ``ts``."""
-    return lp.sql("""SELECT venue, order_id, arg_max(status, seq) FROM order_events WHERE run_id = $1 AND ts < $2
-                     GROUP BY venue, order_id""", [run_id, ts])
+@dataclass(frozen=True)
+class OrderBook:
+    """A run's orders from its journal: per (venue, order_id), its (ts, status, reduce_only) records in order.
 
+    The journal rather than the warehouse: the simulator numbers orders from 1 in every run, so two runs on
+    one venue share order ids, and the warehouse's (venue, order_id) key keeps only one of them.
+    """
 
-def placed_after_stop(lp: LocalPrefect, run_id: str) -> list[tuple[str, bool, str]]:
-    """(venue, reduce_only, status) of the orders a run placed once the user's cancel reached the bot."""
-    return lp.sql("""
-        SELECT o.venue, o.reduce_only, o.status FROM orders o
-        WHERE o.run_id = $1
-          AND (SELECT min(e.ts) FROM order_events e  -- the simulator's order ids repeat from run to run
-               WHERE e.run_id = o.run_id AND e.venue = o.venue AND e.order_id = o.order_id)
-              >= (SELECT min(ts) FROM risk_events WHERE run_id = $1 AND reason = 'CANCELLED_BY_USER')""", [run_id])
+    history: dict[tuple[str, str], list[tuple[float, str, bool]]]
+    stop_ts: float
+
+    @classmethod
+    def of(cls, records: list[dict[str, Any]]) -> OrderBook:
+        history: dict[tuple[str, str], list[tuple[float, str, bool]]] = {}
+        for rec in records:
+            if rec["kind"] == "order":
+                history.setdefault((rec["venue"], rec["order_id"]), []).append(
+                    (rec["ts"], rec["status"], bool(rec.get("reduce_only"))))
+        stop = min(rec["ts"] for rec in records if rec["kind"] == "risk" and rec["reason"] == "CANCELLED_BY_USER")
+        return cls(history, stop)
+
+    def final(self) -> dict[tuple[str, str], str]:
+        return {key: h[-1][1] for key, h in self.history.items()}
+
+    def resting_at(self, ts: float) -> set[tuple[str, str]]:
+        """Orders placed before ``ts`` and not yet final at ``ts``."""
+        return {key for key, h in self.history.items()
+                if h[0][0] < ts and [s for t, s, _ in h if t < ts][-1] not in FINAL_ORDER}
+
+    def placed_after_stop(self) -> list[tuple[str, bool]]:
+        """(venue, reduce_only) of the orders placed once the user's cancel reached the bot."""
+        return [(venue, h[0][2]) for (venue, _), h in self.history.items() if h[0][0] >= self.stop_ts]
 
 
 def test_the_scheduled_deployment_gets_scheduled_runs_that_the_worker_runs(local_prefect: LocalPrefect) -> None:
