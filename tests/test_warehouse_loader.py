@@ -212,12 +212,12 @@ def test_a_second_loader_is_refused_while_one_runs(tmp_path: Path) -> None:
     assert load(paths).load_id == 1
 
 
-def test_migration_from_the_previous_version_keeps_every_row(tmp_path: Path) -> None:
+def test_migration_from_the_first_version_keeps_every_row(tmp_path: Path) -> None:
     paths = WarehousePaths(tmp_path)
     run = run_hedge(paths.journal_dir, cycles=4)
     paths.ensure()
     con = duckdb.connect(str(paths.master))
-    migrate(con, target=LATEST - 1)
+    migrate(con, target=1)  # fills and cycles as V1 had them; V2 and V3 backfill columns
     for f in run.fills:
         con.execute("INSERT INTO fills (venue, order_id, trade_id, run_id, price, size, fee, ts) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, make_timestamp(CAST(? * 1e6 AS BIGINT)))",
@@ -227,7 +227,7 @@ def test_migration_from_the_previous_version_keeps_every_row(tmp_path: Path) -> 
                     "VALUES (?, ?, ?, ?, ?, ?, ?)", [c.run_id, c.cycle_no, c.kind, c.size, c.primary_price,
                                                      c.hedge_price, c.pnl])
     before = con.execute("SELECT venue, order_id, trade_id, price, size, fee FROM fills ORDER BY ALL").fetchall()
-    assert migrate(con) == [LATEST]
+    assert migrate(con) == list(range(2, LATEST + 1))
     after = con.execute("SELECT venue, order_id, trade_id, price, size, fee FROM fills ORDER BY ALL").fetchall()
     assert after == before
     notional = dict(con.execute("SELECT trade_id, notional FROM fills").fetchall())
@@ -235,6 +235,8 @@ def test_migration_from_the_previous_version_keeps_every_row(tmp_path: Path) -> 
     volume = dict(con.execute("SELECT cycle_no, volume FROM cycles").fetchall())
     assert volume == pytest.approx({c.cycle_no: float(c.size * (c.primary_price + c.hedge_price)) for c in run.cycles})
     assert con.execute("SELECT count(*) FROM cycles").fetchone()[0] == len(run.cycles)
+    hashed = con.execute("SELECT count(*) FROM fills WHERE key_hash = hash(venue, order_id, trade_id)").fetchone()
+    assert hashed[0] == len(run.fills)  # what the loader's duplicate check compares first
     con.close()
     load(paths)  # the migrated master takes the run's journal: same fills, nothing doubled
     assert count(paths, "fills") == len(run.fills)
