@@ -50,3 +50,4 @@ class Reason(StrEnum):
     CANCELLED_BY_USER = "CANCELLED_BY_USER"
     RUN_COMPLETE = "RUN_COMPLETE"
     RESTART_RECONCILE = "RESTART_RECONCILE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"  # a bug or an unexpected failure: the bot stops and flattens

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -35,9 +36,13 @@ class VenueSession:
 
 
 def open_sim(names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int, clock: str = "virtual",
-             warmup: float = SIM_WARMUP_S) -> VenueSession:
-    """Simulated venues sharing one seeded market (virtual clock: accelerated; real: paper)."""
-    clk: Clock = VirtualClock() if clock == "virtual" else RealClock()
+             warmup: float = SIM_WARMUP_S, start: float | None = None) -> VenueSession:
+    """Simulated venues sharing one seeded market (virtual clock: accelerated; real: paper).
+
+    Virtual time starts now unless ``start`` says otherwise, so a simulated run's
+    rows sit where an analyst expects them; the seed alone fixes the market's path.
+    """
+    clk: Clock = VirtualClock(time.time() if start is None else start) if clock == "virtual" else RealClock()
     world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, warmup=warmup)
     return VenueSession({n: world.venue(n) for n in names}, clk, world)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from core.records import CycleRecord
 from core.types import ZERO, Fill, Side
@@ -39,6 +40,7 @@ class CycleState:
     primary_accounted: Decimal = ZERO  # by order updates or fills, whichever showed it first
     primary: Leg = field(default_factory=Leg)
     hedge: Leg = field(default_factory=Leg)
+    orders: list[Any] = field(default_factory=list)  # the engine's tracked orders of this cycle
 
     @property
     def remaining(self) -> Decimal:

@@ -100,6 +100,7 @@ class HedgeEngine:
         self.plan = CyclePlan(cfg.iterations, cfg.build_to, cfg.size, cfg.position_limit, cfg.direction)
         self.pos: dict[str, Decimal] = {self.pv: ZERO, self.hv: ZERO}
         self.orders: dict[str, Tracked] = {}
+        self._open: dict[str, Tracked] = {}  # the orders still in flight (a subset of ``orders``)
         self._by_oid: dict[tuple[str, str], Tracked] = {}
         self._seen: set[tuple[str, str, str]] = set()
         self.bbo: dict[str, BBO] = {}
@@ -127,7 +128,12 @@ class HedgeEngine:
         return self.pos[self.pv] + self.pos[self.hv]
 
     def _live(self, role: str | None = None) -> list[Tracked]:
-        return [t for t in self.orders.values() if t.live and (role is None or t.role == role)]
+        return [t for t in self._open.values() if role is None or t.role == role]
+
+    def _retire(self, t: Tracked) -> None:
+        """The order is final (or never reached the venue): it no longer counts as in flight."""
+        t.state = "done"
+        self._open.pop(t.client_id, None)
 
     def hedge_need(self) -> Decimal:
         """Signed hedge-venue quantity still to send (positive: buy), net of hedges in flight."""
@@ -219,7 +225,7 @@ class HedgeEngine:
         self._net_changed(now)
         kind, status, reason = self._after_flatten
         for t in self._live():  # whatever was in flight is settled by the flatten
-            t.state = "done"
+            self._retire(t)
         self.cycle = None
         if not ok:
             self.sm.move(TradingState.HALTED, Reason.POSITION_UNKNOWN, now, detail)
@@ -285,7 +291,7 @@ class HedgeEngine:
         if order.filled > t.accounted:  # exposure shown by the venue before its fill events
             intents += self._exposure(t, order.filled - t.accounted, now)
         if order.status.is_final:
-            t.state = "done"
+            self._retire(t)
             intents += self._order_done(t, order.filled, order.reject_reason, now)
         elif t.state in ("sending", "unknown"):
             t.state = "live"
@@ -296,7 +302,7 @@ class HedgeEngine:
         t = self.orders.get(client_id)
         if t is None or t.state == "done":
             return []
-        t.state = "done"
+        self._retire(t)
         intents: list[Intent] = []
         if reason is Reason.REDUCE_ONLY_WOULD_INCREASE:  # the venue's position is not the ledger's
             self._risk(now, "reconcile", Reason.POSITION_MISMATCH, f"{t.venue} refused a reduce-only {t.role} order")
@@ -333,7 +339,7 @@ class HedgeEngine:
             return []
         if order is None:
             if t.state == "unknown" and t.accounted == 0:  # it never reached the venue
-                t.state = "done"
+                self._retire(t)
                 if t.role == "hedge":
                     return self._drain(self._hedge_failed(t, Reason.TIMEOUT, "hedge request lost", now)
                                        + self._after_change(now))
@@ -515,7 +521,7 @@ class HedgeEngine:
     def _finish_cycle(self, now: float) -> list[Intent]:
         c = self.cycle
         assert c is not None
-        pending_fills = any(t.fill_qty < t.accounted for t in self.orders.values() if t.cycle_no == c.no)
+        pending_fills = any(t.fill_qty < t.accounted for t in c.orders)
         if pending_fills:
             if self._fills_wait_since is None:
                 self._fills_wait_since = now
@@ -530,7 +536,7 @@ class HedgeEngine:
         return [RecordCycle(rec), *self._next_cycle(now)]
 
     def _failing_in_cycle(self, c: CycleState) -> bool:
-        hedges = [t for t in self.orders.values() if t.cycle_no == c.no and t.role == "hedge"]
+        hedges = [t for t in c.orders if t.role == "hedge"]
         return sum(1 for t in hedges if t.accounted < t.size and not t.escalate) > 0
 
     def _next_cycle(self, now: float) -> list[Intent]:
@@ -631,12 +637,15 @@ class HedgeEngine:
         cycle_no = self.cycle.no if self.cycle is not None else self.cycle_no
         t = Tracked(role, venue, cid, side, size, price, reduce_only, now, cycle_no, last_check=now)
         self.orders[cid] = t
+        self._open[cid] = t
+        if self.cycle is not None:
+            self.cycle.orders.append(t)
         return t
 
     def denied(self, client_id: str, reason: Reason, detail: str, now: float) -> list[Intent]:
         """The risk gate refused an intent before it reached the venue."""
         t = self.orders.get(client_id)
         if t is not None and t.live:
-            t.state = "done"
+            self._retire(t)
             self._quote_after = now + REJECT_COOLDOWN
         return self._drain(self._after_change(now))

@@ -61,6 +61,7 @@ class HedgeSummary:
     clean: bool
     max_abs_net: Decimal
     tw_abs_net: Decimal  # time-weighted |net delta|
+    residual: Decimal  # carried hedge quantity below the hedge venue's minimum size
     hedge_latency_ms_p50: float | None
     duration_s: float
 
@@ -104,6 +105,7 @@ def summarize(r: RunResult) -> HedgeSummary:
         close_edge_bps=_weighted_edge([c for c in r.cycles if c.kind == "close"]),
         hedge_failures=r.hedge_failures, recoveries=r.recoveries, positions=dict(r.positions),
         net_delta=net_delta, clean=abs(net_delta) <= r.tolerance, max_abs_net=r.max_abs_net,
+        residual=r.residual,
         tw_abs_net=time_weighted_abs(r.net_samples, r.started, r.ended),
         hedge_latency_ms_p50=statistics.median(latencies) if latencies else None,
         duration_s=r.ended - r.started,
@@ -128,6 +130,7 @@ def summary_rows(s: HedgeSummary) -> list[tuple[str, str]]:
         ("hedge failures / recoveries", f"{s.hedge_failures} / {s.recoveries}"),
         ("hedge latency p50", "-" if s.hedge_latency_ms_p50 is None else f"{s.hedge_latency_ms_p50:,.0f} ms"),
         ("max / time-weighted abs net delta", f"{s.max_abs_net} / {s.tw_abs_net:.5f} {s.symbol}"),
+        ("residual delta carried", f"{s.residual} {s.symbol}"),
     ]
     rows += [(f"final position {v}", f"{p} {s.symbol}") for v, p in s.positions.items()]
     rows.append(("net delta", f"{s.net_delta} {s.symbol} - {'CLEAN' if s.clean else 'IMBALANCED'}"))

@@ -276,7 +276,7 @@ class HedgeRunner:
             log.error("hedge runner task failed: %r", exc)
             if self.engine is not None and not self._done.is_set():
                 self._apply(self.engine.stop(self.clock.now(), flatten=True, status="FAILED",
-                                             reason=Reason.REJECTED, detail=f"internal error: {exc!r}"))
+                                             reason=Reason.INTERNAL_ERROR, detail=f"internal error: {exc!r}"))
 
     def _apply(self, intents: list[Intent], received: float | None = None) -> None:
         engine = self.engine
@@ -308,7 +308,9 @@ class HedgeRunner:
             elif isinstance(it, RecordRisk):
                 self._risk.append(it.event)
                 self.recorder.risk_event(it.event)
-                if it.event.state_to or it.event.check in ("hedge", "restart", "gate"):
+                if it.event.reason is Reason.RUN_COMPLETE:
+                    log.info("run complete: %s", it.event.detail)
+                elif it.event.state_to or it.event.check in ("hedge", "restart", "gate"):
                     log.warning("risk %s %s: %s", it.event.check, it.event.reason, it.event.detail)
             elif isinstance(it, Finish):
                 self._finish = it
