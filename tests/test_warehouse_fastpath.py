@@ -177,3 +177,26 @@ def test_risk_events_and_their_reasons_load(tmp_path: Path) -> None:
     load(paths)
     assert rows(paths, "SELECT check_name, reason, state_to FROM risk_events") == [
         ("net_delta", str(Reason.NET_DELTA_TOLERANCE), "REDUCING")]
+
+
+def test_a_big_load_keeps_its_row_groups_and_small_loads_are_merged(tmp_path: Path) -> None:
+    """A big load's checkpoint does not rewrite the row groups it just wrote; small loads still merge
+    into few row groups, and every row is kept either way."""
+    from warehouse.loader import VACUUM_BELOW
+
+    paths = WarehousePaths(tmp_path)
+    paths.ensure()
+    big = VACUUM_BELOW + 1000
+    with duckdb.connect() as con:
+        con.execute(f"""COPY (SELECT 'fill' AS kind, 'big' AS run_id, i + 1 AS seq, 'paradex' AS venue,
+            'o' || i AS order_id, 't' || i AS trade_id, 'ETH' AS symbol, 'BUY' AS side, '3000' AS price,
+            '0.05' AS size, '0' AS fee, 'MAKER' AS liquidity, 1767571200 + i AS ts FROM range({big}) t(i))
+            TO '{paths.journal_dir / 'big.jsonl'}' (FORMAT json)""")
+    assert load(paths).inserted["fills"] == big
+    for n in range(3):
+        (paths.journal_dir / f"small-{n}.jsonl").write_text(lines(*(fill(f"small-{n}", i) for i in range(200))))
+        assert load(paths).inserted["fills"] == 200
+    assert rows(paths, "SELECT count(*), count(DISTINCT trade_id) FROM fills") == [(big + 600, big + 600)]
+    groups = dict(rows(paths, "SELECT 'rg', count(DISTINCT row_group_id) FROM pragma_storage_info('fills')"))["rg"]
+    # the big load filled 2 row groups; each small load would have added one more without merging
+    assert groups <= 2

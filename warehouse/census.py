@@ -10,8 +10,9 @@ The census reads ``kind`` and ``seq`` of every new line, and every field of the 
 - journals with a line that is no JSON object, or has no known kind: those are typed line by
   line (``reread.py``) to keep each bad line's text and offset for the quarantine.
 
-A run has one run_start and one run_end among thousands of records: the census keeps them typed
-(temp table ``census``, column ``runs``), which spares a whole pass over the lines to find them.
+A run has one run_start and one run_end among thousands of records: the census keeps their raw
+fields (temp table ``census``, column ``runs``) and ``run_records`` types just those, which spares
+a whole pass over the lines to find them.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class Census:
 
     def run_records(self, journals: list[str]) -> str:
         """The typed run records (with ``ok`` and ``journal``) of ``journals``, as kept by the census."""
-        return (f"SELECT unnest(runs, recursive := true) FROM {TABLE} "
-                f"WHERE journal IN (SELECT unnest({sql_list(journals)})) AND runs IS NOT NULL")
+        raw = (f"(SELECT journal, unnest(runs, recursive := true) FROM {TABLE} "
+               f"WHERE journal IN (SELECT unnest({sql_list(journals)})) AND runs IS NOT NULL)")
+        return kind_select(raw, RUN_KINDS, ", s.journal")
 
 
 def take(con: duckdb.DuckDBPyConnection, files: dict[str, Path]) -> Census:
@@ -63,16 +65,18 @@ def take(con: duckdb.DuckDBPyConnection, files: dict[str, Path]) -> Census:
     census = Census(files)
     if not files:
         return census
-    src = (f"read_json({sql_list(list(files.values()))}, format='newline_delimited', columns={kind_struct(RUN_KINDS)}, "
-           "ignore_errors=true, filename=true)")
-    typed = kind_select(src, RUN_KINDS, ", parse_filename(s.filename) AS journal", only=False)
-    pack = ", ".join(f'"{n}" := "{n}"' for n in [*kind_fields(RUN_KINDS), "ok", "journal"])
+    # Raw (untyped) run fields are packed only for run rows: typing every line here would cost more
+    # than the census itself; ``run_records`` types the few kept ones.
+    pack = ", ".join(f'"{n}" := "{n}"' for n in kind_fields(RUN_KINDS))
     kinds = ", ".join(f"'{k}'" for k in RUN_KINDS)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {TABLE} AS
-        SELECT journal, kind, count(*) AS n, max(seq) AS last_seq,
-               list(struct_pack({pack})) FILTER (WHERE kind IN ({kinds})) AS runs
-        FROM ({typed}) GROUP BY ALL""")
+        SELECT parse_filename(filename) AS journal, kind, n, last_seq, runs FROM (
+            SELECT filename, kind, count(*) AS n, max(seq) AS last_seq,
+                   list(struct_pack({pack})) FILTER (WHERE kind IN ({kinds})) AS runs
+            FROM read_json({sql_list(list(files.values()))}, format='newline_delimited',
+                           columns={kind_struct(RUN_KINDS)}, ignore_errors=true, filename=true)
+            GROUP BY ALL)""")
     for journal, kind, n, seq in con.execute(f"SELECT journal, kind, n, last_seq FROM {TABLE}").fetchall():
         census.counts.setdefault(journal, {})[kind] = int(n)
         if seq is not None:

@@ -30,8 +30,9 @@ How a load runs, and why it is fast (ARCHITECTURE.md §5 asks ≥ 500,000 rows/s
    kind's fields, typed and validated in SQL), projected and inserted straight into their table
    (``ingest.py``); duplicates are found afterwards by key hash (``merge.py``, ``keys.py``). A
    journal with a bad record is found by its count and loaded again line by line (``reread.py``);
-4. quarantine, offsets and the load's own row commit with the rows; then a checkpoint, and the
-   snapshot is published (``publish.py``) when something changed.
+4. quarantine, offsets and the load's own row commit with the rows; then a checkpoint (which
+   after a big load does not merge row groups, ``checkpoint``), and the snapshot is published
+   (``publish.py``) when something changed.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from warehouse.schema import attach_sql, migrate
 from warehouse.views import create_views
 
 log = logging.getLogger(__name__)
+VACUUM_BELOW = 122_880  # rows a load writes (one DuckDB row group) from which its checkpoint merges no row groups
 
 
 class LoaderBusy(PerpflowError):
@@ -119,7 +121,7 @@ def load(paths: WarehousePaths | None = None, *, wait: float = 0.0, publish_snap
             migrated = migrate(con)
             create_views(con, paths)
             result = _load(con, paths)
-            con.execute("CHECKPOINT")
+            checkpoint(con, sum(result.inserted.values()))
         finally:
             con.close()
         result.load_seconds = time.perf_counter() - t0
@@ -130,6 +132,26 @@ def load(paths: WarehousePaths | None = None, *, wait: float = 0.0, publish_snap
             result.publish_seconds = time.perf_counter() - t
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def checkpoint(con: duckdb.DuckDBPyConnection, rows: int) -> None:
+    """Checkpoint the master; after a big load, without merging row groups.
+
+    DuckDB's checkpoint merges a table's partly filled row groups ("vacuum"): after a load of a
+    million fills it would decompress and compress again most of what the load had just written,
+    which doubled the load's time. A big load's rows are already in full row groups but for its last
+    one, so it skips the merge (row groups left empty by deletes are still dropped); small loads
+    merge as usual, which keeps a table from piling up tiny row groups.
+    """
+    if rows < VACUUM_BELOW:
+        con.execute("CHECKPOINT")
+        return
+    default = con.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()
+    con.execute("SET max_vacuum_tasks = 0")
+    try:
+        con.execute("CHECKPOINT")
+    finally:
+        con.execute(f"SET max_vacuum_tasks = {int(default[0]) if default else 100}")
 
 
 def _now() -> datetime:

@@ -82,18 +82,18 @@ def kind_struct(kinds: tuple[str, ...]) -> str:
     return "{" + ", ".join(f"{_lit(n)}: {_lit(_read_type(FIELDS[n]))}" for n in kind_fields(kinds)) + "}"
 
 
-def kind_select(src: str, kinds: tuple[str, ...], extra: str = "", *, only: bool = True) -> str:
+def kind_select(src: str, kinds: tuple[str, ...], extra: str = "") -> str:
     """Typed columns of ``kinds`` from ``src`` (read with ``kind_struct``) and ``ok``, for rows of those kinds.
 
     ``ok`` is true exactly when ``problem_sql`` would be NULL: it tests the same conditions in the
     same order, without building the reason (a bad record is rare; the loader then rereads its
-    segment to name what is wrong). ``only=False`` keeps the records of other kinds (``ok`` NULL).
+    segment to name what is wrong).
     """
     cols = [_typed(FIELDS[n], "s") for n in kind_fields(kinds)]
     oks = " ".join(f"WHEN s.kind = {_lit(k)} THEN {ok_sql(k, 's')}" for k in kinds)
     where = ", ".join(_lit(k) for k in kinds)
-    return (f"SELECT {', '.join(cols)}, CASE {oks} END AS ok{extra} FROM {src} s"
-            + (f" WHERE s.kind IN ({where})" if only else ""))
+    return (f"SELECT {', '.join(cols)}, CASE {oks} END AS ok{extra} FROM {src} s "
+            f"WHERE s.kind IN ({where})")
 
 
 def ok_sql(kind: str, alias: str) -> str:
