@@ -21,11 +21,12 @@ from __future__ import annotations
 import duckdb
 
 from warehouse import merge, reread
-from warehouse.census import RUN_KINDS, Census, sql_list
+from warehouse.census import Census, sql_list
 from warehouse.contract import KINDS
 from warehouse.project import TABLES, Table
 from warehouse.validate import kind_fields, kind_select, kind_struct
 
+RUN_KINDS = ("run_start", "run_end")
 MAJOR_SHARE = 0.2  # a kind with at least this share of the lines is read in a pass of its own
 # Kinds whose records go straight from the file into their only table.
 DIRECT = tuple(k for k in {t.kind for t in TABLES.values()}
@@ -41,8 +42,7 @@ class BadJournals(Exception):
 
 
 def passes(census: Census, slow: set[str]) -> list[tuple[str, ...]]:
-    """Kinds read together: the rest (every kind not major), then each major kind. The run kinds are
-    not read at all: the census kept their records."""
+    """Kinds read together: the rest (every kind not major, the run kinds first), then each major kind."""
     totals: dict[str | None, int] = {}
     for journal, kinds in census.counts.items():
         if journal not in slow:
@@ -50,7 +50,7 @@ def passes(census: Census, slow: set[str]) -> list[tuple[str, ...]]:
                 totals[kind] = totals.get(kind, 0) + n
     lines = sum(totals.values())
     major = sorted(k for k, n in totals.items() if k in KINDS and k not in RUN_KINDS and n >= MAJOR_SHARE * lines)
-    return [tuple(k for k in KINDS if k not in RUN_KINDS and k not in major)] + [(k,) for k in major]
+    return [RUN_KINDS + tuple(k for k in KINDS if k not in RUN_KINDS and k not in major)] + [(k,) for k in major]
 
 
 def _fast(census: Census, kinds: tuple[str, ...], slow: set[str]) -> tuple[str, list[str]] | None:
@@ -72,17 +72,13 @@ def _slow(kinds: tuple[str, ...]) -> str:
     return f"SELECT {names}, true AS ok, journal FROM {reread.TABLE} WHERE problem IS NULL AND kind IN ({where})"
 
 
-def _stage(con: duckdb.DuckDBPyConnection, name: str, kinds: tuple[str, ...], census: Census, slow: set[str]) -> str:
+def _stage(con: duckdb.DuckDBPyConnection, n: int, kinds: tuple[str, ...], census: Census, slow: set[str]) -> str:
     """Materialise a pass in a temp table; ``BadJournals`` if a fast journal's record is not ok."""
+    name = f"stage_{n}"
     parts = [_slow(kinds)]
-    if kinds == RUN_KINDS:
-        fast = census.with_kinds(kinds, slow)
-        if fast:
-            parts.insert(0, census.run_records(fast))
-    else:
-        found = _fast(census, kinds, slow)
-        if found:
-            parts.insert(0, found[0])
+    found = _fast(census, kinds, slow)
+    if found:
+        parts.insert(0, found[0])
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS " + " UNION ALL BY NAME ".join(parts))
     bad = {j for (j,) in con.execute(f"SELECT DISTINCT journal FROM {name} WHERE NOT ok").fetchall()}
     if bad:
@@ -115,9 +111,10 @@ def ingest(con: duckdb.DuckDBPyConnection, census: Census, slow: set[str], load_
     """Write every good record of the load; new or changed rows per table. Call inside the
     transaction, after ``reread.create`` typed the slow journals."""
     source: dict[str, str] = {}  # kind -> temp table holding its records
-    for n, kinds in enumerate([RUN_KINDS, *passes(census, slow)]):
+    for n, kinds in enumerate(passes(census, slow)):
         if not (len(kinds) == 1 and kinds[0] in DIRECT):
-            source.update(dict.fromkeys(kinds, _stage(con, f"stage_{n}", kinds, census, slow)))
+            name = _stage(con, n, kinds, census, slow)
+            source.update(dict.fromkeys(kinds, name))
     inserted = {"runs": merge.merge_runs(con, f"(SELECT * FROM {source['run_start']} WHERE ok)")}
     for table in TABLES.values():
         if table.kind in source:
