@@ -200,3 +200,17 @@ def test_a_big_load_keeps_its_row_groups_and_small_loads_are_merged(tmp_path: Pa
     groups = dict(rows(paths, "SELECT 'rg', count(DISTINCT row_group_id) FROM pragma_storage_info('fills')"))["rg"]
     # the big load filled 2 row groups; each small load would have added one more without merging
     assert groups <= 2
+
+
+def test_views_are_created_once_and_again_when_missing_or_moved(tmp_path: Path) -> None:
+    from warehouse.schema import migrate
+    from warehouse.views import ensure_views
+
+    with duckdb.connect() as con:
+        migrate(con)
+        assert ensure_views(con, WarehousePaths(tmp_path / "a")) is True
+        assert ensure_views(con, WarehousePaths(tmp_path / "a")) is False  # the same views: nothing to do
+        assert ensure_views(con, WarehousePaths(tmp_path / "b")) is True  # journals elsewhere: new SQL
+        con.execute("DROP VIEW journal_records CASCADE")
+        assert ensure_views(con, WarehousePaths(tmp_path / "b")) is True
+        assert con.execute("SELECT count(*) FROM live_fills").fetchone() == (0,)

@@ -57,7 +57,7 @@ from warehouse.ingest import BadJournals, ingest
 from warehouse.paths import WarehousePaths
 from warehouse.publish import publish
 from warehouse.schema import attach_sql, migrate
-from warehouse.views import create_views
+from warehouse.views import ensure_views
 
 log = logging.getLogger(__name__)
 VACUUM_BELOW = 122_880  # rows a load writes (one DuckDB row group) from which its checkpoint merges no row groups
@@ -119,7 +119,7 @@ def load(paths: WarehousePaths | None = None, *, wait: float = 0.0, publish_snap
             con.execute(attach_sql(str(paths.master), "master"))
             con.execute("USE master")
             migrated = migrate(con)
-            create_views(con, paths)
+            ensure_views(con, paths)
             result = _load(con, paths)
             checkpoint(con, sum(result.inserted.values()))
         finally:
