@@ -109,6 +109,7 @@ def build_query_set(tmp: Path, fills: int) -> Path:
     create_views(con, paths)
     runs = 20
     cycles = fills // 2
+    # rows get key_hash NULL and load_id 0: the query set is read, never loaded into
     con.execute(f"""INSERT INTO runs SELECT 'run-' || r, 'hedge', NULL, ['paradex', 'grvt'], 'ETH', '{{}}',
         make_timestamp(CAST((1767571200 + r * 86400) * 1e6 AS BIGINT)), NULL, 'COMPLETED', NULL, NULL
         FROM range({runs}) t(r)""")
@@ -116,19 +117,20 @@ def build_query_set(tmp: Path, fills: int) -> Path:
         't' || i, 'run-' || (i % {runs}), 'hedge', NULL, 'ETH', CASE WHEN i % 4 < 2 THEN 'BUY' ELSE 'SELL' END,
         3000 + (i % 1000) / 100, 0.05, -0.0000375, CASE WHEN i % 2 = 0 THEN 'MAKER' ELSE 'TAKER' END,
         make_timestamp(CAST((1767571200 + i * 0.05) * 1e6 AS BIGINT)), 3000.01, 3000.02, i, NULL,
-        (3000 + (i % 1000) / 100) * 0.05 FROM range({fills}) t(i)""")
+        (3000 + (i % 1000) / 100) * 0.05, NULL, 0 FROM range({fills}) t(i)""")
     con.execute(f"""INSERT INTO orders SELECT CASE WHEN i % 2 = 0 THEN 'paradex' ELSE 'grvt' END, 'o' || i,
         'run-' || (i % {runs}), 'hedge', 'c' || i, 'ETH', 'BUY', CASE WHEN i % 2 = 0 THEN 'LIMIT' ELSE 'MARKET' END,
         i % 2 = 0, false, 3000, [0.01, 0.1, 0.2, 0.5][1 + i % 4],
         CASE WHEN i % 7 = 0 THEN 0 ELSE [0.01, 0.1, 0.2, 0.5][1 + i % 4] END,
         3000, CASE WHEN i % 7 = 0 THEN 'CANCELLED' ELSE 'FILLED' END, NULL,
-        make_timestamp(CAST((1767571200 + i * 0.1) * 1e6 AS BIGINT)), i, NULL FROM range({fills // 2}) t(i)""")
+        make_timestamp(CAST((1767571200 + i * 0.1) * 1e6 AS BIGINT)), i, NULL, NULL, 0 FROM range({fills // 2}) t(i)""")
     con.execute(f"""INSERT INTO cycles SELECT 'run-' || (i % {runs}), i, 'hedge', i // 2,
         CASE WHEN i % 2 = 0 THEN 'open' ELSE 'close' END, 'long', 'paradex', 'grvt', 'ETH', 0.05, 3000, 3000.3,
         (i % 21 - 10) / 10, -0.0000375, 0.0675, 0.0675 - 0.0000375, 0.015 * ((i % 21 - 10) / 10),
         0.015 * ((i % 21 - 10) / 10) - 0.0675, CASE WHEN i % 50 = 0 THEN 0.01 ELSE 0 END, 50 + (i % 997),
         'ok', make_timestamp(CAST((1767571200 + i * 0.1) * 1e6 AS BIGINT)),
-        make_timestamp(CAST((1767571200 + i * 0.1 + 1) * 1e6 AS BIGINT)), i, NULL, 300.015 FROM range({cycles}) t(i)""")
+        make_timestamp(CAST((1767571200 + i * 0.1 + 1) * 1e6 AS BIGINT)), i, NULL, 300.015, NULL, 0
+        FROM range({cycles}) t(i)""")
     con.execute("CHECKPOINT")
     con.close()
     publish(paths.master, paths.published)
