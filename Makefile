@@ -15,7 +15,7 @@ export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE := prefect.server.concurrency.lease_storage.filesystem
 
-.PHONY: install demo test lint sql bench clean help
+.PHONY: install demo test lint sql bench bench-venues clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -44,6 +44,10 @@ sql: install  ## open the warehouse (published snapshot, read-only) in the duckd
 
 bench: install  ## print the benchmark figures
 	$(BIN)/python bench/sim_throughput.py
+
+bench-venues: install  ## per-order and per-message overhead of the Paradex and GRVT adapters, against the fakes
+	$(BIN)/python bench/adapters_paradex.py
+	$(BIN)/python bench/adapters_grvt.py
 
 clean:  ## remove the environment and generated data
 	rm -rf $(VENV) .uv data .prefect .pytest_cache .ruff_cache

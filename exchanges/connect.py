@@ -1,4 +1,10 @@
-"""Open the venues a bot trades on: the simulator by default, real adapters with --venue-mode live."""
+"""Open the venues a bot trades on: the simulator by default, real adapters with --venue-mode live.
+
+Live adapters are looked up in ``LIVE_ADAPTERS``. Their factories import the adapter (and its SDK:
+paradex-py, grvt-pysdk, Starknet and Ethereum crypto) only when called, so a simulator run never
+pays for them; settings come from ``core.settings`` (``.env`` / ``PERPFLOW_PARADEX__*``,
+``PERPFLOW_GRVT__*``; endpoints are overridable, which is how a run reaches the protocol fakes).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,24 @@ from exchanges.sim.world import SimWorld
 
 SIM_WARMUP_S = 900.0
 
-# name -> factory(settings, clock) for live adapters; adapters register themselves here.
-LIVE_ADAPTERS: dict[str, Callable[[Settings, Clock], Venue]] = {}
+
+def _paradex(settings: Settings, clock: Clock) -> Venue:
+    from exchanges.paradex import ParadexVenue
+
+    ParadexVenue.check_settings(settings.paradex)
+    return ParadexVenue(settings.paradex, clock=clock)
+
+
+def _grvt(settings: Settings, clock: Clock) -> Venue:
+    from exchanges.grvt import GrvtVenue
+
+    GrvtVenue.check_settings(settings.grvt)
+    return GrvtVenue(settings.grvt, clock=clock)
+
+
+# name -> factory(settings, clock) of a live adapter; a factory refuses missing credentials (ConfigError
+# naming the field) before anything connects.
+LIVE_ADAPTERS: dict[str, Callable[[Settings, Clock], Venue]] = {"paradex": _paradex, "grvt": _grvt}
 
 
 @dataclass
@@ -48,6 +70,7 @@ def open_sim(names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int, clo
 
 
 def open_live(names: tuple[str, ...], settings: Settings) -> VenueSession:
+    """Real venues (not yet started: the first call connects and signs in)."""
     clock = RealClock()
     venues = {}
     for n in names:

@@ -33,7 +33,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -54,7 +54,7 @@ from core.reasons import Reason
 from core.settings import GrvtSettings
 from core.types import BBO, Balance, Book, Fill, Instrument, Order, OrderStatus, OrderType, Position, Side, Trade
 from exchanges.base import Venue
-from exchanges.credentials import SecretRedactor, redacting_logger, resolve_secret
+from exchanges.credentials import SecretRedactor, resolve_secret
 from exchanges.grvt_client import GrvtClient, GrvtUrls
 from exchanges.grvt_wire import (
     VENUE,
@@ -74,6 +74,7 @@ from exchanges.grvt_wire import (
     seconds,
 )
 from exchanges.grvt_ws import GrvtFeed
+from exchanges.loopbind import LoopBinding
 from exchanges.pricing import slippage_limit
 from exchanges.streams import ResilientStream
 
@@ -84,6 +85,7 @@ BOOK_DEPTHS = (10, 50, 100, 500)  # what GRVT's book endpoints accept
 MINI_RATE_MS = 0  # mini.d "raw": every top-of-book change
 BOOK_RATE_MS = 500
 _BBO_FIELDS = ("best_bid_price", "best_bid_size", "best_ask_price", "best_ask_size")
+START_SKEW_S = 0.5  # order and fill streams catch up from this long before they started (clock skew)
 
 
 class GrvtVenue(Venue):
@@ -112,13 +114,14 @@ class GrvtVenue(Venue):
         self.stream_timeout_s = stream_timeout_s
         self.ws_reconnect_max_s = ws_reconnect_max_s
         self.log = logger or logging.getLogger("perpflow.grvt")
-        self.redactor = SecretRedactor()
+        self.redactor = SecretRedactor(mask="***")  # the mask GRVT's logs have always shown
         self._sdk_log = logging.getLogger("perpflow.grvt.sdk")  # grvt-pysdk's own logging
         self._ws_log = logging.getLogger("perpflow.grvt.websockets")  # websockets' protocol logging
         self._client: GrvtClient | None = None
         self._closed = False
         self._streams: weakref.WeakSet[ResilientStream[Any]] = weakref.WeakSet()
         self._start_lock = asyncio.Lock()
+        self._loop = LoopBinding()
         self._instruments: dict[str, Instrument] = {}
         self._fees: tuple[Decimal, Decimal] | None = None
         self._client_ids: dict[str, str] = {}  # GRVT client_order_id -> perpflow client id
@@ -129,13 +132,23 @@ class GrvtVenue(Venue):
         return f"GrvtVenue(env={self.settings.env!r}, account={self.settings.trading_account_id!r})"
 
     # --- lifecycle -----------------------------------------------------------------------------
+    def _rebind(self) -> None:
+        """On a new event loop, forget the connections and streams of the closed one (see loopbind)."""
+        if self._loop.moved():
+            self.log.info("grvt: new event loop; the previous loop's connections are gone, reconnecting")
+            if self._client is not None:
+                self._client.abandon()
+            self._client = None
+            self._streams = weakref.WeakSet()
+            self._start_lock = asyncio.Lock()
+
     async def start(self) -> None:
+        self._rebind()
         async with self._start_lock:
             self._closed = False
             if self._client is not None:
                 return
-            for logger in (self._sdk_log, self._ws_log):
-                redacting_logger(logger.name, self.redactor)
+            self.redactor.attach((self._sdk_log.name, self._ws_log.name))
             api_key, private_key, account = await self._credentials()
             env = GrvtEnv(self.settings.env)
             urls = GrvtUrls.single(self.settings.endpoint, self.settings.ws_endpoint)
@@ -150,14 +163,19 @@ class GrvtVenue(Venue):
                 raise
             self._client = client
 
-    async def _credentials(self) -> tuple[str, str, str]:
-        s = self.settings
-        api_key = await resolve_secret(s.api_key, "grvt.api_key")
-        private_key = await resolve_secret(s.private_key, "grvt.private_key")
-        missing = [n for n, v in (("grvt.api_key", api_key), ("grvt.private_key", private_key),
+    @staticmethod
+    def check_settings(s: GrvtSettings) -> None:
+        """What a session needs, checked before anything connects; errors name the field."""
+        missing = [n for n, v in (("grvt.api_key", s.api_key), ("grvt.private_key", s.private_key),
                                   ("grvt.trading_account_id", s.trading_account_id)) if not v]
         if missing:
             raise ConfigError(missing[0], "is required to trade on GRVT (settings or a Prefect Secret block)")
+
+    async def _credentials(self) -> tuple[str, str, str]:
+        s = self.settings
+        self.check_settings(s)
+        api_key = await resolve_secret(s.api_key, "grvt.api_key")
+        private_key = await resolve_secret(s.private_key, "grvt.private_key")
         assert api_key is not None and private_key is not None and s.trading_account_id is not None
         self.redactor.add(api_key.get_secret_value())
         self.redactor.add(private_key.get_secret_value())
@@ -171,16 +189,17 @@ class GrvtVenue(Venue):
 
     async def close(self) -> None:
         """Close the streams this venue made and the connections (open orders stay)."""
+        self._rebind()
         self._closed = True
         for stream in list(self._streams):
             await stream.aclose()
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
-        for logger in (self._sdk_log, self._ws_log):
-            logger.removeFilter(self.redactor)
+        self.redactor.detach((self._sdk_log.name, self._ws_log.name))
 
     async def client(self) -> GrvtClient:
+        self._rebind()
         if self._client is None:
             if self._closed:
                 raise VenueUnavailable("the venue was closed", VENUE)
@@ -472,16 +491,27 @@ class GrvtVenue(Venue):
         return self._track(ResilientStream(f"grvt.book.{symbol}",
                                            self._feed("book.s", params, lambda: lambda f: [parse_book(f, depth)])))
 
+    def _from_start(self, name: str, open_feed: Callable[[], GrvtFeed[T]],
+                    catch_up: Callable[[float], Awaitable[list[T]]], key: Callable[[T], Hashable],
+                    ts: Callable[[T], float]) -> ResilientStream[T]:
+        """A stream that catches up from when it was made (less ``START_SKEW_S`` for the venue's
+        clock), even after a drop before its first item, and never yields anything older."""
+        start = self.clock.now() - START_SKEW_S
+
+        async def since_start(since: float) -> list[T]:
+            return [item for item in await catch_up(since) if ts(item) >= start]
+
+        return self._track(ResilientStream(name, open_feed, catch_up=since_start, key=key, ts=ts, since=start))
+
     def stream_orders(self) -> AsyncIterator[Order]:
-        return self._track(_CatchUpFromStart(
+        return self._from_start(
             "grvt.orders", self._feed("order", {}, lambda: lambda f: [parse_order(f, self._client_ids)]),
-            catch_up=self._orders_since, key=lambda o: (o.order_id, o.status, o.filled), ts=lambda o: o.ts,
-            clock=self.clock))
+            self._orders_since, key=lambda o: (o.order_id, o.status, o.filled), ts=lambda o: o.ts)
 
     def stream_fills(self) -> AsyncIterator[Fill]:
-        return self._track(_CatchUpFromStart(
+        return self._from_start(
             "grvt.fills", self._feed("fill", {}, lambda: lambda f: [parse_fill(f, self._client_ids)]),
-            catch_up=self.fills, key=lambda f: f.key, ts=lambda f: f.ts, clock=self.clock))
+            self.fills, key=lambda f: f.key, ts=lambda f: f.ts)
 
     def stream_positions(self) -> AsyncIterator[Position]:
         async def catch_up(since: float) -> list[Position]:
@@ -490,36 +520,6 @@ class GrvtVenue(Venue):
         return self._track(ResilientStream(
             "grvt.positions", self._feed("position", {}, lambda: lambda f: [parse_position(f, "ws")]),
             catch_up=catch_up, ts=lambda p: p.ts))
-
-
-class _CatchUpFromStart(ResilientStream[T]):
-    """A ``ResilientStream`` that also catches up after a drop that came before its first item.
-
-    ``ResilientStream`` catches up from the last item it yielded, so a connection lost before
-    the first fill arrived would lose the fills made meanwhile. This one remembers when it
-    first subscribed and, until an item was seen, catches up from there (minus ``skew_s`` for
-    clock differences with the venue).
-    """
-
-    def __init__(self, name: str, open_feed: Callable[[], AsyncIterator[T]], *,
-                 catch_up: Callable[[float], Awaitable[list[T]]], ts: Callable[[T], float], clock: Clock,
-                 skew_s: float = 0.5, **kw: Any) -> None:
-        self._clock = clock
-        self._skew = skew_s
-        self._origin: float | None = None
-
-        async def from_start(since: float) -> list[T]:  # nothing from before the stream started
-            floor = since if self._origin is None else self._origin - skew_s
-            return [item for item in await catch_up(since) if ts(item) >= floor]
-
-        super().__init__(name, open_feed, catch_up=from_start, ts=ts, **kw)
-
-    async def _connect(self) -> None:
-        if self._origin is None:
-            self._origin = self._clock.now()
-        elif self._last_ts is None:  # ResilientStream catches up from _last_ts - overlap
-            self._last_ts = self._origin - self._skew + self._overlap
-        await super()._connect()
 
 
 def _filter(symbol: str | None) -> dict[str, Any]:

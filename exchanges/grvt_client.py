@@ -138,6 +138,11 @@ class GrvtClient(GrvtWs15):
         if session is not None:
             await session.close()
 
+    def abandon(self) -> None:
+        """Forget the HTTP session without closing it: its event loop has closed (and with it the
+        session's connections); the SDK's ``__del__`` would otherwise try to close it on no loop."""
+        self._session = None
+
     # --- session cookie ------------------------------------------------------------------------
     def should_refresh_cookie(self) -> bool:
         if not self._api_key:

@@ -22,7 +22,7 @@ Policies the SDK does not have, kept here:
 - Orders carry an explicit ``recv_window``: a signature older than that is refused by the venue
   instead of executing late. Paradex perpetual orders have no other expiry (GTC until cancelled).
 - Secrets: the L2 key and the JWT never reach a log line, an error message or a repr
-  (``paradex_secrets``).
+  (``exchanges.credentials``: ``REDACTOR`` sits on every logger of the session).
 """
 
 from __future__ import annotations
@@ -66,9 +66,11 @@ from core.settings import ParadexSettings, Settings
 from core.types import BBO, Balance, Book, Fill, Instrument, Order, OrderStatus, Position, Side, Trade
 from exchanges import paradex_wire as wire
 from exchanges.base import Venue
-from exchanges.paradex_secrets import REDACTOR, install_redactor, resolve_secret
-from exchanges.paradex_ws import SeededStream, WsFeed
+from exchanges.credentials import SecretRedactor, resolve_secret
+from exchanges.loopbind import LoopBinding
+from exchanges.paradex_ws import WsFeed
 from exchanges.pricing import slippage_limit
+from exchanges.streams import ResilientStream
 from exchanges.symbols import to_venue_symbol
 
 VENUE = wire.VENUE
@@ -77,6 +79,15 @@ log = logging.getLogger("perpflow.paradex")
 sdk_log = logging.getLogger("perpflow.paradex.sdk")
 
 _HEX_KEY = re.compile(r"0x[0-9a-fA-F]{1,64}")
+# Every logger that can see a request, a handshake or a frame of a Paradex session (paradex-py does
+# not hand websockets or httpx a logger of its own, so theirs are named here, each one: filters
+# apply only to records created on the logger itself).
+SENSITIVE_LOGGERS = (
+    "websockets", "websockets.client", "httpx", "httpcore", "httpcore.http11", "httpcore.connection",
+    "paradex_py", "paradex_py.paradex", "paradex_py.api.api_client", "paradex_py.api.http_client",
+    "paradex_py.api.ws_client", "perpflow.paradex", "perpflow.paradex.sdk", "perpflow.streams",
+)
+REDACTOR = SecretRedactor()  # process-wide, as the loggers above are
 BOOK_CHANNEL = "order_book.{market}.snapshot@15@100ms"
 
 
@@ -142,6 +153,7 @@ class ParadexVenue(Venue):
         self._account: ParadexAccount | None = None
         self._tap = _ResponseTap()
         self._start_lock = asyncio.Lock()
+        self._loop = LoopBinding()
         self._instruments: dict[str, Instrument] = {}
         self._fees: dict[str, Any] | None = None
         self._feeds: set[WsFeed[Any]] = set()
@@ -161,17 +173,25 @@ class ParadexVenue(Venue):
                 f"account={s.l2_address or s.l1_address!r})")
 
     # --- session -----------------------------------------------------------------------------
+    def _rebind(self) -> None:
+        """On a new event loop, forget the closed loop's WebSockets and lock (see loopbind); the REST
+        session is synchronous (worker threads) and carries on."""
+        if self._loop.moved():
+            self._feeds.clear()
+            self._start_lock = asyncio.Lock()
+
     async def start(self) -> None:
+        self._rebind()
         if self._api is not None:
             return
         async with self._start_lock:
             if self._api is not None:
                 return
             self._closed = False
-            install_redactor()
+            REDACTOR.attach(SENSITIVE_LOGGERS)
+            self.check_settings(self.settings)
             secret = await resolve_secret(self.settings.l2_private_key, "paradex.l2_private_key")
-            if secret is None:
-                raise ConfigError("paradex.l2_private_key", "is required to trade on Paradex")
+            assert secret is not None
             key = secret.get_secret_value().strip()
             if not _HEX_KEY.fullmatch(key):
                 raise ConfigError("paradex.l2_private_key", "must be a 0x-prefixed hex string of at most 64 digits")
@@ -179,10 +199,16 @@ class ParadexVenue(Venue):
             REDACTOR.add(int(key, 16))
             self._api, self._account = await asyncio.to_thread(self._open_session, key)
 
-    def _open_session(self, key: str) -> tuple[ParadexApiClient, ParadexAccount]:
-        s = self.settings
+    @staticmethod
+    def check_settings(s: ParadexSettings) -> None:
+        """What a session needs, checked before anything connects; errors name the field."""
+        if s.l2_private_key is None:
+            raise ConfigError("paradex.l2_private_key", "is required to trade on Paradex")
         if not (s.l1_address or s.l2_address):
             raise ConfigError("paradex.l2_address", "set the account's L2 address (or l1_address to derive it)")
+
+    def _open_session(self, key: str) -> tuple[ParadexApiClient, ParadexAccount]:
+        s = self.settings
         client = httpx.Client(timeout=self.request_timeout, event_hooks={"response": [self._tap.hook]})
         api = ParadexApiClient(env=s.env, logger=sdk_log, http_client=HttpClient(http_client=client),
                                api_base_url=s.endpoint, retry_strategy=None)
@@ -203,6 +229,7 @@ class ParadexVenue(Venue):
     async def close(self) -> None:
         """Close the WebSockets and the HTTP client. Streams opened on this venue cannot reconnect
         until the next ``start()`` (their owners should ``aclose`` them)."""
+        self._rebind()
         self._closed = True
         for feed in list(self._feeds):
             await feed.aclose()
@@ -588,13 +615,15 @@ class ParadexVenue(Venue):
         self.malformed_messages += 1
         log.warning("paradex: skipped a malformed %s message (%s)", channel, problem)
 
-    def _stream(self, channel: str, parse: Callable[[dict[str, Any]], T | None], **kw: Any) -> SeededStream[T]:
+    def _stream(self, channel: str, parse: Callable[[dict[str, Any]], T | None], **kw: Any) -> ResilientStream[T]:
+        """A resilient stream of one channel; ``since``: a drop before its first item still
+        catches up from when the stream was made."""
         def open_feed() -> WsFeed[T]:
             feed: WsFeed[T] = WsFeed(self, channel, parse, self.ws_ack_timeout)  # type: ignore[arg-type]
             self._feeds.add(feed)
             return feed
 
-        return SeededStream(f"paradex.{channel}", open_feed, start_ts=self.clock.now(), **kw)
+        return ResilientStream(f"paradex.{channel}", open_feed, since=self.clock.now(), **kw)
 
     def stream_bbo(self, symbol: str) -> AsyncIterator[BBO]:
         return self._stream(f"bbo.{to_venue_symbol(VENUE, symbol)}", wire.bbo)
@@ -626,7 +655,7 @@ class ParadexVenue(Venue):
             else:
                 live.pop(p.symbol, None)
 
-        stream: SeededStream[Position] = self._stream(
+        stream: ResilientStream[Position] = self._stream(
             "positions", lambda d: wire.position(d, "ws") if _is_perp(d) else None, catch_up=catch_up,
             ts=lambda p: p.ts)
         return _Observed(stream, observe)
@@ -650,7 +679,7 @@ class ParadexVenue(Venue):
             else:
                 live[o.order_id] = o
 
-        stream: SeededStream[Order] = self._stream(
+        stream: ResilientStream[Order] = self._stream(
             "orders.ALL", lambda d: wire.order(d) if _is_perp(d) else None, catch_up=catch_up,
             ts=lambda o: o.ts, key=lambda o: (o.order_id, o.status, o.filled))
         return _Observed(stream, observe)
@@ -660,7 +689,7 @@ class _Observed(Generic[T]):
     """A stream that shows every item to ``observe`` before yielding it: the state its own
     catch-up needs (which orders are live, which positions are open)."""
 
-    def __init__(self, stream: SeededStream[T], observe: Callable[[T], None]) -> None:
+    def __init__(self, stream: ResilientStream[T], observe: Callable[[T], None]) -> None:
         self.stream = stream
         self._observe = observe
 

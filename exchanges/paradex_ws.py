@@ -24,7 +24,6 @@ import websockets
 from paradex_py.api.ws_client import ParadexWebsocketClient
 
 from core.errors import BadResponse, StreamDisconnected, VenueError
-from exchanges.streams import ResilientStream
 
 T = TypeVar("T")
 log = logging.getLogger("perpflow.paradex")
@@ -158,15 +157,3 @@ class WsFeed(Generic[T]):
             except Exception:  # a dead socket may fail to close; it is gone either way
                 log.debug("%s: closing the WebSocket failed", self.channel, exc_info=True)
 
-
-class SeededStream(ResilientStream[T]):
-    """A ``ResilientStream`` that can catch up after its first outage even if nothing came before.
-
-    ``ResilientStream`` catches up from the timestamp of the last item it delivered; with no item
-    yet it has none and skips the catch-up, so a fill made during the first disconnect would be
-    lost. Seeding that timestamp with the stream's start closes the gap.
-    """
-
-    def __init__(self, *args: Any, start_ts: float, **kw: Any) -> None:
-        super().__init__(*args, **kw)
-        self._last_ts = start_ts

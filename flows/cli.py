@@ -10,7 +10,7 @@ import typer
 
 from flows.hedge_cli import hedge_cmd
 from flows.render import text_table
-from flows.venues_cli import fake_venue_app
+from flows.venues_cli import fake_venue_app, positions_app, venues_app
 from flows.warehouse_cli import warehouse_app
 
 app = typer.Typer(help="perpflow: perp-DEX trading bots as Prefect flows, recorded in DuckDB.",
@@ -19,6 +19,8 @@ sim_app = typer.Typer(help="The embedded exchange simulator.", no_args_is_help=T
 app.add_typer(sim_app, name="sim")
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(fake_venue_app, name="fake-venue")
+app.add_typer(venues_app, name="venues")
+app.add_typer(positions_app, name="positions")
 app.command("hedge")(hedge_cmd)
 
 SIZES = [Decimal(s) for s in ("0.01", "0.1", "0.2", "0.5", "1.0")]

@@ -1,52 +1,376 @@
-"""``perpflow fake-venue <venue>``: a venue's protocol fake on loopback, for developing offline.
+"""Venue utilities: ``perpflow venues check``, ``perpflow positions close``, ``perpflow fake-venue``.
 
-The fake speaks the venue's real REST and WebSocket protocol, backed by the simulator's matching
-engine, so a strategy (or the venue's adapter) runs against it exactly as against the venue.
+``venues check`` and ``positions close`` are the product notes' check_balance.py and
+close_positions.py. Both run on the simulator unless told otherwise: ``--venue-mode live`` (or
+naming an ``--endpoint``, which only a live venue has) uses the account in your settings, so
+nothing touches a real account by accident. Closing reuses the bots' emergency exit
+(``strategies.runtime.flatten``): reduce-only IOC orders, chunked where the displayed book is not
+executable, a resting reduce-only order as the fallback, and flat believed only after consecutive
+position reads agree. Output never shows a credential: accounts appear by their public address or
+id, endpoints without any user:password part.
+
+``fake-venue`` runs a venue's protocol fake (its real REST and WebSocket protocol on loopback,
+backed by the simulator's matching engine) for developing offline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
+from core.errors import ConfigError, VenueError
+from core.types import Order, Side
+from exchanges.base import Venue
+from flows.render import text_table
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+T = TypeVar("T")
+
 fake_venue_app = typer.Typer(help="Run a venue's protocol fake (REST + WebSocket on loopback, backed by the "
                                   "simulator).", no_args_is_help=True)
+venues_app = typer.Typer(help="Inspect a venue account: balance, positions, open orders, best bid/offer.",
+                         no_args_is_help=True)
+positions_app = typer.Typer(help="Act on a venue account's positions.", no_args_is_help=True)
+
+# Venues whose displayed book is mostly not executable (VENUES.md): a close is sent in chunks no
+# larger than what the venue really executed recently, as the hedge bot does.
+CHUNKED = frozenset({"grvt"})
 
 
-async def serve_paradex(host: str, port: int, seed: int, symbols: tuple[str, ...], seconds: float | None) -> None:
-    from exchanges.fakes.paradex import FakeParadex
+class VenueName(StrEnum):
+    paradex = "paradex"
+    grvt = "grvt"
 
-    # Open registration: any Starknet key signs in (POST /auth/{public_key} registers a new account).
-    fake = FakeParadex(seed=seed, symbols=symbols, open_registration=True)
-    await fake.start(host, port)
-    typer.echo(f"fake Paradex on {fake.base_url} (WebSocket {fake.ws_url}), seed {seed}, markets "
-               f"{', '.join(f'{s}-USD-PERP' for s in symbols)}", )
-    typer.echo(f"  PERPFLOW_PARADEX__ENDPOINT={fake.base_url}")
-    typer.echo(f"  PERPFLOW_PARADEX__WS_ENDPOINT={fake.ws_url}")
-    typer.echo("  any Starknet key signs in: set PERPFLOW_PARADEX__L2_PRIVATE_KEY and PERPFLOW_PARADEX__L2_ADDRESS "
-               "(or PERPFLOW_PARADEX__L1_ADDRESS to onboard the way the SDK does). Ctrl-C stops.")
+
+class VenueMode(StrEnum):
+    sim = "sim"
+    live = "live"
+
+
+VenueOpt = Annotated[VenueName, typer.Option("--venue", case_sensitive=False, help="the venue: paradex|grvt")]
+ModeOpt = Annotated[VenueMode | None, typer.Option(
+    "--venue-mode", case_sensitive=False,
+    help="sim: the embedded simulator (the default); live: the account in your settings (.env, "
+         "PERPFLOW_PARADEX__* / PERPFLOW_GRVT__*). Giving --endpoint implies live.")]
+EndpointOpt = Annotated[str | None, typer.Option(
+    help="live only: the venue's REST base URL, overriding settings (e.g. a fake venue: "
+         "http://127.0.0.1:8765/v1 for paradex, http://127.0.0.1:8740 for grvt)")]
+WsEndpointOpt = Annotated[str | None, typer.Option(
+    help="live only: the WebSocket URL; default: derived from --endpoint")]
+SeedOpt = Annotated[int, typer.Option(help="sim only: simulation seed")]
+
+
+# --- opening a venue -----------------------------------------------------------------------------
+def venue_mode(mode: VenueMode | None, endpoint: str | None, ws_endpoint: str | None) -> str:
+    """sim unless asked for live; an endpoint names a live venue."""
+    if mode is None:
+        return "live" if endpoint or ws_endpoint else "sim"
+    if mode is VenueMode.sim and (endpoint or ws_endpoint):
+        raise ConfigError("--endpoint", "targets a live venue; drop it, or use --venue-mode live")
+    return mode.value
+
+
+def public_url(url: str | None) -> str:
+    """A URL without any user:password part (it is printed)."""
+    if not url:
+        return "the venue's default endpoint"
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def live_settings(venue: str, endpoint: str | None, ws_endpoint: str | None) -> Settings:
+    """Settings from the environment and ``.env``, with the venue's endpoints overridden."""
+    from core.settings import Settings
+
+    settings = Settings()
+    if endpoint is None and ws_endpoint is None:
+        return settings
+    sub = getattr(settings, venue)
+    if ws_endpoint is None and endpoint is not None and venue == "paradex":
+        parts = urlsplit(endpoint)  # Paradex serves its WebSocket at the REST path on a ws:// URL
+        ws_endpoint = urlunsplit(("wss" if parts.scheme == "https" else "ws", parts.netloc, parts.path, "", ""))
+    # grvt: with no ws_endpoint the adapter derives <endpoint>/ws itself
+    updated = sub.model_copy(update={"endpoint": endpoint or sub.endpoint, "ws_endpoint": ws_endpoint})
+    return settings.model_copy(update={venue: updated})
+
+
+def on_venue(venue: str, mode: str, endpoint: str | None, ws_endpoint: str | None, symbols: tuple[str, ...],
+             seed: int, work: Callable[[Venue, str], Awaitable[T]]) -> T:
+    """Open ``venue`` (simulated or live), run ``work(venue, description)``, close it."""
+    from exchanges.connect import open_live, open_sim
+
+    if mode == "sim":
+        session = open_sim((venue,), symbols, seed=seed)
+        where = f"simulator, seed {seed}"
+    else:
+        settings = live_settings(venue, endpoint, ws_endpoint)
+        session = open_live((venue,), settings)
+        sub = getattr(settings, venue)
+        account = sub.l2_address or sub.l1_address if venue == "paradex" else sub.trading_account_id
+        where = f"live {sub.env}, {public_url(sub.endpoint)}, account {account}"
+
+    async def main() -> T:
+        try:
+            v = session.venue(venue)
+            await v.start()
+            return await work(v, where)
+        finally:
+            await session.close()
+
+    return session.clock.run(main)
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a dotted settings field (paradex.l2_address -> PERPFLOW_PARADEX__L2_ADDRESS)."""
+    return "PERPFLOW_" + field.upper().replace(".", "__")
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """Configuration and venue errors as one line naming the field or the venue (exit 2 / 1)."""
     try:
+        yield
+    except ConfigError as exc:
+        text = str(exc)
+        if "." in exc.field and not exc.field.startswith("-"):
+            text += f" (setting {env_name(exc.field)}, or a prefect-secret:<block> reference for a key)"
+        typer.echo(f"error: {text}", err=True)
+        raise typer.Exit(2) from None
+    except VenueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def symbol_list(symbols: str) -> tuple[str, ...]:
+    out = tuple(dict.fromkeys(s.strip().upper() for s in symbols.split(",") if s.strip()))
+    if not out:
+        raise ConfigError("--symbols", "give at least one symbol, e.g. SOL,ETH")
+    return out
+
+
+# --- venues check --------------------------------------------------------------------------------
+def order_rows(orders: list[Order]) -> list[list[object]]:
+    return [[o.symbol, o.side.value, o.type.value, o.price, o.size, o.filled, o.avg_price, o.status.value,
+             "yes" if o.reduce_only else "", "yes" if o.post_only else "", o.client_id, o.order_id] for o in orders]
+
+
+ORDER_HEADERS = ["symbol", "side", "type", "price", "size", "filled", "avg price", "status", "reduce-only", "post-only",
+                 "client id", "order id"]
+
+
+async def account_report(venue: Venue, where: str, symbols: tuple[str, ...]) -> str:
+    bal = await venue.balance()
+    positions = [p for p in await venue.positions() if p.size]
+    orders = await venue.open_orders()
+    quotes: list[list[object]] = []
+    for s in symbols:
+        try:
+            b = await venue.bbo(s)
+        except VenueError as exc:
+            quotes.append([s, "-", "-", "-", "-", f"{exc.reason}"])
+            continue
+        quotes.append([s, b.bid, b.bid_size, b.ask, b.ask_size, (b.spread / b.mid * 10_000).quantize(Decimal("0.01"))])
+    parts = [f"{venue.name} ({where})", "",
+             "balance", text_table(["currency", "equity", "available"], [[bal.currency, bal.equity, bal.available]], 2),
+             "", f"positions ({len(positions)})"]
+    parts.append(text_table(["symbol", "size", "entry price"], [[p.symbol, p.size, p.entry_price] for p in positions])
+                 if positions else "  none")
+    parts += ["", f"open orders ({len(orders)})", text_table(ORDER_HEADERS, order_rows(orders)) if orders else "  none"]
+    parts += ["", "best bid/offer", text_table(["symbol", "bid", "bid size", "ask", "ask size", "spread bps"], quotes)]
+    return "\n".join(parts)
+
+
+@venues_app.command("check")
+def check_cmd(
+    venue: VenueOpt,
+    symbols: Annotated[str, typer.Option(help="comma-separated symbols whose best bid/offer to show")] = "SOL,ETH,BTC",
+    venue_mode_: ModeOpt = None,
+    endpoint: EndpointOpt = None,
+    ws_endpoint: WsEndpointOpt = None,
+    seed: SeedOpt = 7,
+) -> None:
+    """Balance, positions, open orders and best bid/offer of one venue account (read-only).
+
+    On the simulator: perpflow venues check --venue grvt
+
+    Your account (credentials from settings): perpflow venues check --venue paradex --venue-mode live
+
+    A fake venue (perpflow fake-venue paradex): perpflow venues check --venue paradex --endpoint
+    http://127.0.0.1:8765/v1
+    """
+    with cli_errors():
+        mode = venue_mode(venue_mode_, endpoint, ws_endpoint)
+        wanted = symbol_list(symbols)
+        text = on_venue(venue.value, mode, endpoint, ws_endpoint, wanted, seed,
+                        lambda v, where: account_report(v, where, wanted))
+    typer.echo(text)
+
+
+# --- positions close -----------------------------------------------------------------------------
+async def executable_chunk(venue: Venue, symbol: str) -> Decimal | None:
+    """The largest size the venue really executed recently, capped by its displayed top of book."""
+    from strategies.preflight import executable_size
+
+    trades, book = await venue.trades(symbol, 200), await venue.book(symbol, 10)
+    return executable_size(tuple(trades), book).size
+
+
+async def close_position(venue: Venue, where: str, symbol: str, *, slippage_bps: Decimal, chunk: Decimal | None,
+                         sim_position: Decimal | None) -> tuple[str, bool]:
+    """Flatten ``symbol`` on ``venue`` with the bots' flatten; (report, flat)."""
+    from strategies.runtime.flatten import flatten
+
+    prefix = f"close-{int(time.time() * 1000):x}"
+    lines = [f"{venue.name} {symbol} ({where})"]
+    if sim_position:
+        side = Side.BUY if sim_position > 0 else Side.SELL
+        o = await venue.place_market(symbol, side, abs(sim_position), client_id=f"{prefix}-open",
+                                     max_slippage_bps=Decimal(50))
+        lines.append(f"  rehearsal: opened {o.side.value} {o.filled} with a market order")
+    before = (await venue.position(symbol)).size
+    if chunk is None and venue.name in CHUNKED:
+        chunk = await executable_chunk(venue, symbol)
+    lines.append(f"  position before: {before}" + (f"; IOC chunks of at most {chunk}" if chunk else ""))
+    sent: list[Order] = []
+    result = await flatten([venue], symbol, client_prefix=prefix, chunk={venue.name: chunk},
+                           slippage_bps=slippage_bps, on_order=sent.append)
+    if sent:
+        lines += ["", text_table(ORDER_HEADERS, order_rows(sent)), ""]
+    if result.ok:
+        lines.append(f"flat: {symbol} on {venue.name} is 0, confirmed by consecutive position reads "
+                     f"({len(sent)} reduce-only order{'s' if len(sent) != 1 else ''} sent)")
+    else:
+        lines.append(f"NOT flat: {result.detail}")
+    return "\n".join(lines), result.ok
+
+
+@positions_app.command("close")
+def close_cmd(
+    venue: VenueOpt,
+    symbol: Annotated[str, typer.Option(help="the position's symbol: SOL, ETH, BTC, ...")],
+    venue_mode_: ModeOpt = None,
+    endpoint: EndpointOpt = None,
+    ws_endpoint: WsEndpointOpt = None,
+    slippage_bps: Annotated[Decimal, typer.Option(help="slippage cap of the first IOC order from the touch "
+                                                      "(it grows with each retry)")] = Decimal(25),
+    chunk: Annotated[Decimal | None, typer.Option(help="largest IOC order; default: the venue's max order size, "
+                                                      "or on grvt what it really executed recently")] = None,
+    sim_position: Annotated[Decimal | None, typer.Option(help="sim only: open this signed position first, to "
+                                                              "rehearse the close")] = None,
+    seed: SeedOpt = 7,
+) -> None:
+    """Flatten one position with reduce-only orders and confirm it is flat (exit 1 if not).
+
+    Cancels the symbol's open orders first (a resting order could reopen the position), then sends reduce-only IOC
+    orders with a growing slippage cap and, if takers find nothing, a resting reduce-only order at the touch.
+    Reduce-only orders can only shrink a position, never flip it. Flat is believed after consecutive reads agree.
+
+    Rehearse on the simulator: perpflow positions close --venue paradex --symbol SOL --sim-position 0.5
+
+    Your account (credentials from settings): perpflow positions close --venue grvt --symbol ETH --venue-mode live
+    """
+    with cli_errors():
+        mode = venue_mode(venue_mode_, endpoint, ws_endpoint)
+        if sim_position is not None and mode != "sim":
+            raise ConfigError("--sim-position", "rehearses on the simulator only; drop it for a live venue")
+        if slippage_bps <= 0 or slippage_bps > 1000:
+            raise ConfigError("--slippage-bps", f"{slippage_bps} is outside 0 < bps <= 1000")
+        if chunk is not None and chunk <= 0:
+            raise ConfigError("--chunk", f"{chunk} must be a positive size")
+        sym = symbol_list(symbol)
+        if len(sym) != 1:
+            raise ConfigError("--symbol", "close one symbol at a time")
+        text, flat = on_venue(venue.value, mode, endpoint, ws_endpoint, sym, seed,
+                              lambda v, where: close_position(v, where, sym[0], slippage_bps=slippage_bps,
+                                                              chunk=chunk, sim_position=sim_position))
+    typer.echo(text)
+    if not flat:
+        raise typer.Exit(1)
+
+
+# --- fake-venue ----------------------------------------------------------------------------------
+async def serve_fakes(names: tuple[str, ...], host: str, ports: dict[str, int], seed: int, symbols: tuple[str, ...],
+                      seconds: float | None) -> None:
+    """Run the fakes of ``names`` on one simulated market until interrupted (or ``seconds``)."""
+    from exchanges.fakes.venues import FakeVenues
+
+    # Open registration on Paradex: any Starknet key also signs in (POST /auth/{public_key}).
+    fakes = FakeVenues(names, symbols=symbols, seed=seed, open_registration=True)
+    await fakes.start(host, paradex_port=ports.get("paradex", 0), grvt_port=ports.get("grvt", 0))
+    try:
+        for fake, label, ws in ((fakes.paradex, "Paradex", "WebSocket"), (fakes.grvt, "GRVT", "WebSocket")):
+            if fake is not None:
+                typer.echo(f"fake {label} on {fake.base_url} ({ws} {fake.ws_url}), seed {seed}, markets "
+                           f"{', '.join(symbols)}")
+        typer.echo("Point perpflow at it (.env, or export these; the keys are throwaway demo accounts):")
+        for name, value in fakes.env().items():
+            typer.echo(f"  {name}={value}")
+        if fakes.paradex is not None:
+            typer.echo("  (the fake Paradex also signs in any other Starknet key)")
+        typer.echo("Ctrl-C stops.")
         if seconds is None:
             await asyncio.Event().wait()
         else:
             await asyncio.sleep(seconds)
     finally:
-        await fake.stop()
+        await fakes.stop()
+
+
+def _serve(names: tuple[str, ...], host: str, ports: dict[str, int], seed: int, symbols: str,
+           seconds: float | None) -> None:
+    with cli_errors():
+        markets = symbol_list(symbols)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve_fakes(names, host, ports, seed, markets, seconds))
+
+
+HostOpt = Annotated[str, typer.Option(help="address to listen on")]
+FakeSeedOpt = Annotated[int, typer.Option(help="simulation seed")]
+SymbolsOpt = Annotated[str, typer.Option(help="comma-separated markets (SOL, ETH, BTC)")]
+SecondsOpt = Annotated[float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")]
 
 
 @fake_venue_app.command("paradex")
 def paradex_cmd(
     port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = 8765,
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    seed: Annotated[int, typer.Option(help="simulation seed")] = 7,
-    symbols: Annotated[str, typer.Option(help="comma-separated markets (SOL, ETH, BTC)")] = "SOL,ETH,BTC",
-    seconds: Annotated[float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")]
-    = None,
+    host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
+    seconds: SecondsOpt = None,
 ) -> None:
     """A fake Paradex: REST /v1 and the JSON-RPC WebSocket, on the simulator's Paradex market."""
-    markets = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_paradex(host, port, seed, markets, seconds))
+    _serve(("paradex",), host, {"paradex": port}, seed, symbols, seconds)
+
+
+@fake_venue_app.command("grvt")
+def grvt_cmd(
+    port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = 8740,
+    host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
+    seconds: SecondsOpt = None,
+) -> None:
+    """A fake GRVT: its REST RPCs and legacy WebSocket, on the simulator's GRVT market."""
+    _serve(("grvt",), host, {"grvt": port}, seed, symbols, seconds)
+
+
+@fake_venue_app.command("pair")
+def pair_cmd(
+    paradex_port: Annotated[int, typer.Option(help="fake Paradex's TCP port (0: any free port)")] = 8765,
+    grvt_port: Annotated[int, typer.Option(help="fake GRVT's TCP port (0: any free port)")] = 8740,
+    host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
+    seconds: SecondsOpt = None,
+) -> None:
+    """Fake Paradex and fake GRVT on one simulated market (one fair value): the hedge bot's pair, offline.
+
+    Then, with the printed lines in .env: perpflow hedge --venue-mode live --ticker SOL --iter 2
+    """
+    _serve(("paradex", "grvt"), host, {"paradex": paradex_port, "grvt": grvt_port}, seed, symbols, seconds)

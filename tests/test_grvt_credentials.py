@@ -20,21 +20,19 @@ async def test_plain_values_pass_through_and_missing_credentials_name_the_field(
     assert info.value.field == "grvt.private_key"
 
 
-async def test_credentials_from_prefect_secret_blocks(tmp_path, monkeypatch) -> None:
+async def test_credentials_from_prefect_secret_blocks(prefect_harness: None) -> None:
+    """Against the session's temporary Prefect server (tests/conftest.py)."""
     from prefect.blocks.system import Secret
-    from prefect.testing.utilities import prefect_test_harness
 
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
-    with prefect_test_harness(server_startup_timeout=90):
-        await Secret(value=ACCOUNT.api_key).save("grvt-api-key", overwrite=True)
-        await Secret(value=PRIVATE_KEY).save("grvt-private-key", overwrite=True)
-        with pytest.raises(ConfigError) as info:
-            await resolve_secret(SecretStr("prefect-secret:no-such-block"), "grvt.api_key")
-        assert info.value.field == "grvt.api_key" and "no-such-block" in str(info.value)
-        async with grvt_env(start=False) as (fake, venue):
-            venue.settings = GrvtSettings(endpoint=fake.base_url, api_key=SecretStr("prefect-secret:grvt-api-key"),
-                                          private_key=SecretStr("prefect-secret:grvt-private-key"),
-                                          trading_account_id=ACCOUNT.sub_account_id)
-            await venue.start()
-            assert await venue.positions() == []
-            assert fake.requests["login"] == 1  # the key from the block was accepted
+    await Secret(value=ACCOUNT.api_key).save("grvt-api-key", overwrite=True)
+    await Secret(value=PRIVATE_KEY).save("grvt-private-key", overwrite=True)
+    with pytest.raises(ConfigError) as info:
+        await resolve_secret(SecretStr("prefect-secret:no-such-block"), "grvt.api_key")
+    assert info.value.field == "grvt.api_key" and "no-such-block" in str(info.value)
+    async with grvt_env(start=False) as (fake, venue):
+        venue.settings = GrvtSettings(endpoint=fake.base_url, api_key=SecretStr("prefect-secret:grvt-api-key"),
+                                      private_key=SecretStr("prefect-secret:grvt-private-key"),
+                                      trading_account_id=ACCOUNT.sub_account_id)
+        await venue.start()
+        assert await venue.positions() == []
+        assert fake.requests["login"] == 1  # the key from the block was accepted

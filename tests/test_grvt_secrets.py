@@ -5,10 +5,7 @@ so this test would fail without perpflow's redaction."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
@@ -17,36 +14,7 @@ from core.errors import ConfigError, PerpflowError
 from core.types import Side
 from exchanges.grvt import GrvtVenue
 from tests.grvt_kit import ACCOUNT, PRIVATE_KEY, collect, grvt_env, settings, subscribed, taker, wait_until
-
-
-class Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
-@contextmanager
-def everything_logged() -> Iterator[Capture]:
-    """Root and every named logger at DEBUG, all records captured fully formatted."""
-    root = logging.getLogger()
-    cap = Capture()
-    saved = root.level, {name: lg.level for name, lg in logging.root.manager.loggerDict.items()
-                         if isinstance(lg, logging.Logger)}
-    root.setLevel(logging.DEBUG)
-    for name in ("websockets", "aiohttp", "pysdk", "perpflow", "asyncio"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
-    root.addHandler(cap)
-    try:
-        yield cap
-    finally:
-        root.removeHandler(cap)
-        root.setLevel(saved[0])
-        for name, level in saved[1].items():
-            logging.getLogger(name).setLevel(level)
+from tests.logkit import everything_logged
 
 
 def spellings(secret: str) -> set[str]:

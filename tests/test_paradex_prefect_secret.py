@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from core.errors import ConfigError
 from core.types import OrderStatus, Side
-from exchanges.paradex_secrets import resolve_secret
+from exchanges.credentials import resolve_secret
 from tests.paradex_kit import KEY, resting_price, session
 
 BLOCK = "perpflow-test-paradex-l2"

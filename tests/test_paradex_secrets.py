@@ -4,7 +4,6 @@ over a full session (auth, orders, a stream that reconnects) and when authentica
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -14,42 +13,17 @@ from pydantic import SecretStr
 from core.errors import ConfigError, VenueError
 from core.reasons import Reason
 from core.types import Side
-from exchanges.paradex_secrets import LogRedactor, resolve_secret
+from exchanges.credentials import SecretRedactor, resolve_secret
+from tests.logkit import LogCapture, everything_logged
 from tests.paradex_kit import KEY, resting_price, session, until
 
-LOUD = ("", "websockets", "websockets.client", "httpx", "httpcore", "paradex_py", "aiohttp", "asyncio", "perpflow")
-
-
-class Everything(logging.Handler):
-    """Every record, formatted with its traceback, as a handler would write it."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
+LOUD = ("websockets", "websockets.client", "httpx", "httpcore", "paradex_py", "aiohttp", "asyncio", "perpflow")
 
 
 @pytest.fixture
-def all_logs() -> Iterator[Everything]:
-    handler = Everything()
-    loggers = [logging.getLogger(n) for n in LOUD]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.DEBUG)
-    logging.getLogger().addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logging.getLogger().removeHandler(handler)
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
+def all_logs() -> Iterator[LogCapture]:
+    with everything_logged(LOUD) as capture:
+        yield capture
 
 
 def key_spellings(key: int) -> list[str]:
@@ -64,7 +38,7 @@ def assert_clean(text: str, tokens: list[str]) -> None:
         assert token.rsplit(".", 1)[-1] not in text, "a JWT's signature part leaked"
 
 
-async def test_a_full_session_logs_no_key_and_no_jwt(all_logs: Everything) -> None:
+async def test_a_full_session_logs_no_key_and_no_jwt(all_logs: LogCapture) -> None:
     errors: list[str] = []
     async with session() as (fake, venue):
         price = await resting_price(venue, Side.BUY)
@@ -94,7 +68,7 @@ async def test_a_full_session_logs_no_key_and_no_jwt(all_logs: Everything) -> No
     assert_clean(all_logs.text + "\n".join(errors + reprs), tokens)
 
 
-async def test_a_refused_login_leaks_nothing(all_logs: Everything) -> None:
+async def test_a_refused_login_leaks_nothing(all_logs: LogCapture) -> None:
     async with session(start=False) as (fake, venue):
         fake.register_account("0x5a1c0d3e9b2f4a7c", 0x2BAD)  # the venue knows another key for the account
         with pytest.raises(VenueError) as err:
@@ -123,7 +97,7 @@ async def test_plain_settings_values_are_used_as_they_are() -> None:
 
 
 def test_the_redactor_removes_keys_jwts_and_bearer_values() -> None:
-    r = LogRedactor()
+    r = SecretRedactor()
     r.add(KEY)
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIweDEifQ.c2lnbmF0dXJlLXBhcnQ"
     elided = '> TEXT \'{"id": 1, "method": "auth", "params": {"bearer": "eyJhbGciOi...mF0dXJlLXBhcnQ"}}\''

@@ -30,7 +30,6 @@ import contextlib
 import hashlib
 import json
 import secrets
-import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +43,7 @@ from core.clock import RealClock
 from exchanges.fakes.grvt_codec import GrvtReject
 from exchanges.fakes.grvt_engine import FakeAccount, FakeGrvtEngine
 from exchanges.fakes.grvt_stream import GrvtStreams
+from exchanges.fakes.loopback import LoopbackFake, LoopbackServer, MarketDriver
 from exchanges.sim.world import SimWorld
 
 PUBLIC = {"instruments", "all_instruments", "instrument", "mini", "ticker", "book", "trade"}
@@ -81,8 +81,9 @@ class _Session:
 
 
 @dataclass
-class FakeGrvt:
-    """A loopback GRVT. ``world`` must simulate the venue ``grvt`` on a real clock."""
+class FakeGrvt(LoopbackFake):
+    """A loopback GRVT. ``world`` must simulate the venue ``grvt`` on a real clock (it may be shared
+    with other fakes: one market, one fair value)."""
 
     world: SimWorld = field(default_factory=lambda: SimWorld(venues=("grvt",), symbols=("ETH",), clock=RealClock()))
     accounts: list[FakeAccount] = field(default_factory=list)
@@ -98,57 +99,41 @@ class FakeGrvt:
         self.requests: Counter[str] = Counter()
         self.streams = GrvtStreams(self)
         self._sessions: dict[str, _Session] = {}
-        self._runner: web.AppRunner | None = None
-        self._driver: asyncio.Task[None] | None = None
-        self.host, self.port = "127.0.0.1", 0
-
-    # --- lifecycle -----------------------------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Listen on ``host:port`` (0: any free port); returns the REST base URL."""
         app = web.Application()
         app.router.add_post("/auth/api_key/login", self._login)
         app.router.add_post("/full/v1/{route}", self._rpc)
         app.router.add_get("/ws", self.streams.handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
-        await self._runner.setup()
-        sock = socket.create_server((host, port))
-        await web.SockSite(self._runner, sock).start()
-        self.host, self.port = host, sock.getsockname()[1]
-        self._driver = asyncio.get_running_loop().create_task(self._drive(), name="fake-grvt")
+        self.server = LoopbackServer(app, shutdown_timeout=0.5)  # faults: GrvtFaults, in GRVT's error shape
+        # the market moves in real time, and orders whose signature ran out expire
+        self._market = MarketDriver(self.world, self.engine.expire, name="fake-grvt-market")
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on ``host:port`` (0: any free port); returns the REST base URL."""
+        await self.server.start(host, port)
+        self._market.start()
         return self.base_url
 
     async def stop(self) -> None:
         self.streams.drop_all()
-        if self._driver is not None:
-            self._driver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._driver
-            self._driver = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._market.stop()
+        await self.server.stop()
 
-    async def __aenter__(self) -> FakeGrvt:
-        await self.start()
-        return self
+    @property
+    def host(self) -> str:
+        return self.server.host
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+    @property
+    def port(self) -> int:
+        return self.server.port
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.url("http")
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/ws"
-
-    async def _drive(self) -> None:
-        """Move the market in real time and expire orders whose signature ran out."""
-        while True:
-            self.world.sync()
-            self.engine.expire()
-            await asyncio.sleep(self.world.step)
+        return self.url("ws", "/ws")
 
     # --- accounts and sessions -----------------------------------------------------------------
     def add_account(self, api_key: str, signer: str, sub_account_id: str) -> FakeAccount:

@@ -1,10 +1,16 @@
-"""Shared plumbing of the protocol fakes: a loopback aiohttp server and switchable faults.
+"""Shared plumbing of the protocol fakes: a loopback aiohttp server, switchable faults, the
+market driver and the lifecycle every fake has.
 
 A fake venue is an aiohttp application (REST and WebSocket on one port). ``LoopbackServer``
-runs it on 127.0.0.1, records every request (method and path) so tests can assert what an adapter
-sent, and applies the ``Faults`` a test switched on: 429 with Retry-After, 5xx (before or after
-the request took effect), slow answers, malformed bodies; WebSocket drops, refused connections and
-garbage frames are applied by the venue's own WebSocket code through the same object.
+runs it on 127.0.0.1, records every request (method and path, and how long the fake took to
+answer it) so tests can assert what an adapter sent and benchmarks can subtract the fake's own
+time, and, when given ``Faults``, applies those a test switched on: 429 with Retry-After, 5xx
+(before or after the request took effect), slow answers, malformed bodies; WebSocket drops,
+refused connections and garbage frames are applied by the venue's own WebSocket code through the
+same object. (The GRVT fake answers faults in GRVT's own error shape, so it passes none here.)
+
+``MarketDriver`` moves the simulated market in real time while a fake serves it, and
+``LoopbackFake`` gives a fake its URLs and ``async with``.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Self
 
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from exchanges.sim.world import SimWorld
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FaultKind = Literal["rate_limit", "server_error", "slow", "malformed"]
@@ -106,15 +115,16 @@ def _json(status: int, body: object, headers: dict[str, str] | None = None) -> w
 
 
 class LoopbackServer:
-    """Runs an aiohttp app on loopback with request recording and HTTP faults."""
+    """Runs an aiohttp app on loopback with request recording and (optional) HTTP faults."""
 
-    def __init__(self, app: web.Application, faults: Faults) -> None:
+    def __init__(self, app: web.Application, faults: Faults | None = None, *, shutdown_timeout: float = 60.0) -> None:
         self.faults = faults
         # "METHOD /path" of recent requests in arrival order, and how long the fake took to answer each
         self.requests: deque[str] = deque(maxlen=REMEMBER)
         self.handled: deque[tuple[str, float]] = deque(maxlen=REMEMBER)
         app.middlewares.append(self._middleware)
         self.app = app
+        self.shutdown_timeout = shutdown_timeout  # how long stop() lets open connections finish
         self._runner: web.AppRunner | None = None
         self.host = "127.0.0.1"
         self.port = 0
@@ -130,7 +140,7 @@ class LoopbackServer:
             self.handled.append((line, time.perf_counter() - t0))
 
     async def _answer(self, request: web.Request, handler: Handler, line: str) -> web.StreamResponse:
-        fault = self.faults.take(line)
+        fault = self.faults.take(line) if self.faults is not None else None
         if fault is None:
             return await handler(request)
         if fault.kind == "rate_limit":
@@ -155,8 +165,13 @@ class LoopbackServer:
         """How many recorded requests start with ``line`` (e.g. "POST /v1/orders")."""
         return sum(1 for r in self.requests if r.startswith(line))
 
+    def handled_time(self, line: str) -> float:
+        """Seconds the fake itself spent on the latest request starting with ``line``."""
+        return next(dt for req, dt in reversed(self.handled) if req.startswith(line))
+
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+                                     shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         self.host, self.port = host, self._runner.addresses[0][1]  # the port chosen for port=0
@@ -167,3 +182,55 @@ class LoopbackServer:
             with contextlib.suppress(Exception):
                 await self._runner.cleanup()
             self._runner = None
+
+
+class MarketDriver:
+    """Moves a ``SimWorld`` in real time while a fake serves it: the world's own driver idles for
+    seconds between subscriptions, and a fake's pushes must flow from the first one. Several fakes
+    may drive one shared world (stepping is idempotent: it catches up to the clock's present)."""
+
+    def __init__(self, world: SimWorld, on_step: Callable[[], object] | None = None, name: str = "fake-market") -> None:
+        self.world = world
+        self._on_step = on_step
+        self._name = name
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drive(), name=self._name)
+
+    async def _drive(self) -> None:
+        while True:
+            self.world.sync()
+            if self._on_step is not None:
+                self._on_step()
+            await asyncio.sleep(self.world.step)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+class LoopbackFake:
+    """What every fake venue has: a ``LoopbackServer`` (``server``), URLs on it, ``async with``."""
+
+    server: LoopbackServer
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    def url(self, scheme: str, path: str = "") -> str:
+        return f"{scheme}://{self.server.host}:{self.server.port}{path}"
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -36,8 +37,8 @@ from aiohttp import WSMsgType, web
 from core.clock import RealClock
 from core.settings import ParadexSettings
 from core.types import Side
-from exchanges.fakes.loopback import Faults, LoopbackServer
-from exchanges.fakes.paradex_venue import VENUE, ApiError, ParadexEngine
+from exchanges.fakes.loopback import Faults, LoopbackFake, LoopbackServer, MarketDriver
+from exchanges.fakes.paradex_venue import VENUE, ApiError, ParadexEngine, address_of
 from exchanges.sim.exchange import DISCONNECTED
 from exchanges.sim.world import SimWorld
 from exchanges.symbols import to_venue_symbol
@@ -57,6 +58,25 @@ PRIVATE = frozenset({"orders", "fills", "positions"})
 SIM_CHANNEL = {"bbo": "bbo", "book": "book", "orders": "orders", "fills": "fills", "positions": "positions"}
 
 
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    """A throwaway Starknet account for the fake: its L2 key, public key and derived address."""
+
+    private_key: int
+    public_key: int
+    address: int
+
+
+def demo_account(seed: str = "perpflow fake paradex") -> DemoAccount:
+    """A deterministic account for offline development (never a real venue's)."""
+    from starknet_crypto_py import get_public_key
+    from starknet_py.constants import EC_ORDER
+
+    key = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big") % (EC_ORDER - 1) + 1
+    public_key = get_public_key(key)
+    return DemoAccount(key, public_key, address_of(public_key))
+
+
 @dataclass(eq=False)
 class _Conn:
     ws: web.WebSocketResponse
@@ -71,7 +91,7 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, text=json.dumps(body), content_type="application/json")
 
 
-class FakeParadex:
+class FakeParadex(LoopbackFake):
     def __init__(self, world: SimWorld | None = None, *, seed: int = 7, symbols: Iterable[str] = ("SOL", "ETH", "BTC"),
                  accounts: dict[int | str, int | str] | None = None, open_registration: bool = False,
                  jwt_ttl: float = 300.0) -> None:
@@ -83,7 +103,7 @@ class FakeParadex:
         self.faults = Faults()
         self._conns: set[_Conn] = set()
         self._pumps: dict[tuple[str, str | None], asyncio.Task[None]] = {}
-        self._ticker: asyncio.Task[None] | None = None
+        self._market = MarketDriver(self.world, name="fake-paradex-market")
         self._background: set[asyncio.Task[None]] = set()
         app = web.Application()
         app.add_routes(self._routes())
@@ -93,22 +113,11 @@ class FakeParadex:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on ``host:port`` (0: any free port); returns the REST base URL (``.../v1``)."""
         await self.server.start(host, port)
-        self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="fake-paradex-market")
+        self._market.start()
         return self.base_url
 
-    async def _tick(self) -> None:
-        """Move the market every simulator step (the world's own driver idles for seconds between
-        subscriptions; pushes must flow from the first one)."""
-        while True:
-            self.world.sync()
-            await asyncio.sleep(self.world.step)
-
     async def stop(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+        await self._market.stop()
         for task in self._pumps.values():
             task.cancel()
         for task in self._pumps.values():
@@ -119,20 +128,13 @@ class FakeParadex:
         await self.server.stop()
         await self.world.stop()
 
-    async def __aenter__(self) -> FakeParadex:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     @property
     def base_url(self) -> str:
-        return f"http://{self.server.host}:{self.server.port}/v1"
+        return self.url("http", "/v1")
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.server.host}:{self.server.port}/v1"
+        return self.url("ws", "/v1")
 
     @property
     def requests(self) -> list[str]:
