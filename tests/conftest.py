@@ -6,10 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.local_prefect import LocalPrefect, free_port
+
+if TYPE_CHECKING:
+    from tests.hedge_run import RecordedRun
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +44,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``last`` run after all others (stable order): checks that need time to pass, and
     the one that stops the session's local server."""
     items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
+@pytest.fixture(scope="session")
+def hedge_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[RecordedRun]]:
+    """A warehouse loaded from real hedge-bot runs on the simulator (``tests/hedge_run.py``, ~1 s),
+    and what each run recorded: the published snapshot's path and the runs."""
+    from tests.hedge_run import record_hedge_runs
+    from warehouse.loader import load
+    from warehouse.paths import WarehousePaths
+
+    paths = WarehousePaths(tmp_path_factory.mktemp("hedge-warehouse"))
+    runs = record_hedge_runs(paths.journal_dir)
+    load(paths)
+    return paths.published, runs

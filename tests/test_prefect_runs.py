@@ -156,11 +156,8 @@ def test_cancelling_a_running_bot_cancels_its_orders_then_flattens_or_leaves(loc
 
 @dataclass(frozen=True)
 class OrderBook:
-    """A run's orders from its journal: per (venue, order_id), its (ts, status, reduce_only) records in order.
-
-    The journal rather than the warehouse: the simulator numbers orders from 1 in every run, so two runs on
-    one venue share order ids, and the warehouse's (venue, order_id) key keeps only one of them.
-    """
+    """A run's orders from its own journal: per (venue, order_id), its (ts, status, reduce_only) records in
+    order, each timestamped on the same clock as the bot's record of the user's cancel."""
 
     history: dict[tuple[str, str], list[tuple[float, str, bool]]]
     stop_ts: float

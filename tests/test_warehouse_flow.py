@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.sim_run import run_hedge
+from tests.hedge_run import record_hedge_run
 from warehouse.paths import WarehousePaths
 
 
@@ -19,9 +19,9 @@ def test_flow_loads_once_with_a_strict_limit_of_one(tmp_path: Path, prefect_harn
     from tasks.warehouse import LIMIT_NAME, load_warehouse
 
     paths = WarehousePaths(tmp_path)
-    run = run_hedge(paths.journal_dir, cycles=4)
+    run = record_hedge_run(paths.journal_dir, "hedge-sol-taker")
     result = warehouse_load(str(tmp_path))
-    assert result["inserted"]["fills"] == len(run.fills)
+    assert result["inserted"]["fills"] == len(run.unique_fills)
     assert warehouse_load(str(tmp_path))["records"] == 0  # idempotent
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(LIMIT_NAME).limit == 1
@@ -35,7 +35,7 @@ def test_cli_load_and_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     get_settings.cache_clear()
     try:
         paths = WarehousePaths(tmp_path)
-        run = run_hedge(paths.journal_dir, cycles=2)
+        run = record_hedge_run(paths.journal_dir, "hedge-sol-taker")
         (paths.journal_dir / "junk.jsonl").write_text('{"kind":"nope","run_id":"junk","seq":1}\n')
         runner = CliRunner()
         out = runner.invoke(app, ["warehouse", "load"])
@@ -47,7 +47,7 @@ def test_cli_load_and_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         assert "journals pending: 0" in out.output
         assert "quarantined records: 1" in out.output and "kind: 'nope' is unknown" in out.output
         fills_line = next(line for line in out.output.splitlines() if line.startswith("fills "))
-        assert fills_line.split()[-1] == str(len(run.fills))
+        assert fills_line.split()[-1] == str(len(run.unique_fills))
         out = runner.invoke(app, ["warehouse", "path"])
         assert out.output.strip() == str(paths.published)
         for args in (["warehouse", "--help"], ["warehouse", "load", "--help"], ["warehouse", "status", "--help"]):

@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from core.records import RunInfo
-from tests.sim_run import run_hedge
+from tests.hedge_run import record_hedge_run
 from tests.warehouse_procs import make_fill, make_order
 from warehouse import codec
 from warehouse.journal import Journal, JournalError
@@ -34,18 +34,18 @@ def count(paths: WarehousePaths, table: str) -> int:
     return rows(paths, f"SELECT count(*) FROM {table}")[0][0]
 
 
-def test_sim_run_loads_exactly_what_was_recorded_and_twice_changes_nothing(tmp_path: Path) -> None:
+def test_a_hedge_run_loads_exactly_what_was_recorded_and_twice_changes_nothing(tmp_path: Path) -> None:
     paths = WarehousePaths(tmp_path)
-    run = run_hedge(paths.journal_dir)
+    run = record_hedge_run(paths.journal_dir)
     load(paths)
-    assert count(paths, "fills") == len(run.fills)
+    assert count(paths, "fills") == len(run.unique_fills)
     assert count(paths, "order_events") == len(run.orders)
     assert count(paths, "orders") == len({(o.venue, o.order_id) for o in run.orders})
     assert count(paths, "cycles") == len(run.cycles)
     assert count(paths, "risk_events") == len(run.risk)
     got = {(v, o, t): (p, s, f)
            for v, o, t, p, s, f in rows(paths, "SELECT venue, order_id, trade_id, price, size, fee FROM fills")}
-    assert got == {f.key: (f.price, f.size, f.fee) for f in run.fills}  # decimals exact
+    assert got == {f.key: (f.price, f.size, f.fee) for f in run.unique_fills}  # decimals exact
     final = dict(rows(paths, "SELECT order_id, status FROM orders"))
     last = {o.order_id: str(o.status) for o in run.orders}
     assert final == last  # latest state per order
@@ -212,13 +212,13 @@ def test_a_second_loader_is_refused_while_one_runs(tmp_path: Path) -> None:
     assert load(paths).load_id == 1
 
 
-def test_migration_from_the_previous_version_keeps_every_row(tmp_path: Path) -> None:
+def test_migration_from_the_first_version_keeps_every_row(tmp_path: Path) -> None:
     paths = WarehousePaths(tmp_path)
-    run = run_hedge(paths.journal_dir, cycles=4)
+    run = record_hedge_run(paths.journal_dir, "hedge-sol-taker")
     paths.ensure()
     con = duckdb.connect(str(paths.master))
-    migrate(con, target=LATEST - 1)
-    for f in run.fills:
+    migrate(con, target=1)  # fills and cycles as V1 had them; V2 and V3 backfill columns
+    for f in run.unique_fills:
         con.execute("INSERT INTO fills (venue, order_id, trade_id, run_id, price, size, fee, ts) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, make_timestamp(CAST(? * 1e6 AS BIGINT)))",
                     [f.venue, f.order_id, f.trade_id, run.run_id, f.price, f.size, f.fee, f.ts])
@@ -227,15 +227,17 @@ def test_migration_from_the_previous_version_keeps_every_row(tmp_path: Path) -> 
                     "VALUES (?, ?, ?, ?, ?, ?, ?)", [c.run_id, c.cycle_no, c.kind, c.size, c.primary_price,
                                                      c.hedge_price, c.pnl])
     before = con.execute("SELECT venue, order_id, trade_id, price, size, fee FROM fills ORDER BY ALL").fetchall()
-    assert migrate(con) == [LATEST]
+    assert migrate(con) == list(range(2, LATEST + 1))
     after = con.execute("SELECT venue, order_id, trade_id, price, size, fee FROM fills ORDER BY ALL").fetchall()
     assert after == before
     notional = dict(con.execute("SELECT trade_id, notional FROM fills").fetchall())
-    assert notional == pytest.approx({f.trade_id: float(f.price * f.size) for f in run.fills})
+    assert notional == pytest.approx({f.trade_id: float(f.price * f.size) for f in run.unique_fills})
     volume = dict(con.execute("SELECT cycle_no, volume FROM cycles").fetchall())
     assert volume == pytest.approx({c.cycle_no: float(c.size * (c.primary_price + c.hedge_price)) for c in run.cycles})
     assert con.execute("SELECT count(*) FROM cycles").fetchone()[0] == len(run.cycles)
+    hashed = con.execute("SELECT count(*) FROM fills WHERE key_hash = hash(venue, order_id, trade_id)").fetchone()
+    assert hashed[0] == len(run.unique_fills)  # what the loader's duplicate check compares first
     con.close()
     load(paths)  # the migrated master takes the run's journal: same fills, nothing doubled
-    assert count(paths, "fills") == len(run.fills)
+    assert count(paths, "fills") == len(run.unique_fills)
     assert count(paths, "cycles") == len(run.cycles)

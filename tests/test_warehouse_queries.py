@@ -1,5 +1,6 @@
-"""Every docs/queries.sql query, run on a warehouse built from a simulated hedge run, checked
-against the same figures computed in Python from the records the run produced."""
+"""Every docs/queries.sql query, run on a warehouse loaded from real hedge-bot runs on the simulator
+(``tests/hedge_run.py``), checked against the same figures computed in Python from what the runs
+recorded, and for plausibility: a maker/maker bot's cost per volume is small, latencies ordered."""
 
 from __future__ import annotations
 
@@ -9,107 +10,140 @@ from pathlib import Path
 
 import pytest
 
-from tests.sim_run import SimRun, run_hedge
+from core.types import Order
+from tests.hedge_run import RUNS, RecordedRun
 from warehouse import query
-from warehouse.loader import load
-from warehouse.paths import WarehousePaths
 
 TESTED = {"run_summary", "edge_by_cycle_kind", "fill_success_by_size", "net_delta_over_time", "cost_per_million",
           "hedge_latency_percentiles"}
+Built = tuple[Path, list[RecordedRun]]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SimRun]:
-    paths = WarehousePaths(tmp_path_factory.mktemp("wh"))
-    run = run_hedge(paths.journal_dir, cycles=8)
-    load(paths)
-    return paths.published, run
+def final_orders(runs: list[RecordedRun]) -> list[Order]:
+    """The latest state of each order (by its timestamp, then the order it was recorded in)."""
+    latest: dict[tuple[str, str], tuple[float, int, Order]] = {}
+    n = 0
+    for run in runs:
+        for o in run.orders:
+            n += 1
+            key = (o.venue, o.order_id)
+            if key not in latest or (o.ts, n) >= latest[key][:2]:
+                latest[key] = (o.ts, n, o)
+    return [o for _, _, o in latest.values()]
 
 
 def test_every_cookbook_query_is_tested() -> None:
     assert set(query.named_queries()) == TESTED
 
 
-def test_run_summary(built: tuple[Path, SimRun]) -> None:
-    path, run = built
-    df = query.named_query("run_summary", path=path)
-    assert len(df) == 1
-    row = df.iloc[0]
-    volume = sum(f.price * f.size for f in run.fills)
-    net = sum(c.pnl for c in run.cycles)
-    assert row.cycles == len(run.cycles) and row.fills == len(run.fills)
-    assert row.volume == pytest.approx(float(volume), abs=0.01)
-    assert row.gross_pnl == pytest.approx(float(sum(c.gross_pnl for c in run.cycles)), abs=1e-6)
-    assert row.fees == pytest.approx(float(sum(c.fees for c in run.cycles)), abs=1e-6)
-    assert row.net_pnl == pytest.approx(float(net), abs=1e-6)
-    assert row.pnl_pct == pytest.approx(float(net / volume * 100), abs=1e-6)
-    edges = [c.edge_bps for c in run.cycles if c.edge_bps is not None]
-    assert row.avg_edge_bps == pytest.approx(float(sum(edges) / len(edges)), abs=1e-4)
-    assert row.status == "COMPLETED"
+def test_the_runs_are_real_bot_runs_that_traded(hedge_warehouse: Built) -> None:
+    _, runs = hedge_warehouse
+    assert [r.run_id for r in runs] == list(RUNS)
+    for r in runs:
+        assert r.result.status == "COMPLETED", r.result.reason
+        assert len(r.cycles) == 2 * RUNS[r.run_id]["iterations"]
+        assert {f.venue for f in r.fills} == {"paradex", "grvt"}
 
 
-def test_edge_by_cycle_kind(built: tuple[Path, SimRun]) -> None:
-    path, run = built
+def test_run_summary(hedge_warehouse: Built) -> None:
+    path, runs = hedge_warehouse
+    df = query.named_query("run_summary", path=path).set_index("run_id")
+    assert set(df.index) == {r.run_id for r in runs}
+    for run in runs:
+        row = df.loc[run.run_id]
+        fills = run.unique_fills
+        volume = sum(f.price * f.size for f in fills)
+        net = sum(c.pnl for c in run.cycles)
+        assert row.cycles == len(run.cycles) and row.fills == len(fills)
+        assert row.symbol == RUNS[run.run_id]["ticker"] and row.status == "COMPLETED"
+        assert row.volume == pytest.approx(float(volume), abs=0.01)
+        assert row.gross_pnl == pytest.approx(float(sum(c.gross_pnl for c in run.cycles)), abs=1e-6)
+        assert row.fees == pytest.approx(float(sum(c.fees for c in run.cycles)), abs=1e-6)
+        assert row.net_pnl == pytest.approx(float(net), abs=1e-6)
+        assert row.pnl_pct == pytest.approx(float(net / volume * 100), abs=1e-6)
+        edges = [c.edge_bps for c in run.cycles if c.edge_bps is not None]
+        assert row.avg_edge_bps == pytest.approx(float(sum(edges) / len(edges)), abs=1e-4)
+        assert abs(row.pnl_pct) < 0.5  # a hedged bot loses basis points of its volume, not percents
+
+
+def test_edge_by_cycle_kind(hedge_warehouse: Built) -> None:
+    path, runs = hedge_warehouse
     df = query.named_query("edge_by_cycle_kind", path=path).set_index("kind")
-    assert set(df.index) == {"open", "close"}
+    assert list(df.index) == ["open", "close"]
+    cycles = [c for r in runs for c in r.cycles]
     for kind in ("open", "close"):
-        cs = [c for c in run.cycles if c.kind == kind]
-        assert df.loc[kind, "cycles"] == len(cs)
-        assert df.loc[kind, "avg_edge_bps"] == pytest.approx(float(sum(c.edge_bps for c in cs) / len(cs)), abs=1e-4)
+        cs = [c for c in cycles if c.kind == kind]
+        edges = [c.edge_bps for c in cs]
+        assert df.loc[kind, "cycles"] == len(cs) == len(cycles) // 2
+        assert df.loc[kind, "avg_edge_bps"] == pytest.approx(float(sum(edges) / len(edges)), abs=1e-4)
+        assert df.loc[kind, "median_edge_bps"] == pytest.approx(float(statistics.median(edges)), abs=1e-4)
         assert df.loc[kind, "net_pnl"] == pytest.approx(float(sum(c.pnl for c in cs)), abs=1e-6)
+        assert -50 < df.loc[kind, "min_edge_bps"] <= df.loc[kind, "max_edge_bps"] < 50
 
 
-def test_fill_success_by_size(built: tuple[Path, SimRun]) -> None:
-    path, run = built
+def test_fill_success_by_size(hedge_warehouse: Built) -> None:
+    path, runs = hedge_warehouse
     df = query.named_query("fill_success_by_size", path=path)
-    final = {}
-    for o in run.orders:
-        final[(o.venue, o.order_id)] = o
-    expected: dict[tuple[str, str, Decimal], list] = {}
-    for o in final.values():
-        expected.setdefault((o.venue, str(o.type), o.size), []).append(o)
+    expected: dict[tuple[str, str, Decimal], list[Order]] = {}
+    for o in final_orders(runs):
+        if str(o.status) in ("FILLED", "CANCELLED", "EXPIRED", "REJECTED"):
+            expected.setdefault((o.venue, str(o.type), o.size.normalize()), []).append(o)
     got = {(r.venue, r.type, Decimal(str(r.size)).normalize()): r for r in df.itertuples()}
-    assert set(got) == {(v, t, s.normalize()) for v, t, s in expected}
-    for (v, t, s), orders in expected.items():
-        r = got[(v, t, s.normalize())]
+    assert set(got) == set(expected)
+    # what the runs make of it: three sizes on the primary; maker hedges, and takers on grvt
+    assert {s for v, _, s in got if v == "paradex"} == {Decimal("0.01"), Decimal("0.1"), Decimal("0.2")}
+    assert {t for v, t, _ in got if v == "grvt"} == {"LIMIT", "MARKET"}
+    for key, orders in expected.items():
+        r = got[key]
         assert r.orders == len(orders)
         assert r.full_fills == sum(o.filled >= o.size for o in orders)
+        assert r.no_fills == sum(o.filled == 0 for o in orders)
         assert r.filled_share == pytest.approx(float(sum(o.filled for o in orders) / sum(o.size for o in orders)),
                                                abs=1e-4)
 
 
-def test_net_delta_over_time(built: tuple[Path, SimRun]) -> None:
-    path, run = built
+def test_net_delta_over_time(hedge_warehouse: Built) -> None:
+    path, runs = hedge_warehouse
     df = query.named_query("net_delta_over_time", path=path)
-    assert df.cycles.sum() == len(run.cycles)
-    assert df.iloc[-1].net_delta_last == pytest.approx(float(run.cycles[-1].net_delta_after))
-    assert df.net_delta_max_abs.max() == pytest.approx(max(abs(float(c.net_delta_after)) for c in run.cycles))
-    assert list(df.minute) == sorted(df.minute)
+    assert df.cycles.sum() == sum(len(r.cycles) for r in runs)
+    for run in runs:
+        mine = df[df.run_id == run.run_id]
+        assert list(mine.minute) == sorted(mine.minute)
+        assert mine.iloc[-1].net_delta_last == pytest.approx(float(run.cycles[-1].net_delta_after))
+        assert mine.net_delta_max_abs.max() == pytest.approx(max(abs(float(c.net_delta_after)) for c in run.cycles))
+        assert mine.net_delta_max_abs.max() <= float(RUNS[run.run_id]["size"])  # hedged: never a whole size open
+    assert len(df[df.run_id == "hedge-sol-maker"]) >= 2  # the long run spans minutes
 
 
-def test_cost_per_million(built: tuple[Path, SimRun]) -> None:
-    path, run = built
-    row = query.named_query("cost_per_million", path=path).iloc[0]
-    volume = float(sum(f.price * f.size for f in run.fills))
-    net = float(sum(c.pnl for c in run.cycles))
-    assert row.cost_per_1m == pytest.approx(-net / volume * 1e6, abs=1e-3)
-    assert row.cost_per_1m > 0  # the scripted run pays fees and crosses spreads: a cost
+def test_cost_per_million(hedge_warehouse: Built) -> None:
+    path, runs = hedge_warehouse
+    df = query.named_query("cost_per_million", path=path).set_index("symbol")
+    assert set(df.index) == {"SOL", "ETH"}
+    for symbol in ("SOL", "ETH"):
+        mine = [r for r in runs if RUNS[r.run_id]["ticker"] == symbol]
+        volume = float(sum(f.price * f.size for r in mine for f in r.unique_fills))
+        net = float(sum(c.pnl for r in mine for c in r.cycles))
+        fees = float(sum(c.fees for r in mine for c in r.cycles))
+        assert df.loc[symbol, "cost_per_1m"] == pytest.approx(-net / volume * 1e6, abs=1e-3)
+        assert df.loc[symbol, "fees_per_1m"] == pytest.approx(fees / volume * 1e6, abs=1e-3)
+        assert 0 < df.loc[symbol, "cost_per_1m"] < 2_000  # a cost, and well under 0.2% of volume
 
 
-def test_hedge_latency_percentiles(built: tuple[Path, SimRun]) -> None:
-    path, run = built
+def test_hedge_latency_percentiles(hedge_warehouse: Built) -> None:
+    path, runs = hedge_warehouse
     row = query.named_query("hedge_latency_percentiles", path=path).iloc[0]
-    lat = sorted(c.hedge_latency_ms for c in run.cycles if c.hedge_latency_ms is not None)
-    assert row.cycles == len(lat)
+    lat = sorted(c.hedge_latency_ms for r in runs for c in r.cycles if c.hedge_latency_ms is not None)
+    assert row.hedge_venue == "grvt" and row.cycles == len(lat) > 0
     assert row.p50_ms == pytest.approx(statistics.median(lat), abs=0.1)
     assert row.max_ms == pytest.approx(max(lat), abs=0.1)
-    assert row.p50_ms <= row.p90_ms <= row.p99_ms <= row.max_ms
+    assert 0 < row.p50_ms <= row.p90_ms <= row.p99_ms <= row.max_ms < 15_000  # 5 s hedge timeout, then a taker
 
 
-def test_helpers_return_dataframes(built: tuple[Path, SimRun]) -> None:
-    path, run = built
-    assert list(query.runs(path=path).run_id) == [run.run_id]
-    assert list(query.cycles(run.run_id, path=path).cycle_no) == [c.cycle_no for c in run.cycles]
-    assert len(query.fills(run.run_id, path=path)) == len(run.fills)
+def test_helpers_return_dataframes(hedge_warehouse: Built) -> None:
+    path, runs = hedge_warehouse
+    assert sorted(query.runs(path=path).run_id) == sorted(r.run_id for r in runs)
+    for run in runs:
+        assert list(query.cycles(run.run_id, path=path).cycle_no) == [c.cycle_no for c in run.cycles]
+        assert len(query.fills(run.run_id, path=path)) == len(run.unique_fills)
     with pytest.raises(KeyError, match="allowed: run_summary"):
         query.named_query("nope", path=path)

@@ -58,6 +58,28 @@ async def crash_writer(journal_dir: Path, run_id: str) -> None:
         i += 1
 
 
+def appender(path: Path, start: int, count: int) -> None:
+    """Append complete fill lines to ``path`` without a Journal (so without its flock), a few at a
+    time: what the loader sees when a writer starts on a journal it is reading in place."""
+    import os
+
+    from warehouse import codec
+
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        for i in range(start, start + count, 10):
+            lines = []
+            for k in range(i, min(i + 10, start + count)):
+                rec = codec.fill("appended", make_fill("appended", k))
+                rec["seq"] = k + 1
+                lines.append(codec.dumps(rec))
+            os.write(fd, b"".join(lines))  # one write of whole lines: never a torn tail
+            time.sleep(0.002)
+    finally:
+        os.close(fd)
+    print(json.dumps({"appended": count}), flush=True)
+
+
 def analyst(published: Path, seconds: float) -> None:
     """Hold a read-only connection and query in a loop; reconnect now and then to see new loads."""
     import duckdb
@@ -90,5 +112,7 @@ if __name__ == "__main__":
         asyncio.run(crash_writer(Path(sys.argv[2]), sys.argv[3]))
     elif role == "analyst":
         analyst(Path(sys.argv[2]), float(sys.argv[3]))
+    elif role == "appender":
+        appender(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
     else:
-        raise SystemExit(f"role: {role!r}; allowed: writer, crash_writer, analyst")
+        raise SystemExit(f"role: {role!r}; allowed: writer, crash_writer, analyst, appender")

@@ -50,6 +50,9 @@ COMMON = (_f("kind"), _f("run_id"), _f("seq", INT))
 
 RUN_STATUS = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+# What a cycle's status may say. The hedge engine (strategies/hedge/engine.py) writes ok, recovered
+# (a hedge failed and was redone within the cycle) and fills_missing (prices of some fills never came).
+CYCLE_STATUS = ("ok", "recovered", "fills_missing", "hedge_failed", "partial", "aborted")
 
 KINDS: dict[str, tuple[Field, ...]] = {
     "run_start": (_f("bot"), _f("venues", STR_LIST), _f("symbol"), _f("params", OBJ), _f("started", FLOAT),
@@ -67,7 +70,7 @@ KINDS: dict[str, tuple[Field, ...]] = {
               _f("size", DEC), _f("primary_price", DEC, False), _f("hedge_price", DEC, False),
               _f("edge_bps", DEC, False), _f("primary_fee", DEC), _f("hedge_fee", DEC), _f("gross_pnl", DEC),
               _f("pnl", DEC), _f("net_delta_after", DEC), _f("hedge_latency_ms", FLOAT, False),
-              _f("status", allowed=("ok", "hedge_failed", "partial", "aborted")), _f("started", FLOAT),
+              _f("status", allowed=CYCLE_STATUS), _f("started", FLOAT),
               _f("ended", FLOAT)),
     "position": (_f("venue"), _f("symbol"), _f("size", DEC), _f("entry_price", DEC, False), _f("ts", FLOAT),
                  _f("source", allowed=("ws", "rest", "ledger"))),

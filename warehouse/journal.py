@@ -6,11 +6,12 @@ directly for the live views. Why it never slows a bot:
 - every call encodes its record on the caller's thread (microseconds) and appends the bytes to an
   in-memory batch; a writer thread moves batches to the file with ``os.write``. Nothing on the
   event loop waits for the disk.
-- ``await fill(f)`` returns once an ``fsync`` covering the fill has completed. The writer thread
-  commits in groups: every fill that arrived while the previous ``fsync`` ran shares the next one,
-  so many concurrent fills cost one disk flush. The wait is handed to an executor thread
-  (``run_in_executor``), which is what freezes virtual time on ``core.clock``'s loop while the
-  disk works; one waiter serves all fills pending at a time.
+- ``await fill(f)`` returns once an ``fsync`` covering the fill has completed. Commits go in
+  groups: every fill that arrived while the previous ``fsync`` ran shares the next one, so many
+  concurrent fills cost one disk flush. The commit runs on an executor thread
+  (``run_in_executor``, which is what freezes virtual time on ``core.clock``'s loop while the
+  disk works), one per group; each waiting fill awaits a future of its own, which the group's
+  completion resolves on the loop (no shield, no re-check per fill).
 - other records are written without ``fsync``: once written they survive a killed process (the
   kernel has them), and the next fill's or ``flush()``'s ``fsync`` covers them too.
 
@@ -23,13 +24,16 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,14 @@ EXTRA_KINDS = ("sentiment", "insight", "review")  # records of the scheduled flo
 
 class JournalError(PerpflowError):
     """The journal cannot record any more (closed, or the disk refused a write)."""
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """Fills of one event loop waiting for durability, in seq order, and the commit running for them."""
+
+    fills: collections.deque[tuple[int, asyncio.Future[None]]] = field(default_factory=collections.deque)
+    commit: asyncio.Future[None] | None = None
 
 
 class Journal:
@@ -78,7 +90,8 @@ class Journal:
         self._closing = False
         self._closed = False
         self._writer_idle = False
-        self._waiter: asyncio.Future[None] | None = None
+        # fills awaiting durability, per event loop (a journal may outlive the loop of a clock run)
+        self._waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Waiting] = weakref.WeakKeyDictionary()
         self._wait_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"journal-wait-{run_id}")
         self._thread = threading.Thread(target=self._write_loop, name=f"journal-{run_id}", daemon=True)
         self._thread.start()
@@ -208,14 +221,50 @@ class Journal:
             return seq
 
     async def _wait_durable(self, seq: int) -> None:
-        loop = asyncio.get_running_loop()
-        while self._durable < seq:
-            self._raise_if_broken_for_wait()
-            waiter = self._waiter
-            if waiter is None or waiter.done() or waiter.get_loop() is not loop:
-                waiter = self._waiter = loop.run_in_executor(self._wait_pool, self._block_until, self._sync_wanted)
-            await asyncio.shield(waiter)
+        """Return once ``seq`` is fsynced: one future per waiting fill, resolved by its group's commit."""
+        if self._durable < seq:
+            loop = asyncio.get_running_loop()
+            waiting = self._waiting.get(loop)
+            if waiting is None:
+                waiting = self._waiting[loop] = _Waiting()
+            fut: asyncio.Future[None] = loop.create_future()
+            waiting.fills.append((seq, fut))
+            if waiting.commit is None:
+                self._start_commit(loop, waiting)
+            await fut  # a cancelled fill cancels only its own future
         self._raise_if_broken_for_wait()
+
+    def _start_commit(self, loop: asyncio.AbstractEventLoop, waiting: _Waiting) -> None:
+        """Commit (in the wait thread) every record up to the last fill waiting on ``loop``."""
+        try:
+            waiting.commit = loop.run_in_executor(self._wait_pool, self._block_until, waiting.fills[-1][0])
+        except RuntimeError as err:  # the executor is shut down: the journal is closed
+            waiting.commit = None
+            self._resolve(loop, waiting, err)
+            return
+        waiting.commit.add_done_callback(functools.partial(self._commit_done, loop, waiting))
+
+    def _commit_done(self, loop: asyncio.AbstractEventLoop, waiting: _Waiting, commit: asyncio.Future[None]) -> None:
+        """On the loop: wake the fills the commit made durable; start the next commit for the others."""
+        waiting.commit = None
+        err = None if commit.cancelled() else commit.exception()
+        self._resolve(loop, waiting, err)
+        if waiting.fills:
+            self._start_commit(loop, waiting)
+
+    def _resolve(self, loop: asyncio.AbstractEventLoop, waiting: _Waiting, err: BaseException | None) -> None:
+        durable = self._durable
+        failed = self._error or err
+        while waiting.fills and (waiting.fills[0][0] <= durable or failed is not None):
+            seq, fut = waiting.fills.popleft()
+            if fut.done():
+                continue
+            if seq <= durable:
+                fut.set_result(None)
+            else:
+                fut.set_exception(JournalError(f"{self.path}: the journal failed: {failed}"))
+        if not waiting.fills:
+            self._waiting.pop(loop, None)
 
     def _raise_if_broken_for_wait(self) -> None:
         if self._error is not None:

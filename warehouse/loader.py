@@ -21,7 +21,18 @@ How the parts fit (and why) — the warehouse's concurrency design:
   records beside them. A torn last line of a journal whose writer is gone is quarantined with a
   warning; the unterminated line of a live journal is left for the next load.
 
-Parsing is DuckDB's (``read_json`` over a copy of each journal's new lines): see ``validate.py``.
+How a load runs, and why it is fast (ARCHITECTURE.md §5 asks ≥ 500,000 rows/s):
+
+1. each journal's new complete lines are copied aside (in the kernel), so every read of them sees
+   the same bytes while the writer appends;
+2. a census (``census.py``) reads only ``kind`` and ``seq`` of every line;
+3. one transaction: each kind's records are read once by DuckDB (``read_json`` with just that
+   kind's fields, typed and validated in SQL), projected and inserted straight into their table
+   (``ingest.py``); duplicates are found afterwards by key hash (``merge.py``, ``keys.py``). A
+   journal with a bad record is found by its count and loaded again line by line (``reread.py``);
+4. quarantine, offsets and the load's own row commit with the rows; then a checkpoint (which
+   after a big load does not merge row groups, ``checkpoint``), and the snapshot is published
+   (``publish.py``) when something changed.
 """
 
 from __future__ import annotations
@@ -39,20 +50,17 @@ from pathlib import Path
 
 import duckdb
 import orjson
-import pandas as pd
 
 from core.errors import PerpflowError
-from warehouse import segments
+from warehouse import census, keys, reread, segments
+from warehouse.ingest import BadJournals, ingest
 from warehouse.paths import WarehousePaths
-from warehouse.project import RUNS_SELECT, TABLES, Table, newest_first
 from warehouse.publish import publish
-from warehouse.schema import migrate
-from warehouse.validate import columns_struct, transform_spec, typed_select
-from warehouse.views import create_views
+from warehouse.schema import attach_sql, migrate
+from warehouse.views import ensure_views
 
 log = logging.getLogger(__name__)
-
-EXTRA = ", s.journal, s.line_offset, s.raw"
+VACUUM_BELOW = 122_880  # rows a load writes (one DuckDB row group) from which its checkpoint merges no row groups
 
 
 class LoaderBusy(PerpflowError):
@@ -68,8 +76,11 @@ class LoadResult:
     quarantined: int = 0
     torn: int = 0
     pending_live: int = 0  # journals whose writer is still writing a line
+    slow: int = 0  # journals with a bad record, loaded line by line
     published: bool = False
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole call: lock, load, checkpoint and publish
+    load_seconds: float = 0.0  # read, validate, dedupe, insert, offsets: committed and checkpointed
+    publish_seconds: float = 0.0  # copying the master to the published snapshot
 
 
 @contextlib.contextmanager
@@ -96,46 +107,62 @@ def loader_lock(path: Path, wait: float = 0.0) -> Iterator[None]:
 
 
 def load(paths: WarehousePaths | None = None, *, wait: float = 0.0, publish_snapshot: bool = True) -> LoadResult:
-    """Load every journal's new records into the master, then publish the snapshot."""
+    """Load every journal's new records into the master, then publish the snapshot if anything changed."""
     paths = paths or WarehousePaths.from_settings()
     paths.ensure()
     t0 = time.perf_counter()
     with loader_lock(paths.lock, wait):
-        # The master is attached to an in-memory database so the staging tables live in memory.
-        con = duckdb.connect()
-        con.execute(f"ATTACH {_lit(str(paths.master))} AS master")
-        con.execute("USE master")
+        # The master is attached to an in-memory database so temp tables live in memory. Row order
+        # in a table means nothing (seq does), so inserts need not keep it and can run in parallel.
+        con = duckdb.connect(config={"preserve_insertion_order": False})
         try:
-            migrate(con)
-            create_views(con, paths)
+            con.execute(attach_sql(str(paths.master), "master"))
+            con.execute("USE master")
+            migrated = migrate(con)
+            ensure_views(con, paths)
             result = _load(con, paths)
-            con.execute("CHECKPOINT")
+            checkpoint(con, sum(result.inserted.values()))
         finally:
             con.close()
-        if publish_snapshot and (result.records or result.torn or not paths.published.exists()):
+        result.load_seconds = time.perf_counter() - t0
+        if publish_snapshot and (result.records or result.torn or migrated or not paths.published.exists()):
+            t = time.perf_counter()
             publish(paths.master, paths.published)
             result.published = True
+            result.publish_seconds = time.perf_counter() - t
     result.seconds = time.perf_counter() - t0
     return result
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def checkpoint(con: duckdb.DuckDBPyConnection, rows: int) -> None:
+    """Checkpoint the master; after a big load, without merging row groups.
+
+    DuckDB's checkpoint merges a table's partly filled row groups ("vacuum"): after a load of a
+    million fills it would decompress and compress again most of what the load had just written,
+    which doubled the load's time. A big load's rows are already in full row groups but for its last
+    one, so it skips the merge (row groups left empty by deletes are still dropped); small loads
+    merge as usual, which keeps a table from piling up tiny row groups.
+    """
+    if rows < VACUUM_BELOW:
+        con.execute("CHECKPOINT")
+        return
+    default = con.execute("SELECT current_setting('max_vacuum_tasks')").fetchone()
+    con.execute("SET max_vacuum_tasks = 0")
+    try:
+        con.execute("CHECKPOINT")
+    finally:
+        con.execute(f"SET max_vacuum_tasks = {int(default[0]) if default else 100}")
 
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _load(con: duckdb.DuckDBPyConnection, paths: WarehousePaths) -> LoadResult:
-    row = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()
-    result = LoadResult(load_id=int(row[0]) if row else 1)
-    started = _now()
-    offsets = {j: (o, s, n) for j, o, s, n in
-               con.execute("SELECT journal, byte_offset, last_seq, records FROM journal_offsets").fetchall()}
-    segs: list[segments.Segment] = []
+def _segments(con: duckdb.DuckDBPyConnection, paths: WarehousePaths, result: LoadResult) -> list[segments.Segment]:
+    offsets = dict(con.execute("SELECT journal, byte_offset FROM journal_offsets").fetchall())
+    segs = []
     for path in paths.journals():
-        offset = offsets.get(path.name, (0, 0, 0))[0]
+        offset = offsets.get(path.name, 0)
         if path.stat().st_size < offset:
             log.warning("journal %s is shorter than its loaded offset %d: reloading it from the start", path, offset)
             offset = 0
@@ -146,80 +173,105 @@ def _load(con: duckdb.DuckDBPyConnection, paths: WarehousePaths) -> LoadResult:
             result.pending_live += 1
         if seg.end > seg.start or seg.torn:
             segs.append(seg)
+    return segs
+
+
+class _Changed(Exception):
+    """Journals read in place were written to during the load."""
+
+    def __init__(self, journals: set[str]) -> None:
+        super().__init__(", ".join(sorted(journals)))
+        self.journals = journals
+
+
+def _load(con: duckdb.DuckDBPyConnection, paths: WarehousePaths) -> LoadResult:
+    copy: set[str] = set()
+    while True:
+        try:
+            return _attempt(con, paths, copy)
+        except _Changed as changed:
+            log.info("journals %s changed while being read: loading again from a copy", changed)
+            copy |= changed.journals
+
+
+def _stage_files(segs: list[segments.Segment], stage: Path, copy: set[str]) -> dict[str, Path]:
+    """The file DuckDB reads for each journal's new lines: the journal itself when the new lines are the
+    whole of a journal nobody writes (checked again before committing), else a copy of just those lines."""
+    files = {}
+    for seg in segs:
+        if seg.end <= seg.start:
+            continue
+        if seg.whole and seg.journal not in copy:
+            files[seg.journal] = seg.path
+        else:
+            files[seg.journal] = stage / seg.journal
+            segments.copy_segment(seg, files[seg.journal])
+    return files
+
+
+def _attempt(con: duckdb.DuckDBPyConnection, paths: WarehousePaths, copy: set[str]) -> LoadResult:
+    row = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()
+    result = LoadResult(load_id=int(row[0]) if row else 1)
+    started = _now()
+    segs = _segments(con, paths, result)
     result.journals = len(segs)
     stage = paths.stage / f"load-{result.load_id}-{os.getpid()}"
     stage.mkdir(parents=True, exist_ok=True)
     try:
+        files = _stage_files(segs, stage, copy)
+        in_place = [s for s in segs if files.get(s.journal) == s.path]
         t = time.perf_counter()
-        _read_batch(con, segs, stage)
-        log.debug("load %d: read %d journals in %.2fs", result.load_id, len(segs), time.perf_counter() - t)
-        t = time.perf_counter()
-        con.execute("BEGIN TRANSACTION")
-        try:
-            _write_batch(con, segs, result, started)
-            con.execute("COMMIT")
+        counted = census.take(con, files)
+        slow = counted.unreadable()
+        log.debug("load %d: census of %d journals in %.2fs", result.load_id, len(files), time.perf_counter() - t)
+        while True:
+            t = time.perf_counter()
+            con.execute("BEGIN TRANSACTION")
+            try:
+                keys.refresh(con)
+                reread.create(con, [s for s in segs if s.journal in slow])
+                result.inserted = ingest(con, counted, slow, result.load_id)
+                _finish(con, segs, counted, slow, result, started)
+                changed = {s.journal for s in in_place if not s.unchanged()}
+                if changed:
+                    raise _Changed(changed)
+                con.execute("COMMIT")
+            except BadJournals as bad:
+                con.execute("ROLLBACK")
+                if bad.journals <= slow:
+                    raise RuntimeError(f"load {result.load_id}: journals {bad} still short on the slow path") from None
+                log.info("load %d: %s hold bad records: loading them line by line", result.load_id, bad)
+                slow |= bad.journals
+                continue
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
             log.debug("load %d: wrote %d records in %.2fs", result.load_id, result.records, time.perf_counter() - t)
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            result.slow = len(slow)
+            return result
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return result
 
 
-def _read_batch(con: duckdb.DuckDBPyConnection, segs: list[segments.Segment], stage: Path) -> None:
-    """Materialise every new line of every journal as a typed record with its ``problem`` (temp ``batch``)."""
-    files = []
-    for seg in segs:
-        if seg.end > seg.start:
-            dest = stage / seg.journal
-            segments.copy_segment(seg, dest)
-            files.append(str(dest))
-    empty = "SELECT * FROM ({}) WHERE false".format(_lines_source("lines_empty"))
-    con.execute("CREATE OR REPLACE TEMP TABLE lines_empty (journal VARCHAR, line_offset BIGINT, raw VARCHAR)")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE batch AS {typed_select(f'({empty})', EXTRA)}")
-    if not files:
-        return
-    listing = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-    src = (f"(SELECT *, parse_filename(filename) AS journal, NULL::BIGINT AS line_offset, NULL::VARCHAR AS raw "
-           f"FROM read_json({listing}, format='newline_delimited', columns={columns_struct()}, "
-           f"ignore_errors=true, filename=true))")
-    con.execute(f"INSERT INTO batch {typed_select(src, EXTRA)}")
-    bad = [r[0] for r in con.execute("SELECT DISTINCT journal FROM batch WHERE problem IS NOT NULL").fetchall()]
-    for seg in segs:
-        if seg.journal in bad:
-            _reread_with_raw_lines(con, seg)
-
-
-def _lines_source(table: str) -> str:
-    return (f"SELECT j.*, journal, line_offset, raw FROM (SELECT CASE WHEN json_valid(raw) AND "
-            f"json_type(raw) = 'OBJECT' THEN json_transform(raw, {transform_spec()}) END AS j, "
-            f"journal, line_offset, raw FROM {table})")
-
-
-def _reread_with_raw_lines(con: duckdb.DuckDBPyConnection, seg: segments.Segment) -> None:
-    """A segment with bad lines is typed again line by line, keeping each line's text and offset."""
-    rows = segments.lines(seg)
-    log.warning("journal %s: bad records among %d new lines; they go to quarantine", seg.journal, len(rows))
-    frame = pd.DataFrame({"journal": seg.journal, "line_offset": [o for o, _ in rows], "raw": [t for _, t in rows]})
-    con.register("seg_lines", frame)
-    try:
-        con.execute("DELETE FROM batch WHERE journal = ?", [seg.journal])
-        con.execute(f"INSERT INTO batch {typed_select('(' + _lines_source('seg_lines') + ')', EXTRA)}")
-    finally:
-        con.unregister("seg_lines")
-
-
-def _write_batch(con: duckdb.DuckDBPyConnection, segs: list[segments.Segment], result: LoadResult,
-                 started: datetime) -> None:
-    con.execute("CREATE OR REPLACE TEMP VIEW good AS SELECT * FROM batch WHERE problem IS NULL")
-    counts = con.execute("SELECT count(*), count(*) FILTER (WHERE problem IS NOT NULL) FROM batch").fetchone()
-    result.records = int(counts[0]) if counts else 0
-    result.inserted["runs"] = _merge_runs(con)
-    for table in TABLES.values():
-        result.inserted[table.name] = _upsert(con, table) if table.upsert else _insert_new(con, table)
+def _finish(con: duckdb.DuckDBPyConnection, segs: list[segments.Segment], counted: census.Census, slow: set[str],
+            result: LoadResult, started: datetime) -> None:
+    """Quarantine, offsets and the load's row, in the load's transaction."""
+    per_slow = {j: (s, n) for j, s, n in con.execute(
+        f"SELECT journal, max(seq) FILTER (WHERE problem IS NULL), count(*) FROM {reread.TABLE} GROUP BY journal"
+    ).fetchall()}
+    result.records = sum(counted.records(s.journal) for s in segs if s.journal not in slow)
+    result.records += sum(n for _, n in per_slow.values())
     result.quarantined = _quarantine(con, segs, result)
-    _advance_offsets(con, segs)
+    now = _now()
+    rows = []
+    for seg in segs:
+        if seg.journal in slow:
+            last_seq, records = per_slow.get(seg.journal, (None, 0))
+        else:
+            last_seq, records = counted.last_seq.get(seg.journal), counted.records(seg.journal)
+        end = seg.end + len(seg.tail) if seg.torn else seg.end
+        rows.append((seg.journal, end, last_seq, records + int(seg.torn), int(seg.torn), now))
+    _advance_offsets(con, rows)
     con.execute("INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [result.load_id, started, _now(), result.journals, result.records,
                  orjson.dumps(result.inserted).decode(), result.quarantined])
@@ -230,108 +282,41 @@ def _count(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def _columns(con: duckdb.DuckDBPyConnection, select: str) -> list[str]:
-    return [d[0] for d in con.execute(f"SELECT * FROM ({select}) LIMIT 0").description]
-
-
-def _insert_new(con: duckdb.DuckDBPyConnection, table: Table) -> int:
-    select = table.sql("good")
-    cols = ", ".join(_columns(con, select))
-    match = " AND ".join(f"x.{k} = n.{k}" for k in table.key)
-    keys = ", ".join(f"n.{k}" for k in table.key)
-    con.execute(f"""
-        INSERT INTO {table.name} ({cols})
-        SELECT {cols} FROM ({select}) n
-        WHERE NOT EXISTS (SELECT 1 FROM {table.name} x WHERE {match})
-        QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY n.journal, n.seq) = 1""")
-    return _count(con)
-
-
-def _newer(table: Table) -> str:
-    """n is newer than x by the table's order columns (lexicographic)."""
-    cols = [c.strip() for c in table.order.split(",")]
-    terms = []
-    for i, c in enumerate(cols):
-        same = [f"n.{p} = x.{p}" for p in cols[:i]]
-        terms.append("(" + " AND ".join([*same, f"n.{c} > x.{c}"]) + ")")
-    return " OR ".join(terms)
-
-
-def _upsert(con: duckdb.DuckDBPyConnection, table: Table) -> int:
-    select = table.sql("good")
-    names = _columns(con, select)
-    match = " AND ".join(f"x.{k} = n.{k}" for k in table.key)
-    keys = ", ".join(table.key)
-    sets = ", ".join(f"{c} = n.{c}" for c in names if c not in table.key)
-    con.execute(f"""
-        MERGE INTO {table.name} x
-        USING (SELECT * FROM ({select}) QUALIFY row_number() OVER (PARTITION BY {keys}
-               ORDER BY {newest_first(table)}) = 1) n
-        ON {match}
-        WHEN MATCHED AND ({_newer(table)}) THEN UPDATE SET {sets}
-        WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join('n.' + c for c in names)})""")
-    return _count(con)
-
-
-def _merge_runs(con: duckdb.DuckDBPyConnection) -> int:
-    select = RUNS_SELECT.format(src="good")
-    names = _columns(con, select)
-    con.execute(f"""
-        MERGE INTO runs x USING ({select}) n ON x.run_id = n.run_id
-        WHEN MATCHED THEN UPDATE SET
-            bot = coalesce(n.bot, x.bot), flow_run_id = coalesce(n.flow_run_id, x.flow_run_id),
-            venues = coalesce(n.venues, x.venues), symbol = coalesce(n.symbol, x.symbol),
-            params = coalesce(n.params, x.params), started = coalesce(n.started, x.started),
-            ended = coalesce(n.ended, x.ended),
-            status = CASE WHEN n.status IS NOT NULL THEN n.status ELSE x.status END,
-            reason = CASE WHEN n.status IS NOT NULL THEN n.reason ELSE x.reason END
-        WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES
-            ({', '.join('coalesce(n.status, ' + repr('RUNNING') + ')' if c == 'status' else 'n.' + c
-                        for c in names)})""")
-    return _count(con)
-
-
 def _quarantine(con: duckdb.DuckDBPyConnection, segs: list[segments.Segment], result: LoadResult) -> int:
-    now = _now()
     for seg in segs:
         if seg.torn:
             result.torn += 1
             log.warning("journal %s: torn last record at byte %d (%d bytes, writer gone) skipped to quarantine",
                         seg.journal, seg.end, len(seg.tail))
-            con.execute("INSERT INTO batch (journal, line_offset, raw, problem) VALUES (?, ?, ?, ?)",
+            con.execute(f"INSERT INTO {reread.TABLE} (journal, line_offset, raw, problem) VALUES (?, ?, ?, ?)",
                         [seg.journal, seg.end, segments.printable(seg.tail),
                          "torn last record: the line never completed and its writer is gone"])
-    con.execute("""
+    con.execute(f"""
         INSERT INTO quarantine
         SELECT b.journal, b.line_offset, coalesce(b.run_id, regexp_replace(b.journal, '\\.jsonl$', '')), b.kind,
                b.problem, b.raw, ?, ?
-        FROM batch b
+        FROM {reread.TABLE} b
         WHERE b.problem IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.journal = b.journal AND q.line_offset = b.line_offset)""",
-                [now, result.load_id])
+                [_now(), result.load_id])
     count = _count(con)
     for journal, problem, n in con.execute(
-            "SELECT journal, any_value(problem), count(*) FROM batch WHERE problem IS NOT NULL GROUP BY journal"
-    ).fetchall():
+            f"SELECT journal, any_value(problem), count(*) FROM {reread.TABLE} WHERE problem IS NOT NULL "
+            "GROUP BY journal").fetchall():
         log.warning("journal %s: %d record(s) quarantined, e.g. %s", journal, n, problem)
     return count
 
 
-def _advance_offsets(con: duckdb.DuckDBPyConnection, segs: list[segments.Segment]) -> None:
-    per_journal = {j: (s, n) for j, s, n in con.execute(
-        "SELECT journal, max(seq) FILTER (WHERE problem IS NULL), count(*) FROM batch GROUP BY journal").fetchall()}
-    now = _now()
-    for seg in segs:
-        last_seq, records = per_journal.get(seg.journal, (None, 0))
-        end = seg.end + len(seg.tail) if seg.torn else seg.end
-        con.execute("""
-            MERGE INTO journal_offsets x
-            USING (SELECT ?::VARCHAR AS journal, ?::BIGINT AS byte_offset, ?::BIGINT AS last_seq,
-                          ?::BIGINT AS records, ?::BIGINT AS torn, ?::TIMESTAMP AS updated) n
-            ON x.journal = n.journal
-            WHEN MATCHED THEN UPDATE SET byte_offset = n.byte_offset,
-                 last_seq = greatest(x.last_seq, coalesce(n.last_seq, 0)), records = x.records + n.records,
-                 torn = x.torn + n.torn, updated = n.updated
-            WHEN NOT MATCHED THEN INSERT VALUES (n.journal, n.byte_offset, coalesce(n.last_seq, 0), n.records,
-                 n.torn, n.updated)""",
-                    [seg.journal, end, last_seq, records, int(seg.torn), now])
+def _advance_offsets(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE new_offsets (journal VARCHAR, byte_offset BIGINT, last_seq BIGINT, "
+                "records BIGINT, torn BIGINT, updated TIMESTAMP)")
+    if not rows:
+        return
+    con.executemany("INSERT INTO new_offsets VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.execute("""
+        MERGE INTO journal_offsets x USING new_offsets n ON x.journal = n.journal
+        WHEN MATCHED THEN UPDATE SET byte_offset = n.byte_offset,
+             last_seq = greatest(x.last_seq, coalesce(n.last_seq, 0)), records = x.records + n.records,
+             torn = x.torn + n.torn, updated = n.updated
+        WHEN NOT MATCHED THEN INSERT VALUES (n.journal, n.byte_offset, coalesce(n.last_seq, 0), n.records,
+             n.torn, n.updated)""")

@@ -23,28 +23,41 @@ class Table:
     select: str  # projection from {src} (and {runs}); column names as in the table
     upsert: bool  # True: keep the latest row per key (order); False: first one wins, later are duplicates
     order: str = "seq"  # what "latest" means among rows of one key
+    kind: str = ""  # the record kind its rows come from
+
+    def __post_init__(self) -> None:
+        if f"r.kind = '{self.kind}'" not in self.select:
+            raise AssertionError(f"table {self.name}: its projection does not read records of kind {self.kind!r}")
 
     def sql(self, src: str, runs: str = "runs") -> str:
         return self.select.format(src=src, runs=runs)
 
+    def key_hash(self, alias: str) -> str:
+        """The row's ``key_hash``: DuckDB's 64-bit hash of the natural key (see ``warehouse/keys.py``)."""
+        return "hash(" + ", ".join(f"{alias}.{k}" for k in self.key) + ")"
 
-BOT = "(SELECT any_value(x.bot) FROM {runs} x WHERE x.run_id = r.run_id)"
+
+# The bot of a record's run, joined in (a correlated subquery would make DuckDB deduplicate the
+# run_id of every record first: a third of a fill load's time).
+BOT = "b.bot"
+BOT_JOIN = ("LEFT JOIN (SELECT x.run_id, any_value(x.bot) AS bot FROM {runs} x GROUP BY x.run_id) b "
+            "ON b.run_id = r.run_id")
 
 TABLES: dict[str, Table] = {t.name: t for t in (
     Table("orders", ("venue", "order_id"), f"""
         SELECT r.venue, r.order_id, r.run_id, {BOT} AS bot, r.client_id, r.symbol, r.side, r.type, r.post_only,
                r.reduce_only, r.price, r.size, r.filled, r.avg_price, r.status, r.reject_reason, {ts('r.ts')} AS ts,
                r.seq, r.journal
-        FROM {{src}} r WHERE r.kind = 'order'""", upsert=True, order="ts, seq"),
+        FROM {{src}} r {BOT_JOIN} WHERE r.kind = 'order'""", upsert=True, order="ts, seq", kind="order"),
     Table("order_events", ("venue", "order_id", "seq"), f"""
         SELECT r.venue, r.order_id, r.seq, r.run_id, r.status, r.price, r.size, r.filled, r.avg_price,
                r.reject_reason, {ts('r.ts')} AS ts, r.journal
-        FROM {{src}} r WHERE r.kind = 'order'""", upsert=False),
+        FROM {{src}} r WHERE r.kind = 'order'""", upsert=False, kind="order"),
     Table("fills", ("venue", "order_id", "trade_id"), f"""
         SELECT r.venue, r.order_id, r.trade_id, r.run_id, {BOT} AS bot, r.client_id, r.symbol, r.side, r.price,
                r.size, r.fee, r.liquidity, {ts('r.ts')} AS ts, r.bid, r.ask, r.seq, r.journal,
                CAST(r.price AS DOUBLE) * CAST(r.size AS DOUBLE) AS notional
-        FROM {{src}} r WHERE r.kind = 'fill'""", upsert=False),
+        FROM {{src}} r {BOT_JOIN} WHERE r.kind = 'fill'""", upsert=False, kind="fill"),
     Table("cycles", ("run_id", "cycle_no"), f"""
         SELECT r.run_id, r.cycle_no, r.bot, r.iteration, r.cycle_kind AS kind, r.direction, r.primary_venue,
                r.hedge_venue, r.symbol, r.size, r.primary_price, r.hedge_price, r.edge_bps, r.primary_fee,
@@ -52,29 +65,29 @@ TABLES: dict[str, Table] = {t.name: t for t in (
                r.hedge_latency_ms, r.status, {ts('r.started')} AS started, {ts('r.ended')} AS ended, r.seq, r.journal,
                CAST(r.size AS DOUBLE)
                  * CAST(coalesce(r.primary_price, 0) + coalesce(r.hedge_price, 0) AS DOUBLE) AS volume
-        FROM {{src}} r WHERE r.kind = 'cycle'""", upsert=True),
+        FROM {{src}} r WHERE r.kind = 'cycle'""", upsert=True, kind="cycle"),
     Table("positions", ("run_id", "venue", "symbol", "ts"), f"""
         SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.size, r.entry_price, r.source, r.seq, r.journal
-        FROM {{src}} r WHERE r.kind = 'position'""", upsert=True),
+        FROM {{src}} r WHERE r.kind = 'position'""", upsert=True, kind="position"),
     Table("risk_events", ("run_id", "ts", "seq"), f"""
         SELECT r.run_id, {ts('r.ts')} AS ts, r.seq, r."check" AS check_name, r.reason, r.state_from, r.state_to,
                r.detail, r.data, r.journal
-        FROM {{src}} r WHERE r.kind = 'risk'""", upsert=False),
+        FROM {{src}} r WHERE r.kind = 'risk'""", upsert=False, kind="risk"),
     Table("funding", ("run_id", "venue", "symbol", "ts"), f"""
         SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.rate, r.position, r.payment, r.seq, r.journal
-        FROM {{src}} r WHERE r.kind = 'funding'""", upsert=False),
+        FROM {{src}} r WHERE r.kind = 'funding'""", upsert=False, kind="funding"),
     Table("sentiment", ("source", "metric", "symbol", "ts"), f"""
         SELECT r.source, r.metric, r.symbol, {ts('r.ts')} AS ts, r.value, r.age_s, r.stale, r.detail, r.run_id,
                r.seq, r.journal
-        FROM {{src}} r WHERE r.kind = 'sentiment'""", upsert=False),
+        FROM {{src}} r WHERE r.kind = 'sentiment'""", upsert=False, kind="sentiment"),
     Table("insights", ("insight_id",), f"""
         SELECT r.insight_id, {ts('r.ts')} AS ts, r.scope, r.topic, r.data, r.confidence, r.source, r.run_id, r.seq,
                r.journal
-        FROM {{src}} r WHERE r.kind = 'insight'""", upsert=True, order="ts, seq"),
+        FROM {{src}} r WHERE r.kind = 'insight'""", upsert=True, order="ts, seq", kind="insight"),
     Table("reviews", ("review_id",), f"""
         SELECT r.review_id, {ts('r.ts')} AS ts, r.reviewer, r.model, {ts('r.period_start')} AS period_start,
                {ts('r.period_end')} AS period_end, r.summary, r.body, r.valid, r.run_id, r.seq, r.journal
-        FROM {{src}} r WHERE r.kind = 'review'""", upsert=True, order="ts, seq"),
+        FROM {{src}} r WHERE r.kind = 'review'""", upsert=True, order="ts, seq", kind="review"),
 )}
 
 # One row per run from its run_start and run_end records (a batch may hold either or both).

@@ -11,7 +11,13 @@ order_id, seq), fills (venue, order_id, trade_id), cycles (run_id, cycle_no), po
 venue, symbol, ts), risk_events (run_id, ts, seq), funding (run_id, venue, symbol, ts),
 sentiment (source, metric, symbol, ts), insights (insight_id), reviews (review_id), quarantine
 (journal, line_offset). All timestamps are UTC (``TIMESTAMP``); decimals are
-``contract.DECIMAL``. ``seq`` and ``journal`` say which journal line a row came from.
+``contract.DECIMAL``. ``seq`` and ``journal`` say which journal line a row came from; ``load_id``
+which load wrote it (0: before loads were recorded per row) and ``key_hash`` is the hash of its
+natural key that the loader's duplicate checks use (``keys.py``).
+
+Files are written in DuckDB's 1.5 storage format (``STORAGE_VERSION``): its string compression
+costs a third less time than the 0.10 default, and ``pyproject.toml`` pins DuckDB and its CLI to
+1.5.x, which read it. An older master is upgraded in place the first time the loader attaches it.
 """
 
 from __future__ import annotations
@@ -21,8 +27,15 @@ from dataclasses import dataclass
 import duckdb
 
 from warehouse.contract import DECIMAL
+from warehouse.keys import backfill_statements
 
 D = DECIMAL
+STORAGE_VERSION = "v1.5.0"
+
+
+def attach_sql(path: str, alias: str) -> str:
+    """ATTACH a warehouse file read-write, writing new data in ``STORAGE_VERSION``."""
+    return f"ATTACH '{path.replace(chr(39), chr(39) * 2)}' AS {alias} (STORAGE_VERSION '{STORAGE_VERSION}')"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +95,10 @@ V2 = Migration(2, "tables of the scheduled flows; notional per fill and volume p
     "CAST(coalesce(primary_price, 0) + coalesce(hedge_price, 0) AS DOUBLE)",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2)
+V3 = Migration(3, "key_hash and load_id on every keyed table (the loader's duplicate checks), loader_meta",
+               backfill_statements())
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",

@@ -25,10 +25,27 @@ class Segment:
     end: int  # byte offset just past the last complete line
     tail: bytes  # bytes after ``end`` (an unterminated last line), b"" if none
     live: bool  # a writer holds the journal open
+    stamp: tuple[int, int, int] = (0, 0, 0)  # inode, size and mtime when scanned
 
     @property
     def torn(self) -> bool:
         return bool(self.tail) and not self.live
+
+    @property
+    def whole(self) -> bool:
+        """The segment is the whole file, complete, and nobody writes it: it can be read in place."""
+        return self.start == 0 and self.end == self.stamp[1] and not self.tail and not self.live
+
+    def unchanged(self) -> bool:
+        """The file is still what ``scan`` saw (journals only grow: any write changes size or mtime)."""
+        try:
+            return _stamp(os.stat(self.path)) == self.stamp
+        except FileNotFoundError:
+            return False
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def writer_alive(path: Path) -> bool:
@@ -52,7 +69,8 @@ def scan(path: Path, offset: int) -> Segment | None:
     """The new part of ``path`` after ``offset``, or None when there is nothing new."""
     live = writer_alive(path)  # before sizing: a writer that stops afterwards left complete lines
     with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
+        stat = os.fstat(f.fileno())
+        size = stat.st_size
         if size <= offset:
             return None
         end = size
@@ -67,7 +85,7 @@ def scan(path: Path, offset: int) -> Segment | None:
             end = start
         f.seek(end)
         tail = f.read(size - end)
-    return Segment(path.name, path, offset, end, tail, live)
+    return Segment(path.name, path, offset, end, tail, live, _stamp(stat))
 
 
 def copy_segment(seg: Segment, dest: Path) -> None:

@@ -53,15 +53,58 @@ def transform_spec() -> str:
     return _lit(json.dumps({f.name: _read_type(f) for f in FIELDS.values()}))
 
 
+def _typed(f: Field, alias: str) -> str:
+    if _cast_needed(f):
+        return f"TRY_CAST({alias}.{_q(f.name)} AS {DUCK_TYPES[f.type]}) AS {_q(f.name)}"
+    return f"{alias}.{_q(f.name)}"
+
+
 def typed_select(src: str, extra: str = "") -> str:
     """Typed record columns from ``src`` (read with ``columns_struct``), plus ``problem``."""
-    cols = []
-    for f in FIELDS.values():
-        if _cast_needed(f):
-            cols.append(f"TRY_CAST(s.{_q(f.name)} AS {DUCK_TYPES[f.type]}) AS {_q(f.name)}")
-        else:
-            cols.append(f"s.{_q(f.name)}")
+    cols = [_typed(f, "s") for f in FIELDS.values()]
     return f"SELECT {', '.join(cols)}, {problem_sql('s')} AS problem{extra} FROM {src} s"
+
+
+def kind_fields(kinds: tuple[str, ...]) -> list[str]:
+    """The fields records of ``kinds`` can carry (the common ones first), in contract order."""
+    names = [f.name for f in COMMON]
+    for kind in kinds:
+        names += [f.name for f in KINDS[kind] if f.name not in names]
+    return names
+
+
+def kind_struct(kinds: tuple[str, ...]) -> str:
+    """``columns=`` of a read_json that reads only the fields of ``kinds``, typed as ``columns_struct``.
+
+    Reading the same field with the same type whatever the query keeps one typing for the loader's
+    fast per-kind reads, its line-by-line reread of bad segments and the live views.
+    """
+    return "{" + ", ".join(f"{_lit(n)}: {_lit(_read_type(FIELDS[n]))}" for n in kind_fields(kinds)) + "}"
+
+
+def kind_select(src: str, kinds: tuple[str, ...], extra: str = "") -> str:
+    """Typed columns of ``kinds`` from ``src`` (read with ``kind_struct``) and ``ok``, for rows of those kinds.
+
+    ``ok`` is true exactly when ``problem_sql`` would be NULL: it tests the same conditions in the
+    same order, without building the reason (a bad record is rare; the loader then rereads its
+    segment to name what is wrong).
+    """
+    cols = [_typed(FIELDS[n], "s") for n in kind_fields(kinds)]
+    oks = " ".join(f"WHEN s.kind = {_lit(k)} THEN {ok_sql(k, 's')}" for k in kinds)
+    where = ", ".join(_lit(k) for k in kinds)
+    return (f"SELECT {', '.join(cols)}, CASE {oks} END AS ok{extra} FROM {src} s "
+            f"WHERE s.kind IN ({where})")
+
+
+def ok_sql(kind: str, alias: str) -> str:
+    """True when a record of ``kind`` (read raw, as ``alias``) breaks no field of the contract.
+
+    ``problem_sql``'s CASE names a problem exactly when one of its tests is true, and an OR of the
+    same tests is true exactly then (a NULL test counts as not true in both): one OR decides the
+    same at a fraction of the cost.
+    """
+    bad = [_bad(f, alias) for f in COMMON[1:]] + [_bad(f, alias) for f in KINDS[kind] if _bad(f, alias)]
+    return "NOT coalesce(" + " OR ".join(f"({b})" for b in bad) + ", false)"
 
 
 def _bad(f: Field, alias: str) -> str:

@@ -97,6 +97,9 @@ class SimExchange:
         self.drops = 0  # stream disconnects injected so far
         self._oid = 0
         self._tid = 0
+        # Order and trade ids are unique per simulated session (seed, venue, start), as a real venue's
+        # are for ever: runs of different sessions recorded in one warehouse never share a natural key.
+        self._ids = f"{self.name[:3]}-{random.Random(f'{seed}/{self.name}/{now}/ids').getrandbits(32):08x}"
         self.next_funding = (math.floor(now / profile.funding_interval_s) + 1) * profile.funding_interval_s
         self._feed_latency = profile.feed_latency_ms / 1000
         self.published: dict[str, BBO] = {}
@@ -186,7 +189,7 @@ class SimExchange:
     # --- orders ------------------------------------------------------------------------------
     def _new_id(self) -> str:
         self._oid += 1
-        return f"{self.name[:3]}-o{self._oid}"
+        return f"{self._ids}-o{self._oid}"
 
     def _check(self, slot: MarketSlot, side: Side, price: Decimal | None, size: Decimal, reduce_only: bool,
                client_id: str, ref_price: Decimal) -> int:
@@ -345,7 +348,7 @@ class SimExchange:
         fee = ins.fee(px * size, liq)
         bid, _, ask, _ = slot.market.top()
         fill = Fill(venue=self.name, order_id=o.order_id, client_id=o.client_id,
-                    trade_id=f"{self.name[:3]}-t{self._tid}", symbol=o.symbol, side=o.side, price=px,
+                    trade_id=f"{self._ids}-t{self._tid}", symbol=o.symbol, side=o.side, price=px,
                     size=size, fee=fee, liquidity=liq, ts=t,
                     bid=bid * slot.tick, ask=ask * slot.tick)
         self.account.apply_fill(o.symbol, fill.signed_size, px, fee)
