@@ -215,3 +215,15 @@ def test_restart_flattens_an_unhedged_position_and_adopts_a_hedged_one() -> None
 def test_risk_gate(state, role, sign, reduce, pos, net, denied) -> None:
     verdict = gate(state, role, sign, D("0.1"), reduce, D(pos), D(net), D("0.2"))
     assert (verdict[0] if verdict else None) == denied
+
+
+def test_a_stop_cancels_an_order_still_in_flight_and_names_it_in_its_record() -> None:
+    # an order sent just before the user's cancel is acknowledged just after it: the stop's record says it
+    # cancelled that order, so what the bot sent after the stop can be told from what it sent before
+    e, intents = make()
+    [p] = only(intents, PlaceLimit)  # sent, not yet acknowledged
+    out = e.stop(T0 + 1, flatten=False)
+    assert [(c.venue, c.client_id) for c in only(out, Cancel)] == [(PV, p.client_id)]
+    [state] = [r.event for r in only(out, RecordRisk) if r.event.state_to]
+    assert state.reason is Reason.CANCELLED_BY_USER and f"cancelling {PV}:{p.client_id}" in state.detail
+    assert not only(out, PlaceLimit) and not only(out, PlaceMarket)

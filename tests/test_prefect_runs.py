@@ -143,6 +143,8 @@ def test_cancelling_a_running_bot_cancels_its_orders_then_flattens_or_leaves(loc
         resting = orders[r].resting_at(orders[r].stop_ts)
         assert all(final[key] in ("CANCELLED", "FILLED") for key in resting), (resting, final)
         cancels_seen[r] = sum(final[key] == "CANCELLED" for key in resting)
+        # an order sent just before the cancel and acknowledged after it was cancelled (or filled first)
+        assert all(final[key] in ("CANCELLED", "FILLED") for key in orders[r].in_flight_at_stop()), final
 
     assert final_positions(lp, flatten) == {"paradex": 0, "grvt": 0}
     flattening = orders[flatten].placed_after_stop()
@@ -157,20 +159,27 @@ def test_cancelling_a_running_bot_cancels_its_orders_then_flattens_or_leaves(loc
 @dataclass(frozen=True)
 class OrderBook:
     """A run's orders from its own journal: per (venue, order_id), its (ts, status, reduce_only) records in
-    order, each timestamped on the same clock as the bot's record of the user's cancel."""
+    order, each timestamped on the same clock as the bot's record of the user's cancel; and the orders that
+    record says the stop cancelled (an order sent just before the cancel is acknowledged just after it)."""
 
     history: dict[tuple[str, str], list[tuple[float, str, bool]]]
+    client_ids: dict[tuple[str, str], str]
     stop_ts: float
+    cancelled_by_stop: frozenset[str]  # "venue:client_id"
 
     @classmethod
     def of(cls, records: list[dict[str, Any]]) -> OrderBook:
         history: dict[tuple[str, str], list[tuple[float, str, bool]]] = {}
+        client_ids: dict[tuple[str, str], str] = {}
         for rec in records:
             if rec["kind"] == "order":
-                history.setdefault((rec["venue"], rec["order_id"]), []).append(
-                    (rec["ts"], rec["status"], bool(rec.get("reduce_only"))))
-        stop = min(rec["ts"] for rec in records if rec["kind"] == "risk" and rec["reason"] == "CANCELLED_BY_USER")
-        return cls(history, stop)
+                key = (rec["venue"], rec["order_id"])
+                history.setdefault(key, []).append((rec["ts"], rec["status"], bool(rec.get("reduce_only"))))
+                client_ids[key] = f"{rec['venue']}:{rec['client_id']}"
+        stop = min((r for r in records if r["kind"] == "risk" and r["reason"] == "CANCELLED_BY_USER"),
+                   key=lambda r: r["ts"])
+        named = (stop.get("detail") or "").partition("cancelling ")[2].split()
+        return cls(history, client_ids, stop["ts"], frozenset(named))
 
     def final(self) -> dict[tuple[str, str], str]:
         return {key: h[-1][1] for key, h in self.history.items()}
@@ -180,9 +189,16 @@ class OrderBook:
         return {key for key, h in self.history.items()
                 if h[0][0] < ts and [s for t, s, _ in h if t < ts][-1] not in FINAL_ORDER}
 
+    def in_flight_at_stop(self) -> set[tuple[str, str]]:
+        """Orders first acknowledged after the stop that the stop itself named as cancelled: sent before it."""
+        return {key for key, h in self.history.items()
+                if h[0][0] >= self.stop_ts and self.client_ids[key] in self.cancelled_by_stop}
+
     def placed_after_stop(self) -> list[tuple[str, bool]]:
-        """(venue, reduce_only) of the orders placed once the user's cancel reached the bot."""
-        return [(venue, h[0][2]) for (venue, _), h in self.history.items() if h[0][0] >= self.stop_ts]
+        """(venue, reduce_only) of the orders sent once the user's cancel reached the bot."""
+        late = self.in_flight_at_stop()
+        return [(venue, h[0][2]) for (venue, oid), h in self.history.items()
+                if h[0][0] >= self.stop_ts and (venue, oid) not in late]
 
 
 def test_the_scheduled_deployment_gets_scheduled_runs_that_the_worker_runs(local_prefect: LocalPrefect) -> None:

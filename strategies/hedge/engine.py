@@ -185,8 +185,11 @@ class HedgeEngine:
         """Cancel everything; then flatten or leave positions."""
         if self.mode in ("flattening", "done"):
             return []
-        self.sm.move(TradingState.HALTED if not flatten else TradingState.REDUCING, reason, now, detail)
         intents: list[Intent] = self._cancel_all()
+        # name the orders the stop cancels: one sent just before it is acknowledged just after it
+        cancelling = " ".join(f"{c.venue}:{c.client_id}" for c in intents if isinstance(c, Cancel))
+        note = "; ".join(p for p in (detail, f"cancelling {cancelling}" if cancelling else "") if p)
+        self.sm.move(TradingState.HALTED if not flatten else TradingState.REDUCING, reason, now, note)
         if flatten:
             self.mode = "flattening"
             self._after_flatten = ("finish", status, reason)
