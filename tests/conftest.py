@@ -42,8 +42,10 @@ def local_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPre
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked ``last`` run after all others (stable order): checks that need time to pass, and
-    the one that stops the session's local server."""
-    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    last of all the one that stops the session's local server (``stops_local_prefect``), whatever the
+    order the test files were given in."""
+    items.sort(key=lambda item: (item.get_closest_marker("last") is not None,
+                                 item.get_closest_marker("stops_local_prefect") is not None))
 
 
 @pytest.fixture(scope="session")

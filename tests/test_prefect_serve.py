@@ -91,6 +91,7 @@ def test_the_crash_automation_exists_with_its_heartbeat_trigger(local_prefect: L
 
 
 @pytest.mark.last
+@pytest.mark.stops_local_prefect
 def test_stop_cancels_running_bots_cleanly_then_stops_worker_and_server(local_prefect: LocalPrefect) -> None:
     lp = local_prefect
     paths = ServePaths(lp.data_dir)
