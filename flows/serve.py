@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,17 +153,20 @@ def ensure_server(paths: ServePaths, port: int, say: Any) -> int:
                                  server_env(paths, port), paths.root)
         paths.state_file.write_text(json.dumps({"host": HOST, "port": port, "pid": pid}) + "\n")
         say(f"server starting (pid {pid}, database {paths.database})")
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
-    while not _healthy(port):
-        pid = paths.server.pid()
-        if pid is None or paths.server.exited_early(pid):
-            raise ServeError(f"the Prefect server exited; its log ({paths.server.log_file}) ends with:\n"
-                             f"{paths.server.log_tail()}")
-        if time.monotonic() > deadline:
-            raise ServeError(f"the Prefect server is not healthy after {HEALTH_TIMEOUT_S:.0f} s; "
-                             f"see {paths.server.log_file}")
-        time.sleep(0.5)
+    wait_ready(paths.server, lambda: _healthy(port), "the Prefect server", "healthy")
     return port
+
+
+def wait_ready(proc: Managed, ready: Callable[[], bool], what: str, state: str) -> None:
+    """Poll ``ready`` until it holds; fail fast with the log's tail if ``proc`` died meanwhile."""
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while not ready():
+        pid = proc.pid()
+        if pid is None or proc.exited_early(pid):
+            raise ServeError(f"{what} exited; its log ({proc.log_file}) ends with:\n{proc.log_tail()}")
+        if time.monotonic() > deadline:
+            raise ServeError(f"{what} is not {state} after {HEALTH_TIMEOUT_S:.0f} s; see {proc.log_file}")
+        time.sleep(0.5)
 
 
 @contextmanager
@@ -245,20 +248,12 @@ def ensure_worker(paths: ServePaths, port: int, say: Any) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.objects import WorkerStatus
 
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
     with get_client(sync_client=True) as client:
-        while True:
+        def online() -> bool:
             workers = client.read_workers_for_work_pool(pools[0])
-            if any(w.name == WORKER_NAME and w.status == WorkerStatus.ONLINE for w in workers):
-                return
-            pid = paths.worker.pid()
-            if pid is None or paths.worker.exited_early(pid):
-                raise ServeError(f"the worker exited; its log ({paths.worker.log_file}) ends with:\n"
-                                 f"{paths.worker.log_tail()}")
-            if time.monotonic() > deadline:
-                raise ServeError(f"the worker is not online after {HEALTH_TIMEOUT_S:.0f} s; "
-                                 f"see {paths.worker.log_file}")
-            time.sleep(0.5)
+            return any(w.name == WORKER_NAME and w.status == WorkerStatus.ONLINE for w in workers)
+
+        wait_ready(paths.worker, online, "the worker", "online")
 
 
 def serve(paths: ServePaths, port: int, say: Any = print) -> int:
