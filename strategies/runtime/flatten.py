@@ -93,11 +93,14 @@ class _Closer:
                     max_slippage_bps=self.slippage * self.takers))
                 return
             bbo = await idempotent(lambda: self.venue.bbo(self.symbol), f"{self.venue.name} bbo")  # rest at the touch
-            order = await self.venue.place_limit(self.symbol, side, bbo.best(side), ins.round_size(abs(pos)) or ins.lot,
-                                                 client_id=self._cid(), post_only=False, reduce_only=True)
-            self._record(order)
-            await asyncio.sleep(PASSIVE_WAIT)
-            self._record(await self.venue.cancel(self.symbol, order_id=order.order_id))
+            cid = self._cid()
+            try:
+                self._record(await self.venue.place_limit(self.symbol, side, bbo.best(side),
+                                                          ins.round_size(abs(pos)) or ins.lot,
+                                                          client_id=cid, post_only=False, reduce_only=True))
+                await asyncio.sleep(PASSIVE_WAIT)
+            finally:  # also when the answer was lost: the order may rest all the same
+                await self._withdraw(cid)
         except OrderRejected as exc:
             if exc.reason is not Reason.REDUCE_ONLY_WOULD_INCREASE:  # a stale read: nothing to reduce
                 log.warning("%s: flatten order refused: %s", self.venue.name, exc)
@@ -105,18 +108,25 @@ class _Closer:
             log.warning("%s: flatten order failed (%s); will re-read the position", self.venue.name, exc.reason)
 
 
+    async def _withdraw(self, client_id: str) -> None:
+        """Cancel the resting order by client id (idempotent, so retried); gone or never placed is fine."""
+        try:
+            order = await idempotent(lambda: self.venue.cancel(self.symbol, client_id=client_id),
+                                     f"{self.venue.name} cancel {client_id}")
+        except OrderRejected:  # unknown or already final: nothing rests
+            return
+        except VenueError as exc:
+            log.warning("%s: could not cancel %s (%s); the closing cancel-all removes it", self.venue.name,
+                        client_id, exc.reason)
+            return
+        self._record(order)
+
+
 async def flatten(venues: list[Venue], symbol: str, *, client_prefix: str,
                   chunk: dict[str, Decimal | None] | None = None, slippage_bps: Decimal = Decimal(25),
                   attempts: int = 40, on_order: Callable[[Order], None] | None = None) -> FlattenResult:
     """Cancel open orders, then close every position on ``venues`` and confirm they are flat."""
-    for v in venues:
-        for _ in range(3):
-            try:
-                await v.cancel_all(symbol)
-                break
-            except VenueError as exc:
-                log.warning("%s: cancel-all failed (%s); retrying", v.name, exc.reason)
-                await asyncio.sleep(READ_PAUSE)
+    await _cancel_all(venues, symbol)
     counter = itertools.count(1)
     closers = {v.name: _Closer(v, symbol, client_prefix, (chunk or {}).get(v.name), slippage_bps, on_order, counter)
                for v in venues}
@@ -126,6 +136,7 @@ async def flatten(venues: list[Venue], symbol: str, *, client_prefix: str,
         positions = {v.name: r for v, r in zip(venues, reads, strict=True)}
         sent = sum(c.sent for c in closers.values())
         if all(r == 0 for r in reads):
+            await _cancel_all(venues, symbol)  # no closing order of ours may outlive the flatten
             return FlattenResult(True, {k: ZERO for k in positions}, "flat on " + ", ".join(positions), sent)
         if attempt == attempts:
             break
@@ -134,3 +145,14 @@ async def flatten(venues: list[Venue], symbol: str, *, client_prefix: str,
     still = {k: ("unreadable" if v is None else str(v)) for k, v in positions.items() if v != 0}
     return FlattenResult(False, {k: v or ZERO for k, v in positions.items()},
                          f"still open after {attempts} attempts: {still}", sum(c.sent for c in closers.values()))
+
+
+async def _cancel_all(venues: list[Venue], symbol: str) -> None:
+    for v in venues:
+        for _ in range(3):
+            try:
+                await v.cancel_all(symbol)
+                break
+            except VenueError as exc:
+                log.warning("%s: cancel-all failed (%s); retrying", v.name, exc.reason)
+                await asyncio.sleep(READ_PAUSE)
