@@ -31,7 +31,7 @@ from exchanges.fakes.paradex import FakeParadex
 from exchanges.paradex import BOOK_CHANNEL, ParadexVenue
 from exchanges.paradex_ws import WsFeed
 from exchanges.sim.flow import StaticSource
-from flows.render import text_table
+from render.tables import text_table
 
 # A published starknet-crypto test vector: a throwaway key for the fake venue only.
 KEY = 2708384690123958484688745363115889726043588718997906908187752842753359350371

@@ -34,7 +34,7 @@ from core.records import CycleRecord
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
 from flows.params import Fraction, PositiveDecimal, SpreadBps
-from flows.render import markdown_table
+from render.tables import markdown_table
 from strategies.hedge.config import (
     Direction,
     HedgeConfig,

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from cli.hedge import ensure_account_limit
 from flows.hedge import account_limit_name, hedge_flow
-from flows.hedge_cli import ensure_account_limit
 from strategies.hedge.config import HedgeConfig
 from warehouse.query import df
 

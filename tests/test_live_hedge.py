@@ -78,7 +78,7 @@ def test_a_simulator_run_never_imports_a_venue_sdk() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from exchanges.connect import open_venues; import flows.cli; "
+    code = ("import sys; from exchanges.connect import open_venues; import cli.app; "
             "s = open_venues('sim', ('paradex', 'grvt'), ('SOL',), seed=1); "
             "print(sorted(m for m in ('paradex_py', 'pysdk', 'starknet_py', 'eth_account') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

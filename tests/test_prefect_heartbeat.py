@@ -17,7 +17,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from flows.automations import CRASH_SILENT_RUNS, HEARTBEAT_S, MISSED_HEARTBEATS
+from server.automations import CRASH_SILENT_RUNS, HEARTBEAT_S, MISSED_HEARTBEATS
 from tests.local_prefect import BIN, ROOT, LocalPrefect
 
 ACCOUNT = "account-sim-backpack-grvt"

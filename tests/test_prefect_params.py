@@ -11,7 +11,7 @@ import yaml
 from prefect.utilities.callables import parameter_schema
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.app import app
 from flows.hedge import hedge_flow
 from flows.warehouse import warehouse_load
 from strategies.hedge.config import HedgeConfig

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from flows.automations import CRASH_SILENT_RUNS
-from flows.serve import WORKER_NAME, ServePaths
+from server.automations import CRASH_SILENT_RUNS
+from server.serve import WORKER_NAME, ServePaths
 from tests.local_prefect import LocalPrefect
 
 ACCOUNT_LIMITS = {"account-sim-paradex-grvt", "account-sim-backpack-grvt", "warehouse-loader"}

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from cli.app import app
+from cli.venues import serve_fakes
 from core.types import Side
 from exchanges.fakes.venues import FakeVenues
 from exchanges.grvt import GrvtVenue
 from exchanges.paradex import ParadexVenue
-from flows.cli import app
-from flows.venues_cli import serve_fakes
 from tests.livekit import FakesInThread, position
 
 runner = CliRunner()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli.app import app
 from tests.hedge_run import record_hedge_run
 from warehouse.paths import WarehousePaths
 

@@ -23,14 +23,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 import httpx
-import typer
 import yaml
 
-from flows.procs import Managed
+from server.procs import Managed
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -202,7 +201,7 @@ def ensure_server_objects(paths: ServePaths) -> list[str]:
     from prefect.exceptions import ObjectNotFound
     from prefect.workers.process import ProcessWorker
 
-    from flows.automations import ensure_automations
+    from server.automations import ensure_automations
     from tasks.warehouse import LIMIT_NAME
 
     deployments = read_deployments(paths)
@@ -315,23 +314,3 @@ def stop(paths: ServePaths, say: Any = print) -> None:
                 say(f"no worker runs here: {len(runs)} active run(s) left as they are")
     say(paths.worker.stop(STOP_TIMEOUT_S))
     say(paths.server.stop(STOP_TIMEOUT_S))
-
-
-def serve_cmd(
-    port: Annotated[int, typer.Option(help="port of the Prefect server (API and UI)")] = 4200,
-) -> None:
-    """Start a local Prefect server and worker, deploy prefect.yaml, print the UI address (safe to repeat)."""
-    paths = ServePaths.from_settings()
-    try:
-        port = serve(paths, port, say=typer.echo)
-    except ServeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"\nPrefect UI: http://{HOST}:{port}\n"
-               f"Prefect CLI: export PREFECT_API_URL={api_url(port)}\n"
-               f"logs: {paths.server.log_file}, {paths.worker.log_file}; stop with `make stop`")
-
-
-def stop_cmd() -> None:
-    """Cancel running bots cleanly (open orders cancelled, then flatten or leave), then stop worker and server."""
-    stop(ServePaths.from_settings(), say=typer.echo)

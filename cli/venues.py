@@ -29,7 +29,7 @@ import typer
 from core.errors import ConfigError, VenueError
 from core.types import Order, Side
 from exchanges.base import Venue
-from flows.render import text_table
+from render.tables import text_table
 
 if TYPE_CHECKING:
     from core.settings import Settings

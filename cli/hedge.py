@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from flows.render import text_table
+from render.tables import text_table
 
 PRIMARY_MODES = "bbo|bbo_minus_1|bbo_plus_1|market"
 

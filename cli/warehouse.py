@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows.render import text_table
+from render.tables import text_table
 
 warehouse_app = typer.Typer(help="The DuckDB warehouse: per-run journals loaded into data/warehouse.duckdb.",
                             no_args_is_help=True)

@@ -1,4 +1,4 @@
-"""``perpflow``: run bots, inspect venues and the warehouse, from the command line."""
+"""``perpflow sim``: look at the embedded exchange simulator (market shape, fill rates) and record replay files."""
 
 from __future__ import annotations
 
@@ -8,23 +8,9 @@ from typing import Annotated
 
 import typer
 
-from flows.hedge_cli import hedge_cmd
-from flows.render import text_table
-from flows.serve import serve_cmd, stop_cmd
-from flows.venues_cli import fake_venue_app, positions_app, venues_app
-from flows.warehouse_cli import warehouse_app
+from render.tables import text_table
 
-app = typer.Typer(help="perpflow: perp-DEX trading bots as Prefect flows, recorded in DuckDB.",
-                  no_args_is_help=True, add_completion=False)
 sim_app = typer.Typer(help="The embedded exchange simulator.", no_args_is_help=True)
-app.add_typer(sim_app, name="sim")
-app.add_typer(warehouse_app, name="warehouse")
-app.add_typer(fake_venue_app, name="fake-venue")
-app.add_typer(venues_app, name="venues")
-app.add_typer(positions_app, name="positions")
-app.command("hedge")(hedge_cmd)
-app.command("serve")(serve_cmd)
-app.command("stop")(stop_cmd)
 
 SIZES = [Decimal(s) for s in ("0.01", "0.1", "0.2", "0.5", "1.0")]
 
@@ -81,43 +67,3 @@ def sim_record_cmd(
     n = record(SimWorld(venues=(venue,), symbols=(symbol.upper(),), seed=seed), venue, symbol.upper(),
                minutes * 60, out)
     typer.echo(f"wrote {n} events to {out}")
-
-
-EDGE_BY_KIND = """
-SELECT kind, count(*) AS cycles, round(avg(CAST(edge_bps AS DOUBLE)), 3) AS avg_edge_bps,
-       round(median(CAST(edge_bps AS DOUBLE)), 3) AS median_edge_bps,
-       round(sum(CAST(pnl AS DOUBLE)), 6) AS net_pnl, round(median(hedge_latency_ms)) AS hedge_latency_ms_p50
-FROM cycles WHERE run_id = ? GROUP BY kind ORDER BY kind DESC
-"""
-
-
-@app.command()
-def demo(seed: Annotated[int, typer.Option(help="simulation seed")] = 7) -> None:
-    """The main job on the simulator: a Paradex+GRVT SOL hedge run (size 0.1, 10 iterations,
-    maker/maker) as a Prefect flow run, then its summary and edge by cycle kind from the warehouse."""
-    from flows.hedge_cli import print_summary, run_hedge
-    from warehouse.query import df
-
-    typer.echo("Running the hedge flow on the simulator: paradex primary, grvt hedge, SOL 0.1 x 10 iterations, "
-               "bbo_minus_1 on both legs ...")
-    status, message, summary = run_hedge(dict(primary="paradex", hedge="grvt", ticker="SOL", size=Decimal("0.1"),
-                                              iterations=10, primary_mode="bbo_minus_1", hedge_mode="bbo_minus_1",
-                                              seed=seed))
-    if summary is None:
-        typer.echo(f"{status}: {message}", err=True)
-        raise typer.Exit(1)
-    typer.echo("\nSummary\n")
-    print_summary(summary)
-    edges = df(EDGE_BY_KIND, [summary["run_id"]])
-    typer.echo("\nEdge by cycle kind (from data/warehouse.duckdb)\n")
-    typer.echo(text_table(list(edges.columns), [[v.item() if hasattr(v, "item") else v for v in row]
-                                                  for row in edges.itertuples(index=False, name=None)]))
-    typer.echo(f"\n{status}: {message}. Explore it with `make sql` (docs/queries.sql has the cookbook).")
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,1 @@
+"""The ``perpflow`` command line: one module per command group, registered in ``cli.app``."""

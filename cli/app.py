@@ -1,0 +1,32 @@
+"""``perpflow``: run bots, inspect venues and the warehouse, from the command line."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.demo import demo
+from cli.hedge import hedge_cmd
+from cli.serve import serve_cmd, stop_cmd
+from cli.sim import sim_app
+from cli.venues import fake_venue_app, positions_app, venues_app
+from cli.warehouse import warehouse_app
+
+app = typer.Typer(help="perpflow: perp-DEX trading bots as Prefect flows, recorded in DuckDB.",
+                  no_args_is_help=True, add_completion=False)
+app.add_typer(sim_app, name="sim")
+app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(fake_venue_app, name="fake-venue")
+app.add_typer(venues_app, name="venues")
+app.add_typer(positions_app, name="positions")
+app.command("hedge")(hedge_cmd)
+app.command("serve")(serve_cmd)
+app.command("stop")(stop_cmd)
+app.command("demo")(demo)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

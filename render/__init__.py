@@ -1,0 +1,1 @@
+"""Text and Markdown rendering shared by the command line and Prefect artifacts."""

@@ -1,0 +1,1 @@
+"""The local Prefect server and worker that ``perpflow serve`` / ``perpflow stop`` manage."""
