@@ -249,6 +249,26 @@ class Trade:
     ts: float
 
 
+@dataclass(frozen=True, slots=True)
+class FundingRate:
+    """A perpetual's current funding rate, as its venue publishes it.
+
+    ``rate`` is the fraction of notional a long pays per ``interval_s`` (negative: shorts pay
+    longs). Venues settle on different intervals (1 h, 8 h), so compare them with ``hourly``.
+    """
+
+    venue: str
+    symbol: str
+    rate: Decimal
+    interval_s: float
+    next_ts: float | None  # epoch seconds of the next settlement, when the venue says
+    ts: float  # when the venue published (or we read) this rate
+
+    @property
+    def hourly(self) -> Decimal:
+        return self.rate * Decimal(3600) / Decimal(str(self.interval_s))
+
+
 @dataclass(slots=True)
 class FillDeduper:
     """Remembers trade ids so a fill seen on a stream and again in a REST catch-up counts once."""

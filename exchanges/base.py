@@ -14,7 +14,7 @@ from decimal import Decimal
 from types import TracebackType
 
 from core.clock import Clock
-from core.types import BBO, Balance, Book, Fill, Instrument, Order, Position, Side, Trade
+from core.types import BBO, Balance, Book, Fill, FundingRate, Instrument, Order, Position, Side, Trade
 
 
 class Venue(ABC):
@@ -93,6 +93,13 @@ class Venue(ABC):
 
     @abstractmethod
     async def balance(self) -> Balance: ...
+
+    async def funding_rate(self, symbol: str) -> FundingRate:
+        """The perpetual's current funding rate (read-only, idempotent).
+
+        Every venue adapter implements it; the default only tells an adapter that does not yet.
+        """
+        raise NotImplementedError(f"{self.name}: funding_rate is not implemented")
 
     @abstractmethod
     async def open_orders(self, symbol: str | None = None) -> list[Order]: ...

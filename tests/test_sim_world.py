@@ -150,3 +150,28 @@ def test_real_time_mode_runs_the_same_client_code() -> None:
     wall = time.monotonic() - t0
     assert len(got) == 3 and rates[0].full == 2
     assert 0.1 < wall < 10  # real latencies were waited for, in real time
+
+
+
+def test_funding_rate_is_the_profiles_rate_and_next_settlement() -> None:
+    """The venue contract's funding_rate on the simulator: the profile's rate and interval, the
+    exchange's next settlement time, and an unknown symbol refused like any other request."""
+    from core.errors import OrderRejected
+    from core.reasons import Reason
+
+    world = SimWorld(venues=("paradex", "grvt"), symbols=("ETH",), seed=3)
+
+    async def read() -> None:
+        for name in ("paradex", "grvt"):
+            fr = await world.venue(name).funding_rate("ETH")
+            profile = load_profiles().venue(name)
+            assert (fr.venue, fr.symbol, fr.rate, fr.interval_s) == (name, "ETH", profile.funding_rate,
+                                                                     profile.funding_interval_s)
+            assert fr.next_ts is not None and fr.ts < fr.next_ts <= fr.ts + fr.interval_s
+            assert fr.hourly == fr.rate * 3600 / D(str(fr.interval_s))
+        with pytest.raises(OrderRejected) as err:
+            await world.venue("grvt").funding_rate("DOGE")
+        assert err.value.reason is Reason.UNKNOWN_SYMBOL
+        await world.stop()
+
+    world.clock.run(read)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core.errors import StreamDisconnected, VenueError, VenueTimeout
-from core.types import BBO, Balance, Book, Fill, Instrument, Order, Position, Side, Trade
+from core.types import BBO, Balance, Book, Fill, FundingRate, Instrument, Order, Position, Side, Trade
 from exchanges.base import Venue
 from exchanges.sim.exchange import DISCONNECTED, FundingPayment, SimExchange, Subscription
 from exchanges.streams import ResilientStream
@@ -173,6 +173,15 @@ class SimVenue(Venue):
 
     async def fills(self, since: float, symbol: str | None = None) -> list[Fill]:
         return await self._call(self.profile.order_rtt_ms, lambda t: self.exchange.fills_since(since, symbol))
+
+    async def funding_rate(self, symbol: str) -> FundingRate:
+        ex = self.exchange
+        ex.slot(symbol)  # an unknown symbol is refused like any other request
+
+        def read(t: float) -> FundingRate:
+            return FundingRate(self.name, symbol, self.profile.funding_rate, self.profile.funding_interval_s,
+                               ex.next_funding, t)
+        return await self._call(self.profile.order_rtt_ms, read)
 
     async def funding_payments(self, since: float) -> list[FundingPayment]:
         """Simulator extra: funding paid or received since ``since``."""
