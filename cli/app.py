@@ -25,6 +25,15 @@ app.command("demo")(demo)
 
 
 def main() -> None:
+    """Settings are read first: a malformed one is one line naming it (exit 2), not a traceback."""
+    from core.errors import ConfigError
+    from core.settings import get_settings
+
+    try:
+        get_settings()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
     app()
 
 
