@@ -184,7 +184,7 @@ def hedge_flow(
             recorder.close_sync()
     ensure_loader_limit()
     load_warehouse()
-    summary = summarize(result)
+    summary = summarize(result, mode=cfg.run_mode[0], clock=cfg.run_mode[1])
     publish_artifacts(summary, result)
     for label, value in summary_rows(summary):
         logger.info("%s: %s", label, value)

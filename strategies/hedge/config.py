@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.decimals import PLAIN_DECIMAL, PlainDecimal, PlainFloat, PlainInt
+from core.modes import run_mode
 from core.types import PriceMode
 
 PrimaryVenue = Literal["paradex", "backpack"]
@@ -84,6 +85,11 @@ class HedgeConfig(BaseModel):
     @property
     def hedge_price_mode(self) -> PriceMode:
         return PriceMode(self.hedge_mode)
+
+    @property
+    def run_mode(self) -> tuple[str, str]:
+        """(mode, clock): backtest/virtual, paper/real or live/real (``core.modes``)."""
+        return run_mode(self.venue_mode, self.sim_clock)
 
     @property
     def account_key(self) -> str:
