@@ -40,12 +40,20 @@ BOT = textwrap.dedent("""
 """)
 
 
-def killed_bot(journal_dir: Path, run_id: str) -> None:
+def trading_bot(journal_dir: Path, run_id: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-c", BOT, str(journal_dir), run_id, str(T0)], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "trading"
+    return proc
+
+
+def kill_9(proc: subprocess.Popen[str]) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+def killed_bot(journal_dir: Path, run_id: str) -> None:
+    kill_9(trading_bot(journal_dir, run_id))
 
 
 def runs(paths: WarehousePaths) -> dict[str, tuple]:
@@ -59,11 +67,7 @@ def test_a_run_killed_with_kill_9_becomes_crashed_at_its_last_record(tmp_path: P
     live.run_started(RunInfo("alive", "hedge", ("paradex", "grvt"), "SOL", {}, T0))
     live.flush_sync()
     killed_bot(paths.journal_dir, "killed")
-    first = load(paths)
-    # the first load sees the killed run's records; it is RUNNING with no end until a load settles it
-    # (the check runs before reading, so a run first seen dead is settled by the same or the next load)
-    second = load(paths)
-    assert first.crashed + second.crashed == 1
+    assert load(paths).crashed == 1  # the first load that sees it settles it
     got = runs(paths)
     assert got["alive"] == ("RUNNING", None, None)
     status, ended, reason = got["killed"]
@@ -80,7 +84,6 @@ def test_a_run_end_that_arrives_after_the_crash_verdict_wins(tmp_path: Path) -> 
     paths = WarehousePaths(tmp_path)
     killed_bot(paths.journal_dir, "late")
     load(paths)
-    load(paths)
     assert runs(paths)["late"][0] == "CRASHED"
     j = Journal("late", paths.journal_dir)  # the journal was resumed and ended properly after all
     j.run_ended(RunEnd("late", T0 + 50, "CANCELLED", "stopped"))
@@ -89,3 +92,15 @@ def test_a_run_end_that_arrives_after_the_crash_verdict_wins(tmp_path: Path) -> 
     j.close_sync()
     load(paths)
     assert runs(paths)["late"][:2] == ("CANCELLED", T0 + 50)
+
+
+def test_a_run_loaded_while_trading_then_killed_is_settled_by_the_next_load(tmp_path: Path) -> None:
+    paths = WarehousePaths(tmp_path)
+    bot = trading_bot(paths.journal_dir, "later-killed")
+    try:
+        assert load(paths).crashed == 0
+        assert runs(paths)["later-killed"][0] == "RUNNING"
+    finally:
+        kill_9(bot)
+    assert load(paths).crashed == 1  # no new line in its journal: the runs row alone tells
+    assert runs(paths)["later-killed"][:2] == ("CRASHED", T0 + 42)

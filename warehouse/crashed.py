@@ -24,18 +24,21 @@ _LAST = " UNION ALL ".join(f"SELECT run_id, {col} AS t FROM {table}" for table, 
     ("funding", "ts"), ("runs", "started")))
 
 
-def dead_running(con: duckdb.DuckDBPyConnection, paths: WarehousePaths) -> list[str]:
-    """RUNNING runs whose journal no writer holds. Call it before reading journals: a writer that
+def dead_running(con: duckdb.DuckDBPyConnection, paths: WarehousePaths) -> set[str]:
+    """Journals of RUNNING runs that no writer holds. Call it before reading journals: a writer that
     closes after this check has written its run_end first, which the load then sees."""
-    rows = con.execute("SELECT run_id, journal FROM runs WHERE status = 'RUNNING'").fetchall()
-    return [run_id for run_id, journal in rows if not journal or not writer_alive(paths.journal_dir / journal)]
+    rows = con.execute("SELECT journal FROM runs WHERE status = 'RUNNING' AND journal IS NOT NULL").fetchall()
+    return {journal for (journal,) in rows if not writer_alive(paths.journal_dir / journal)}
 
 
-def settle(con: duckdb.DuckDBPyConnection, run_ids: list[str]) -> int:
-    """Mark these runs CRASHED (those still RUNNING after the load), ended at their last record; returns how many."""
-    if not run_ids:
+def settle(con: duckdb.DuckDBPyConnection, dead_journals: set[str]) -> int:
+    """Mark the runs of these journals CRASHED (those still RUNNING after the load's records are in),
+    ended at their last record; returns how many."""
+    if not dead_journals:
         return 0
-    con.execute("CREATE OR REPLACE TEMP TABLE dead_runs AS SELECT unnest(?::VARCHAR[]) AS run_id", [run_ids])
+    con.execute("CREATE OR REPLACE TEMP TABLE dead_runs AS "
+                "SELECT run_id FROM runs WHERE status = 'RUNNING' AND journal IN (SELECT unnest(?::VARCHAR[]))",
+                [sorted(dead_journals)])
     con.execute(f"""
         UPDATE runs SET status = 'CRASHED', reason = ?, ended = last.t
         FROM (SELECT a.run_id, max(a.t) AS t FROM ({_LAST}) a JOIN dead_runs d USING (run_id) GROUP BY a.run_id) last

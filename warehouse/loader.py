@@ -235,7 +235,8 @@ def _attempt(con: duckdb.DuckDBPyConnection, paths: WarehousePaths, copy: set[st
                 reread.create(con, [s for s in segs if s.journal in slow])
                 result.inserted = ingest(con, counted, slow, result.load_id)
                 _finish(con, segs, counted, slow, result, started)
-                result.crashed = crashed.settle(con, dead)
+                # runs first seen in this load whose writer was already gone when its journal was scanned
+                result.crashed = crashed.settle(con, dead | {s.journal for s in segs if not s.live})
                 changed = {s.journal for s in in_place if not s.unchanged()}
                 if changed:
                     raise _Changed(changed)
