@@ -3,6 +3,9 @@
 Credentials are ``SecretStr``: their ``repr`` and ``str`` print ``**********``, so a settings
 object can be logged without leaking a key. Invalid values fail at start with pydantic's
 message naming the field and the allowed values.
+
+Venue sections (``PERPFLOW_<VENUE>__*``) are declared by each venue package and added by
+``exchanges.settings.Settings``; this core model knows no venue.
 """
 
 from __future__ import annotations
@@ -13,31 +16,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-
-class ParadexSettings(BaseModel):
-    env: Literal["testnet", "prod"] = "testnet"
-    endpoint: str | None = None  # override the REST base URL (a fake venue on loopback)
-    ws_endpoint: str | None = None
-    l1_address: str | None = None
-    l2_private_key: SecretStr | None = None
-    l2_address: str | None = None
-
-
-class GrvtSettings(BaseModel):
-    env: Literal["testnet", "prod", "dev"] = "testnet"
-    endpoint: str | None = None
-    ws_endpoint: str | None = None
-    api_key: SecretStr | None = None
-    private_key: SecretStr | None = None
-    trading_account_id: str | None = None
-
-
-class BackpackSettings(BaseModel):
-    endpoint: str | None = None
-    ws_endpoint: str | None = None
-    api_key: str | None = None
-    api_secret: SecretStr | None = None
 
 
 class LlmSettings(BaseModel):
@@ -53,9 +31,6 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     venue_mode: Literal["sim", "live"] = "sim"
     seed: int = Field(default=7, ge=0)
-    paradex: ParadexSettings = ParadexSettings()
-    grvt: GrvtSettings = GrvtSettings()
-    backpack: BackpackSettings = BackpackSettings()
     llm: LlmSettings = LlmSettings()
 
     @property
