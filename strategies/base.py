@@ -256,6 +256,10 @@ class Strategy:
     name: ClassVar[str] = "strategy"
     venues: tuple[str, ...]
     symbol: str
+    wants_books: bool = False  # subscribe to full books (``on_book``), not only the top of book
+    flatten_on_cancel: bool = True  # a cancelled run flattens (else it leaves its positions)
+    flatten_slippage_bps: Decimal = Decimal(25)
+    reconcile_interval: float = 15.0  # seconds between position reads checked against the ledger
 
     def limits(self, instruments: Mapping[str, Instrument]) -> Limits:
         """The guard's limits for this run, once the venues' instruments are known."""
@@ -269,6 +273,18 @@ class Strategy:
     def public_params(self) -> dict[str, Any]:
         """Parameters as recorded in the warehouse (no secrets)."""
         return {}
+
+    def flatten_chunks(self) -> Mapping[str, Decimal | None]:
+        """Largest taker order per venue when flattening (a venue that executes less than it shows)."""
+        return {}
+
+    def describe(self, record: Record) -> str | None:
+        """The log line for one of the strategy's records (None: not logged)."""
+        return None
+
+    def progress(self) -> float | None:
+        """How far the run is, 0..1, when the strategy has a plan (None: open-ended)."""
+        return None
 
     def on_start(self, ctx: Context) -> Hook:
         """Trading may begin; ``ctx`` holds the positions found on the venues. Also called after a
