@@ -41,9 +41,18 @@ class BackpackSettings(BaseModel):
 
 
 class LlmSettings(BaseModel):
+    """An OpenAI-compatible chat endpoint (Qwen by default): ``PERPFLOW_LLM__BASE_URL`` etc."""
+
     base_url: str | None = None  # OpenAI-compatible endpoint; None = statistical reviewer
     api_key: SecretStr | None = None
+    api_key_block: str | None = None  # name of a Prefect Secret block holding the key (when api_key is unset)
     model: str = "qwen-plus"
+    # json_schema is served by some models only; "auto" tries it and falls back to json_object on a refusal.
+    response_format: Literal["auto", "json_schema", "json_object"] = "auto"
+    enable_thinking: bool | None = False  # Qwen's switch, sent in the body; None = not sent (other vendors)
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    max_retries: int = Field(default=2, ge=0, le=10)  # 429/5xx/connection retries by the client, with backoff
+    temperature: float = Field(default=0.0, ge=0, le=2)
 
 
 class Settings(BaseSettings):
