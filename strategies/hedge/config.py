@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from core.decimals import PLAIN_DECIMAL, PlainDecimal, PlainFloat, PlainInt
 from core.modes import run_mode
 from core.types import PriceMode
+from exchanges import registry
 
-PrimaryVenue = Literal["paradex", "backpack"]
-HedgeVenue = Literal["grvt"]
+# The venue choices come from the venue registry (each venue package says which roles it takes).
+PrimaryVenue = Literal[registry.names(role="primary")]  # type: ignore[valid-type]
+HedgeVenue = Literal[registry.names(role="hedge")]  # type: ignore[valid-type]
 Ticker = Literal["SOL", "ETH", "BTC"]
 PrimaryMode = Literal["bbo", "bbo_minus_1", "bbo_plus_1", "market"]
 HedgeMode = Literal["bbo_minus_1", "market"]
