@@ -50,6 +50,7 @@ from strategies.hedge.config import (
 from strategies.hedge.result import HedgeSummary, RunResult, summarize, summary_rows
 from strategies.preflight import PreTradeError
 from strategies.runtime.hedge_runner import HedgeRunner
+from strategies.runtime.recorder_guard import GuardedRecorder
 from tasks.account import AccountBusy, hold_account, limit_name
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
@@ -171,10 +172,11 @@ def hedge_flow(
         logger.info("account %s locked for run %s", cfg.account_key, run_id)
         session = open_venues(cfg.venue_mode, (cfg.primary, cfg.hedge), (cfg.ticker,), seed=cfg.seed,
                               settings=settings, sim_clock=cfg.sim_clock)
-        recorder = Journal(run_id, settings.journal_dir)
+        recorder = GuardedRecorder(Journal(run_id, settings.journal_dir))  # a journal that fails stops the bot
         progress = create_progress_artifact(0.0, key="hedge-progress", description="cycles done of total")
         runner = HedgeRunner(cfg, run_id, session.venue(cfg.primary), session.venue(cfg.hedge), recorder,
                              session.clock, flow_run_id=flow_run.id, on_cycle=_progress_reporter(progress))
+        recorder.on_failure = runner.fail
         try:
             checks = pre_trade_validation(session, runner)
             logger.info("pre-trade checks passed: %s", checks)

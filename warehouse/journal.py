@@ -39,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from core.errors import PerpflowError
+from core.errors import RecordError
 from core.records import CycleRecord, FundingRecord, RiskEvent, RunEnd, RunInfo
 from core.types import Fill, Order, Position
 from warehouse import codec
@@ -52,7 +52,7 @@ TAIL_SCAN = 1 << 16
 EXTRA_KINDS = ("sentiment", "insight", "review")  # records of the scheduled flows (see contract)
 
 
-class JournalError(PerpflowError):
+class JournalError(RecordError):
     """The journal cannot record any more (closed, or the disk refused a write)."""
 
 
