@@ -98,7 +98,7 @@ class HedgeRunner:
             await self.preflight()
         pins, hins = self._instruments
         self.recorder.run_started(RunInfo(self.run_id, BOT, (pins.venue, hins.venue), self.symbol,
-                                          self.cfg.public_params(), started, self.flow_run_id))
+                                          self.cfg.public_params(), started, self.flow_run_id, *self.cfg.run_mode))
         self.engine = engine = HedgeEngine(self.cfg, self.run_id, pins, hins, started)
         restore = self._install_signal_handlers()
         try:
