@@ -53,6 +53,7 @@ class DemoFake:
 class VenueSpec:
     """One venue: its name, settings model, live adapter factory and protocol fake factory.
 
+    - ``symbol_format``: e.g. ``"{base}-USD-PERP"``; ``exchanges.symbols`` maps both ways with it.
     - ``roles``: what the hedge bot may use it as ("primary": posts maker orders; "hedge": hedges).
     - ``chunked_close``: its displayed book is mostly not executable, so closes go in chunks no
       larger than what really executed recently.
@@ -68,6 +69,7 @@ class VenueSpec:
     name: str
     label: str
     settings: type[BaseModel]
+    symbol_format: str  # the venue's perpetual market name, "{base}" the user's symbol (SOL, ETH)
     roles: frozenset[str] = frozenset()
     chunked_close: bool = False
     adapter: Callable[[Any, Clock], Venue] | None = None
