@@ -125,7 +125,8 @@ def test_check_and_a_rehearsed_close_on_the_simulator(clean_env: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize(("args", "expect"), [
-    (["venues", "check", "--venue", "kraken"], "'kraken' is not one of 'backpack', 'extended', 'grvt', 'hibachi', 'paradex'"),
+    (["venues", "check", "--venue", "kraken"],
+     "'kraken' is not one of 'backpack', 'extended', 'grvt', 'hibachi', 'paradex'"),
     (["venues", "check", "--venue", "paradex", "--venue-mode", "paper"], "'paper' is not one of 'sim', 'live'"),
     (["venues", "check", "--venue", "grvt", "--venue-mode", "sim", "--endpoint", "http://127.0.0.1:1"],
      "--endpoint: targets a live venue"),
