@@ -31,14 +31,22 @@ async def test_429_on_an_order_is_resent_once_the_venue_allows() -> None:
         assert fake.requests["create_order"] == 2 and len(fake.engine.ex.orders) == 1
 
 
-async def test_retry_after_is_capped_and_attempts_are_bounded() -> None:
-    async with grvt_env(max_retry_after_s=0.1, max_attempts=3) as (fake, venue):
+async def test_a_retry_after_beyond_the_cap_is_raised_not_sent_early() -> None:
+    async with grvt_env(max_rate_limit_wait_s=0.1, max_attempts=3) as (fake, venue):
         fake.faults.rate_limited, fake.faults.retry_after_s = 10, 60
         t0 = time.monotonic()
         with pytest.raises(RateLimited) as info:
             await venue.positions()
         assert info.value.retry_after == 60  # what the venue said, for the caller
-        assert time.monotonic() - t0 < 2  # waited the cap, not a minute
+        assert time.monotonic() - t0 < 2  # not waited for a minute ...
+        assert fake.requests["positions"] == 1  # ... and never sent again before the venue allows
+
+
+async def test_rate_limit_retries_are_bounded_by_max_attempts() -> None:
+    async with grvt_env(max_attempts=3) as (fake, venue):
+        fake.faults.rate_limited, fake.faults.retry_after_s = 10, 0.05
+        with pytest.raises(RateLimited):
+            await venue.positions()
         assert fake.requests["positions"] == 3
 
 

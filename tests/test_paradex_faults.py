@@ -40,7 +40,7 @@ async def test_429_on_an_order_resends_it_freshly_signed_after_retry_after() -> 
 
 
 async def test_a_retry_after_beyond_the_cap_is_raised_not_waited() -> None:
-    async with session(max_rate_limit_wait=2.0) as (fake, venue):
+    async with session(max_rate_limit_wait_s=2.0) as (fake, venue):
         fake.faults.rate_limit(retry_after=60, route="GET /v1/balance")
         fake.faults.rate_limit(retry_after=60, route="GET /v1/account")
         t0 = time.monotonic()
@@ -73,7 +73,7 @@ async def test_5xx_before_the_venue_took_the_order_is_resent_only_after_the_look
 
 
 async def test_a_timeout_on_placement_finds_the_order_by_client_id() -> None:
-    async with session(request_timeout=0.3) as (fake, venue):
+    async with session(request_timeout_s=0.3) as (fake, venue):
         price = await resting_price(venue, Side.BUY)
         fake.faults.slow(1.0, route="POST /v1/orders", after_processing=True)  # placed, answer lost
         o = await venue.place_limit("SOL", Side.BUY, price, Decimal("1"), client_id="slow-1", post_only=True)
@@ -92,7 +92,7 @@ async def test_a_venue_that_keeps_failing_gets_one_resend_then_an_error() -> Non
 
 
 async def test_when_even_the_lookup_fails_the_order_fate_is_reported_unknown() -> None:
-    async with session(max_retries=1) as (fake, venue):
+    async with session(max_attempts=2) as (fake, venue):
         price = await resting_price(venue, Side.BUY)
         fake.faults.server_error(status=500, route="POST /v1/orders", after_processing=True)
         fake.faults.server_error(count=None, route="GET /v1/orders/by_client_id")
@@ -114,7 +114,7 @@ async def test_reads_and_cancels_are_retried_on_5xx() -> None:
 
 
 async def test_a_malformed_body_is_a_bad_response() -> None:
-    async with session(max_retries=0) as (fake, venue):
+    async with session(max_attempts=1) as (fake, venue):
         fake.faults.malformed(route="GET /v1/positions")
         with pytest.raises(BadResponse) as err:
             await venue.positions()

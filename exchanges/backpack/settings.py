@@ -1,11 +1,17 @@
-"""Backpack settings (``PERPFLOW_BACKPACK__*``): endpoint overrides and the ED25519 API key pair."""
+"""Backpack settings (``PERPFLOW_BACKPACK__*``): endpoint overrides and the ED25519 API key pair.
+
+The request policy's settings (``request_timeout_s``, ``max_attempts``, ...) are the same for every venue
+(``exchanges.policy.RequestSettings``).
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
+
+from exchanges.policy import RequestSettings
 
 
-class BackpackSettings(BaseModel):
+class BackpackSettings(RequestSettings):
     endpoint: str | None = None
     ws_endpoint: str | None = None
     api_key: str | None = None

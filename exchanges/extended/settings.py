@@ -1,11 +1,17 @@
-"""Extended (X10) settings (``PERPFLOW_EXTENDED__*``): endpoint overrides, API key, Stark key pair, vault."""
+"""Extended (X10) settings (``PERPFLOW_EXTENDED__*``): endpoint overrides, API key, Stark key pair, vault.
+
+The request policy's settings (``request_timeout_s``, ``max_attempts``, ...) are the same for every venue
+(``exchanges.policy.RequestSettings``).
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
+
+from exchanges.policy import RequestSettings
 
 
-class ExtendedSettings(BaseModel):
+class ExtendedSettings(RequestSettings):
     endpoint: str | None = None
     ws_endpoint: str | None = None
     api_key: SecretStr | None = None

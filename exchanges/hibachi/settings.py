@@ -1,11 +1,17 @@
-"""Hibachi settings (``PERPFLOW_HIBACHI__*``): endpoint overrides, API key, signing key, account id."""
+"""Hibachi settings (``PERPFLOW_HIBACHI__*``): endpoint overrides, API key, signing key, account id.
+
+The request policy's settings (``request_timeout_s``, ``max_attempts``, ...) are the same for every venue
+(``exchanges.policy.RequestSettings``).
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
+
+from exchanges.policy import RequestSettings
 
 
-class HibachiSettings(BaseModel):
+class HibachiSettings(RequestSettings):
     endpoint: str | None = None
     data_endpoint: str | None = None
     ws_endpoint: str | None = None
