@@ -3,7 +3,7 @@
 Async and normalised: symbols are the user's short names, prices and sizes ``Decimal``, errors
 one family (``core.errors.VenueError``) with reason codes.
 
-Rules every adapter keeps (the venue conformance suite checks each one against the simulator and
+Rules every adapter keeps (``tests/test_venue_conformance.py`` checks each one against the simulator and
 every adapter talking to its protocol fake):
 
 Requests (``exchanges.policy``, the same settings on every venue)
@@ -28,7 +28,7 @@ State and streams
     fill stream catches up over REST on what it missed and never yields a fill twice;
   - positions after a reconnect: the position stream re-reads positions and yields size 0 for
     every symbol last seen open that closed during the outage (``exchanges.streams.ClosedPositions``);
-    ``positions()`` lists open positions and ``position(symbol)`` reads a closed one as size 0.
+    ``position(symbol)`` reads a closed one as size 0 (``positions()`` omits it or lists it as 0).
 Fees
   - ``instrument(symbol)`` carries the account's own maker/taker rates (read from the venue's
     account or fee endpoint; the simulator's from its fee tier setting), not a published default.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, SecretStr
 
@@ -33,6 +33,30 @@ class FakeServer(Protocol):
     def base_url(self) -> str: ...
     @property
     def ws_url(self) -> str: ...
+
+
+FaultKind = Literal["rate_limit", "server_error", "server_error_after", "slow_after"]
+FaultOp = Literal["place", "positions"]
+
+
+class FakeControls(Protocol):
+    """What every protocol fake lets a test do, in the same words whatever the venue (the venue
+    conformance suite drives every fake through these).
+
+    - ``fail(kind, op)``: the next ``count`` requests of ``op`` ("place": order creation,
+      "positions": the positions read) are answered 429 with ``retry_after`` ("rate_limit"), 5xx
+      before the request took effect ("server_error") or after it ("server_error_after"), or
+      after ``seconds`` although processed at once ("slow_after": the answer is lost to a timeout).
+    - ``sent(op)``: how many requests of ``op`` arrived.
+    - ``orders_with(client_id)``: how many orders the venue holds with that client id.
+    - ``drop_streams()``: cut every WebSocket connection now.
+    """
+
+    def fail(self, kind: FaultKind, op: FaultOp, *, count: int = 1, retry_after: float = 1.0,
+             seconds: float = 1.0) -> None: ...
+    def sent(self, op: FaultOp) -> int: ...
+    def orders_with(self, client_id: str) -> int: ...
+    async def drop_streams(self) -> int: ...
 
 
 @dataclass

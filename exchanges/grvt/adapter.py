@@ -115,6 +115,7 @@ class GrvtVenue(Venue):
         self._instruments: dict[str, Instrument] = {}
         self._fees: tuple[Decimal, Decimal] | None = None
         self._client_ids: dict[str, str] = {}  # GRVT client_order_id -> perpflow client id
+        self.page_size = 1000  # rows per page of fill_history
         # the one request policy (exchanges.policy); a forgotten session (GRVT code 1000) logs in again, once
         self.policy = RequestPolicy(settings, VENUE, log=self.log, reauth=self._relogin,
                                     stale_session=lambda exc: exc.reason is Reason.AUTH and grvt_code(exc) == 1000
@@ -384,7 +385,7 @@ class GrvtVenue(Venue):
             params = dict(_filter(symbol))
             if cursor:
                 params["cursor"] = cursor
-            resp = await self._read("fill_history", _fill_page(start, params))
+            resp = await self._read("fill_history", _fill_page(start, params, self.page_size))
             batch = [parse_fill(f, self._client_ids) for f in resp.get("result") or []]
             out.extend(f for f in batch if f.ts >= since)
             cursor = resp.get("next") or None
@@ -480,9 +481,9 @@ def _filter(symbol: str | None) -> dict[str, Any]:
     return {"kind": GrvtInstrumentKind.PERPETUAL, "base": symbol.upper(), "quote": "USDT"}
 
 
-def _fill_page(start_ns: int | None, params: dict[str, Any]) -> Callable[[GrvtClient], Awaitable[dict]]:
+def _fill_page(start_ns: int | None, params: dict[str, Any], limit: int) -> Callable[[GrvtClient], Awaitable[dict]]:
     async def call(client: GrvtClient) -> dict:
-        return await client.fetch_my_trades(None, start_ns, 1000, params)
+        return await client.fetch_my_trades(None, start_ns, limit, params)
     return call
 
 

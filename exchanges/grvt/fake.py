@@ -44,9 +44,15 @@ from exchanges.fakes.loopback import LoopbackFake, LoopbackServer, MarketDriver
 from exchanges.grvt.fake_codec import GrvtReject
 from exchanges.grvt.fake_engine import FakeAccount, FakeGrvtEngine
 from exchanges.grvt.fake_stream import GrvtStreams
+from exchanges.grvt.wire import client_order_id
 from exchanges.sim.world import SimWorld
+from exchanges.spec import FaultKind, FaultOp
 
 PUBLIC = {"instruments", "all_instruments", "instrument", "mini", "ticker", "book", "trade"}
+
+
+# FakeControls' ops -> this venue's routes
+CONTROL_ROUTES = {"place": "create_order", "positions": "positions"}
 
 
 @dataclass
@@ -251,6 +257,30 @@ class FakeGrvt(LoopbackFake):
     def drop_websockets(self) -> int:
         """Cut every WebSocket connection now (no close frame); returns how many."""
         return self.streams.drop_all()
+
+    # --- the controls every fake has (exchanges.spec.FakeControls) ------------------------------
+    def fail(self, kind: FaultKind, op: FaultOp, *, count: int = 1, retry_after: float = 1.0,
+             seconds: float = 1.0) -> None:
+        f = self.faults
+        f.only = frozenset({CONTROL_ROUTES[op]})
+        if kind == "rate_limit":
+            f.rate_limited, f.retry_after_s = count, retry_after
+        elif kind == "server_error":
+            f.server_errors = count
+        elif kind == "server_error_after":
+            f.server_errors_after_processing = count
+        else:
+            f.slow, f.slow_s = count, seconds
+
+    def sent(self, op: FaultOp) -> int:
+        return self.requests[CONTROL_ROUTES[op]]
+
+    def orders_with(self, client_id: str) -> int:
+        cloid = client_order_id(client_id)
+        return sum(1 for o in self.engine.ex.orders.values() if o.client_id == cloid)
+
+    async def drop_streams(self) -> int:
+        return self.drop_websockets()
 
 
 def demo_account(seed: str = "perpflow fake grvt") -> tuple[FakeAccount, str]:
