@@ -10,8 +10,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
+from core.errors import ConfigError
 from core.settings import Settings as CoreSettings
 from exchanges import registry
 
@@ -36,4 +37,9 @@ def venue_settings(settings: CoreSettings | None, venue: str) -> BaseModel:
     section = getattr(settings, venue, None)
     if isinstance(section, BaseModel):
         return section
-    return getattr(Settings(), venue)  # type: ignore[no-any-return]
+    try:
+        return getattr(Settings(), venue)  # type: ignore[no-any-return]
+    except ValidationError as exc:  # a malformed setting: named, never a traceback
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(name, str(first["msg"]).removeprefix("Value error, ")) from None

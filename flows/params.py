@@ -15,6 +15,8 @@ from typing import Annotated
 
 from pydantic import Field, WithJsonSchema
 
+from exchanges.fees import FEE_RATES_PATTERN
+
 PositiveDecimal = Annotated[Decimal, Field(gt=0), WithJsonSchema({"type": "number", "exclusiveMinimum": 0})]
 """A size or an amount: strictly above zero."""
 
@@ -25,3 +27,6 @@ Fraction = Annotated[Decimal, Field(gt=0, le=1),
 SpreadBps = Annotated[Decimal, Field(ge=-100, le=100),
                       WithJsonSchema({"type": "number", "minimum": -100, "maximum": 100})]
 """Basis points between -100 and 100."""
+
+FeeBps = Annotated[str, Field(pattern=FEE_RATES_PATTERN, examples=["0.3/4.5", "-0.3/1.9"])]
+"""An account's fee rates, "maker/taker" in basis points, plain decimals (a negative maker: a rebate)."""

@@ -88,20 +88,21 @@ def venues_under_test() -> list[str]:
     return ["sim", *(n for n in registry.names(live=True, fake=True))]
 
 
-def _world(name: str) -> SimWorld:
-    world = SimWorld(venues=(name,), symbols=(SYMBOL, "ETH"), seed=11, clock=RealClock(), warmup=60)
+def _world(name: str, fees: tuple[str, str] | None) -> SimWorld:
+    world = SimWorld(venues=(name,), symbols=(SYMBOL, "ETH"), seed=11, clock=RealClock(), warmup=60,
+                     fee_overrides={name: fees} if fees else None)
     for slot in world.exchanges[name].slots.values():
         slot.source = StaticSource()
     return world
 
 
 @contextlib.asynccontextmanager
-async def harness(which: str, **settings: Any) -> AsyncIterator[Harness]:
-    """A started venue: ``which`` is "sim" or a registered venue name; ``settings`` override the
-    venue's request policy settings (adapters only)."""
+async def harness(which: str, *, fees: tuple[str, str] | None = None, **settings: Any) -> AsyncIterator[Harness]:
+    """A started venue: ``which`` is "sim" or a registered venue name; ``fees``: the account's
+    (maker, taker) rates on the venue; ``settings`` override the adapter's request policy settings."""
     if which == "sim":
         name = next(iter(load_profiles().venues))  # the simulator with its first profile
-        world = _world(name)
+        world = _world(name, fees)
         world.ensure_running()
         venue = world.venue(name)
         try:
@@ -111,7 +112,7 @@ async def harness(which: str, **settings: Any) -> AsyncIterator[Harness]:
             await world.stop()
         return
     spec = registry.get(which, live=True, fake=True)
-    world = _world(spec.name)
+    world = _world(spec.name, fees)
     assert spec.fake is not None and spec.adapter is not None
     demo = spec.fake(world, False)
     await demo.server.start()

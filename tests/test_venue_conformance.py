@@ -88,12 +88,11 @@ def filled_by(fills: list[Fill], client_id: str) -> Decimal:
 # --- metadata -------------------------------------------------------------------------------
 @every_venue
 async def test_instrument_metadata_and_the_accounts_fees(which: str) -> None:
-    async with harness(which) as h:
+    async with harness(which, fees=("-0.00004", "0.00031")) as h:  # this account's tier, not a profile default
         ins = await h.venue.instrument(SYMBOL)
         assert (ins.venue, ins.symbol, ins.venue_symbol) == (h.name, SYMBOL, to_venue_symbol(h.name, SYMBOL))
         assert ins.tick > 0 and ins.lot > 0 and ins.min_size > 0 and ins.min_notional >= 0
-        profile = h.exchange.profile  # the account's rates, as the venue (or fake) serves them
-        assert (ins.maker_fee, ins.taker_fee) == (profile.maker_fee, profile.taker_fee)
+        assert (ins.maker_fee, ins.taker_fee) == (Decimal("-0.00004"), Decimal("0.00031"))  # read from the account
         with pytest.raises(VenueError) as err:
             await h.venue.instrument("NOPE")
         assert err.value.reason is Reason.UNKNOWN_SYMBOL
