@@ -67,6 +67,7 @@ from exchanges.credentials import SecretRedactor, resolve_secret
 from exchanges.loopbind import LoopBinding
 from exchanges.paradex import wire
 from exchanges.paradex.settings import ParadexSettings
+from exchanges.paradex.signing import fast_account_class
 from exchanges.paradex.stream import WsFeed
 from exchanges.policy import RequestPolicy
 from exchanges.pricing import slippage_limit
@@ -89,6 +90,9 @@ SENSITIVE_LOGGERS = (
 )
 REDACTOR = SecretRedactor()  # process-wide, as the loggers above are
 BOOK_CHANNEL = "order_book.{market}.snapshot@15@100ms"
+# paradex-py's accounts, hashing typed data with fast_stark_crypto (exchanges/paradex/signing.py)
+FastParadexAccount = fast_account_class(ParadexAccount)
+FastSubkeyAccount = fast_account_class(SubkeyAccount)
 
 
 class _ResponseTap:
@@ -208,9 +212,11 @@ class ParadexVenue(Venue):
             config = self._call_sync(api.fetch_system_config, "GET /system/config")
             account: ParadexAccount
             if s.l1_address:
-                account = ParadexAccount(config, l1_address=s.l1_address, l2_private_key=key, l2_address=s.l2_address)
+                account = FastParadexAccount(config, l1_address=s.l1_address, l2_private_key=key,
+                                             l2_address=s.l2_address)
             else:
-                account = SubkeyAccount(config, l2_private_key=key, l2_address=s.l2_address)  # type: ignore[arg-type]
+                account = FastSubkeyAccount(config, l2_private_key=key,  # type: ignore[arg-type]
+                                            l2_address=s.l2_address)
             # POST /auth/{pubkey}; on NOT_ONBOARDED the SDK onboards (POST /onboarding) and retries.
             self._call_sync(lambda: api.init_account(account), "POST /auth")
         except BaseException:
