@@ -19,16 +19,13 @@ Resting orders are cancelled with reason ``EXPIRED`` when their signature expire
 was processed), slow answers, refused WebSocket upgrades, malformed frames;
 ``drop_websockets()`` cuts every WebSocket connection.
 
-    python -m exchanges.grvt.fake --port 8740   # prints the .env lines to point perpflow at it
+    perpflow fake-venue grvt --port 8740   # prints the .env lines to point perpflow at it
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import hashlib
-import json
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
@@ -289,35 +286,3 @@ def demo_account(seed: str = "perpflow fake grvt") -> tuple[FakeAccount, str]:
     signer = Account.from_key(private_key).address
     return FakeAccount("fake-grvt-api-key-" + hashlib.sha256(private_key.encode()).hexdigest()[:16], signer,
                        "1001"), private_key
-
-
-async def serve(port: int, host: str = "127.0.0.1", symbols: tuple[str, ...] = ("ETH", "SOL", "BTC"),
-                seed: int = 7) -> None:
-    """Run a fake GRVT until cancelled, printing how to point perpflow at it."""
-    world = SimWorld(venues=("grvt",), symbols=symbols, seed=seed, clock=RealClock())
-    account, private_key = demo_account()
-    fake = FakeGrvt(world, accounts=[account])
-    url = await fake.start(host, port)
-    print(f"fake GRVT on {url} (WebSocket {fake.ws_url}), markets {', '.join(symbols)}", flush=True)
-    print(json.dumps({"PERPFLOW_GRVT__ENDPOINT": url, "PERPFLOW_GRVT__WS_ENDPOINT": fake.ws_url,
-                      "PERPFLOW_GRVT__API_KEY": account.api_key, "PERPFLOW_GRVT__PRIVATE_KEY": private_key,
-                      "PERPFLOW_GRVT__TRADING_ACCOUNT_ID": account.sub_account_id}, indent=2), flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await fake.stop()
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="A fake GRVT venue on loopback, backed by the simulator.")
-    ap.add_argument("--port", type=int, default=8740)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--symbols", default="ETH,SOL,BTC")
-    ap.add_argument("--seed", type=int, default=7)
-    args = ap.parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port, args.host, tuple(s.strip().upper() for s in args.symbols.split(",")), args.seed))
-
-
-if __name__ == "__main__":
-    main()
