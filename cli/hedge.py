@@ -76,6 +76,10 @@ def hedge_cmd(
                                                 parser=float_arg)] = 600,
     sim_clock: Annotated[str, typer.Option(help="virtual (accelerated backtest) | real (paper trading in real "
                                                 "time); simulator only")] = "virtual",
+    primary_fees: Annotated[str | None, typer.Option(help="primary account's fee rates, maker/taker in bps, e.g. "
+                                                          "0.3/4.5 (simulator; live reads the account's own)")] = None,
+    hedge_fees: Annotated[str | None, typer.Option(help="hedge account's fee rates, maker/taker in bps, e.g. "
+                                                        "-0.3/1.9 (simulator; live reads the account's own)")] = None,
 ) -> None:
     """Run the delta-neutral hedge bot (a Prefect flow run) and print its summary.
 
@@ -87,7 +91,7 @@ def hedge_cmd(
                   max_position=max_position, daily_loss_limit=daily_loss_limit,
                   net_delta_tolerance=net_delta_tolerance, min_spread_bps=min_spread_bps,
                   hedge_timeout=hedge_timeout, on_cancel=on_cancel, venue_mode=venue_mode, seed=seed,
-                  lock_timeout=lock_timeout, sim_clock=sim_clock)
+                  lock_timeout=lock_timeout, sim_clock=sim_clock, primary_fees=primary_fees, hedge_fees=hedge_fees)
     try:
         status, message, summary = run_hedge(params)
     except ValidationError as exc:

@@ -33,7 +33,7 @@ from pydantic import Field
 from core.records import CycleRecord
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
-from flows.params import Count, Fraction, PositiveDecimal, Seconds, SpreadBps
+from flows.params import Count, FeeBps, Fraction, PositiveDecimal, Seconds, SpreadBps
 from render.tables import markdown_table
 from strategies.hedge.config import (
     Direction,
@@ -125,6 +125,8 @@ def hedge_flow(
     seed: Annotated[int, Field(ge=0), Count] = 7,
     lock_timeout: Annotated[float, Field(ge=0), Seconds] = 600.0,
     sim_clock: SimClock = "virtual",
+    primary_fees: FeeBps | None = None,
+    hedge_fees: FeeBps | None = None,
 ) -> dict[str, Any] | State:
     """One hedge bot run; the parameters are the product notes' command line.
 
@@ -150,13 +152,16 @@ def hedge_flow(
         seed: simulator seed
         lock_timeout: seconds to wait while another run holds this account's lock
         sim_clock: simulator time: virtual runs accelerated (a backtest), real is paper trading in real time
+        primary_fees: the primary account's fee rates for the simulator, maker/taker in bps (e.g. 0.3/4.5); empty =
+            the venue's fees setting, else the simulator's profile; live runs read the account's own rates
+        hedge_fees: the hedge account's fee rates for the simulator, maker/taker in bps (e.g. -0.3/1.9)
     """
     cfg = HedgeConfig(primary=primary, hedge=hedge, ticker=ticker, size=size, iterations=iterations,
                       primary_mode=primary_mode, hedge_mode=hedge_mode, direction=direction, build_to=build_to,
                       max_position=max_position, daily_loss_limit=daily_loss_limit,
                       net_delta_tolerance=net_delta_tolerance, min_spread_bps=min_spread_bps,
                       hedge_timeout=hedge_timeout, on_cancel=on_cancel, venue_mode=venue_mode, seed=seed,
-                      sim_clock=sim_clock)
+                      sim_clock=sim_clock, primary_fees=primary_fees, hedge_fees=hedge_fees)
     logger = get_run_logger()
     settings = get_settings()
     run_id = flow_run.id or str(uuid.uuid4())
@@ -170,7 +175,7 @@ def hedge_flow(
     with held:
         logger.info("account %s locked for run %s", cfg.account_key, run_id)
         session = open_venues(cfg.venue_mode, (cfg.primary, cfg.hedge), (cfg.ticker,), seed=cfg.seed,
-                              settings=settings, sim_clock=cfg.sim_clock)
+                              settings=settings, sim_clock=cfg.sim_clock, fees=cfg.fee_rates())
         recorder = Journal(run_id, settings.journal_dir)
         progress = create_progress_artifact(0.0, key="hedge-progress", description="cycles done of total")
         runner = HedgeRunner(cfg, run_id, session.venue(cfg.primary), session.venue(cfg.hedge), recorder,

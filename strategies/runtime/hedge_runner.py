@@ -137,7 +137,7 @@ class HedgeRunner:
             volume=self._volume, residual=engine.residual, hedge_failures=engine.stats.hedge_failures,
             recoveries=engine.stats.recoveries, max_abs_net=engine.stats.max_abs_net,
             net_samples=engine.stats.net_samples, started=started, ended=ended, tolerance=engine.tol,
-            reaction_s=self.reaction_s)
+            reaction_s=self.reaction_s, fee_rates={i.venue: (i.maker_fee, i.taker_fee) for i in self._instruments})
 
     def request_stop(self, *, flatten: bool) -> None:
         """Cancel open orders, then flatten or leave positions (a user cancelling the run)."""
