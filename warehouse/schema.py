@@ -98,7 +98,17 @@ V2 = Migration(2, "tables of the scheduled flows; notional per fill and volume p
 V3 = Migration(3, "key_hash and load_id on every keyed table (the loader's duplicate checks), loader_meta",
                backfill_statements())
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3)
+V4 = Migration(4, "what really happened per cycle (order ids per leg, maker share, why the hedge went taker), "
+                  "the mark of a recorded position", (
+    "ALTER TABLE cycles ADD COLUMN primary_orders VARCHAR[]",
+    "ALTER TABLE cycles ADD COLUMN hedge_orders VARCHAR[]",
+    "ALTER TABLE cycles ADD COLUMN primary_maker_share DOUBLE",
+    "ALTER TABLE cycles ADD COLUMN hedge_maker_share DOUBLE",
+    "ALTER TABLE cycles ADD COLUMN hedge_taker_reason VARCHAR",
+    f"ALTER TABLE positions ADD COLUMN mark {D}",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",
