@@ -87,9 +87,10 @@ GROUP BY bot, hedge_venue
 ORDER BY bot, hedge_venue;
 
 -- name: losing_cycles
--- Every cycle that lost money, and why: its edge against its fees, why its hedge went taker and at
--- what maker share, the hedge failures logged during it (the hedge venue's liquidity) and the
--- client ids of its orders (orders.client_id, fills.client_id). Sizes in the venue's size step.
+-- Every cycle that lost money or whose hedge failed, and why: its edge against its fees, why its
+-- hedge went taker and at what maker share, the hedge failures logged during it (the hedge venue's
+-- liquidity) and the client ids of its orders (orders.client_id, fills.client_id). Sizes in the
+-- venue's size step; worst first.
 WITH fails AS (SELECT c.run_id, c.cycle_no, count(e.ts) AS hedge_failures,
                       string_agg(DISTINCT e.reason, ',') AS failure_reasons
                FROM cycles c JOIN risk_events e
@@ -103,7 +104,7 @@ SELECT c.run_id, c.cycle_no, c.kind, c.direction, c.symbol,
        concat_ws('; ',
            CASE WHEN c.edge_bps < 0 THEN 'hedged at a worse price than the primary fill'
                 WHEN c.edge_bps IS NULL THEN 'no price on a leg (fills missing)'
-                ELSE 'fees exceed the edge' END,
+                WHEN c.pnl < 0 THEN 'fees exceed the edge' END,
            CASE WHEN c.hedge_taker_reason IS NOT NULL THEN 'hedge went taker: ' || c.hedge_taker_reason END,
            CASE WHEN f.hedge_failures > 0
                 THEN f.hedge_failures || ' hedge failure(s): ' || f.failure_reasons END) AS why,
@@ -114,7 +115,7 @@ SELECT c.run_id, c.cycle_no, c.kind, c.direction, c.symbol,
 FROM cycles c
 LEFT JOIN fails f USING (run_id, cycle_no)
 LEFT JOIN instrument_steps i ON i.run_id = c.run_id AND i.venue = c.primary_venue
-WHERE c.pnl < 0
+WHERE c.pnl < 0 OR f.hedge_failures > 0
 ORDER BY c.pnl, c.run_id, c.cycle_no;
 
 -- name: hedge_taker_reasons

@@ -141,9 +141,23 @@ async def cancel_when_hedged(world: SimWorld, runner: HedgeRunner, *, flatten: b
         await asyncio.sleep(0.01)
 
 
+async def thin_hedge_book_at_first(world: SimWorld, runner: HedgeRunner) -> None:
+    """GRVT executes nothing until the first hedge has failed, then the book fills in again."""
+    from exchanges.sim.faults import Faults
+
+    grvt = world.exchanges["grvt"]
+    grvt.faults = Faults(exec_size_cap=Decimal(0))
+    for _ in range(60_000):
+        if runner.engine is not None and runner.engine.stats.hedge_failures:
+            break
+        await asyncio.sleep(0.01)
+    grvt.faults = Faults()
+
+
 def record_ended_runs(journal_dir: Path) -> list[RecordedRun]:
-    """A run cancelled and flattened, one cancelled leaving its positions, and one failed (daily loss
-    limit, flattened): the runs whose summaries used to disagree with SQL."""
+    """A run cancelled and flattened, one cancelled leaving its positions, one failed (daily loss
+    limit, flattened) - the runs whose summaries used to disagree with SQL - and one whose first
+    hedge found no liquidity on GRVT and was redone."""
     from functools import partial
 
     return [
@@ -153,6 +167,8 @@ def record_ended_runs(journal_dir: Path) -> list[RecordedRun]:
                          ticker="SOL", size=Decimal("0.1"), iterations=10, on_cancel="leave", seed=9),
         record_hedge_run(journal_dir, "hedge-failed-loss", ticker="SOL", size=Decimal("0.1"), iterations=30,
                          hedge_mode="market", primary_mode="market", daily_loss_limit=Decimal("0.05"), seed=10),
+        record_hedge_run(journal_dir, "hedge-thin-grvt", script=thin_hedge_book_at_first, ticker="SOL",
+                         size=Decimal("0.1"), iterations=2, hedge_mode="market", seed=11),
     ]
 
 
