@@ -106,7 +106,17 @@ V4 = Migration(4, "runs: mode (backtest | paper | live) and clock (virtual | rea
     f"clock = {RUN_CLOCK.format(clock='NULL', params='params')}",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4)
+V5 = Migration(5, "what really happened per cycle (order ids per leg, maker share, why the hedge went taker), "
+                  "the mark of a recorded position", (
+    "ALTER TABLE cycles ADD COLUMN primary_orders VARCHAR[]",
+    "ALTER TABLE cycles ADD COLUMN hedge_orders VARCHAR[]",
+    "ALTER TABLE cycles ADD COLUMN primary_maker_share DOUBLE",
+    "ALTER TABLE cycles ADD COLUMN hedge_maker_share DOUBLE",
+    "ALTER TABLE cycles ADD COLUMN hedge_taker_reason VARCHAR",
+    f"ALTER TABLE positions ADD COLUMN mark {D}",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",
