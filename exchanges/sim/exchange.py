@@ -102,7 +102,7 @@ class SimExchange:
         # are for ever: runs of different sessions recorded in one warehouse never share a natural key.
         self._ids = f"{self.name[:3]}-{random.Random(f'{seed}/{self.name}/{now}/ids').getrandbits(32):08x}"
         self.next_funding = (math.floor(now / profile.funding_interval_s) + 1) * profile.funding_interval_s
-        self._feed_latency = profile.feed_latency_ms / 1000
+        self._feed_latency = self.feed_latency = profile.feed_latency_ms / 1000
         self.published: dict[str, BBO] = {}
         self._next_drop: float | None = None
 

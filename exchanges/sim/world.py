@@ -108,8 +108,11 @@ class SimWorld:
         """Advance without a clock (benchmarks, recordings): ``seconds`` of market time."""
         self._advance(self.t + seconds)
 
-    def next_event(self) -> float:
-        return min((ex.next_event() for ex in self.exchanges.values()), default=math.inf)
+    def next_deadline(self) -> float:
+        """When the earliest pending market event must be on its way to listeners: its time plus its
+        venue's feed latency. Events processed up to then still publish at event time + latency,
+        exactly as if processed the instant they happened, so the driver wakes once per batch."""
+        return min((ex.next_event() + ex.feed_latency for ex in self.exchanges.values()), default=math.inf)
 
     def _listening(self) -> bool:
         return any(ex.subs for ex in self.exchanges.values())
@@ -118,7 +121,7 @@ class SimWorld:
         while True:
             self.sync()
             if self._listening():
-                wait = min(self.next_event() - self.clock.now(), IDLE_STEP)
+                wait = min(self.next_deadline() - self.clock.now(), IDLE_STEP)
                 await asyncio.sleep(wait if wait > 0 else 0)
             else:
                 await asyncio.sleep(IDLE_STEP)
