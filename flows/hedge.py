@@ -28,11 +28,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from core.records import CycleRecord
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
+from exchanges.sim.replay import parse_replay_args
 from flows.params import Fraction, PositiveDecimal, SpreadBps
 from render.tables import markdown_table
 from strategies.hedge.config import (
@@ -49,6 +50,7 @@ from strategies.hedge.config import (
 )
 from strategies.hedge.result import HedgeSummary, RunResult, summarize, summary_rows
 from strategies.preflight import PreTradeError
+from strategies.runtime.data_end import run_until_data_ends
 from strategies.runtime.hedge_runner import HedgeRunner
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
@@ -124,6 +126,9 @@ def hedge_flow(
     seed: Annotated[int, Field(ge=0)] = 7,
     lock_timeout: Annotated[float, Field(ge=0)] = 600.0,
     sim_clock: SimClock = "virtual",
+    replay: list[str] | None = None,
+    max_basis_bps: Annotated[Decimal, Field(gt=0, le=10_000), WithJsonSchema(
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 10_000})] = Decimal("50"),
 ) -> dict[str, Any] | State:
     """One hedge bot run; the parameters are the product notes' command line.
 
@@ -149,20 +154,23 @@ def hedge_flow(
         seed: simulator seed
         lock_timeout: seconds to wait while another run holds this account's lock
         sim_clock: simulator time: virtual runs accelerated (a backtest), real is paper trading in real time
+        replay: VENUE=FILE items: a recorded market file (exchanges/sim/replay.py) drives that simulated venue;
+            the run starts at the file's start and completes when it ends
+        max_basis_bps: refuse to start when the two venues' mids differ by more than this (bps)
     """
     cfg = HedgeConfig(primary=primary, hedge=hedge, ticker=ticker, size=size, iterations=iterations,
                       primary_mode=primary_mode, hedge_mode=hedge_mode, direction=direction, build_to=build_to,
                       max_position=max_position, daily_loss_limit=daily_loss_limit,
                       net_delta_tolerance=net_delta_tolerance, min_spread_bps=min_spread_bps,
                       hedge_timeout=hedge_timeout, on_cancel=on_cancel, venue_mode=venue_mode, seed=seed,
-                      sim_clock=sim_clock)
+                      sim_clock=sim_clock, replay=tuple(replay or ()), max_basis_bps=max_basis_bps)
     logger = get_run_logger()
     settings = get_settings()
     run_id = flow_run.id or str(uuid.uuid4())
     with concurrency(account_limit_name(cfg), occupy=1, strict=True, timeout_seconds=lock_timeout):
         logger.info("account %s locked for run %s", cfg.account_key, run_id)
         session = open_venues(cfg.venue_mode, (cfg.primary, cfg.hedge), (cfg.ticker,), seed=cfg.seed,
-                              settings=settings, sim_clock=cfg.sim_clock)
+                              settings=settings, sim_clock=cfg.sim_clock, replay=parse_replay_args(cfg.replay))
         recorder = Journal(run_id, settings.journal_dir)
         progress = create_progress_artifact(0.0, key="hedge-progress", description="cycles done of total")
         runner = HedgeRunner(cfg, run_id, session.venue(cfg.primary), session.venue(cfg.hedge), recorder,
@@ -170,7 +178,7 @@ def hedge_flow(
         try:
             checks = pre_trade_validation(session, runner)
             logger.info("pre-trade checks passed: %s", checks)
-            result = session.clock.run(runner.run)
+            result = session.clock.run(lambda: run_until_data_ends(runner, session.data_end))
         finally:
             session.clock.run(session.close)
             recorder.close_sync()

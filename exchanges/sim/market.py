@@ -251,6 +251,43 @@ class SimMarket:
         self.events += ev
         return lots - remaining
 
+    def replay_print(self, t: float, price: int, signed_lots: int) -> None:
+        """A recorded print: moves queues and fills our orders, never the displayed depth (the
+        file's depth already contains it; see ``replay.py``)."""
+        sign = 1 if signed_lots > 0 else -1
+        lots = signed_lots * sign
+        self.prints.append((t, price, lots, sign))
+        self.n_prints += 1
+        self.events += 1
+        own = self.own_asks if sign > 0 else self.own_bids
+        if not own:
+            return
+        for p in [p for p in own if (p - price) * sign < 0]:  # the taker went through these
+            for o in list(own[p]):
+                if o.arrival <= t and o.size > o.filled:
+                    self._fill_own(o, p, o.size - o.filled, t)
+        orders = own.get(price)
+        if not orders:
+            return
+        remaining = lots
+        consumed = 0  # others' lots ahead of us that this print took
+        for o in list(orders):
+            if o.arrival > t:
+                continue
+            need = o.ahead - consumed
+            if need > 0:
+                x = min(remaining, need)
+                consumed += x
+                remaining -= x
+            x = min(remaining, o.size - o.filled)
+            if x > 0:
+                remaining -= x
+                self._fill_own(o, price, x, t)
+            if remaining == 0:
+                break
+        for o in orders:
+            o.ahead = o.ahead - consumed if o.ahead > consumed else 0
+
     def take(self, taker_sign: int, max_lots: int, limit: int | None, t: float) -> list[tuple[int, int]]:
         """Our own taker order: eat others' displayed lots up to ``limit``; [(price, lots)]."""
         side = self.asks if taker_sign > 0 else self.bids
