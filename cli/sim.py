@@ -70,6 +70,52 @@ def sim_report_cmd(
     typer.echo(text)
 
 
+@sim_app.command("compare")
+def sim_compare_cmd(
+    a: Annotated[str, typer.Argument(help="replay file, or venue:SYMBOL for the seeded model")],
+    b: Annotated[str, typer.Argument(help="replay file, or venue:SYMBOL for the seeded model")],
+    seconds: Annotated[float, typer.Option(help="simulated seconds recorded for a venue:SYMBOL source")] = 1800,
+    seed: Annotated[int, typer.Option(help="simulation seed")] = 7,
+    profiles: Annotated[Path | None, typer.Option(help="a profile overlay (e.g. from sim calibrate) for "
+                                                       "venue:SYMBOL sources")] = None,
+) -> None:
+    """Print a realism table for two market sources (spread, sizes, flow, volatility) and their ratio."""
+    from core.errors import ConfigError
+    from exchanges.sim.realism import compare_table, load_source, measure
+
+    try:
+        ra = measure(load_source(a, seconds=seconds, seed=seed, profiles_path=profiles), a)
+        rb = measure(load_source(b, seconds=seconds, seed=seed, profiles_path=profiles), b)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"A = {a} ({ra.seconds:.0f} s)\nB = {b} ({rb.seconds:.0f} s)\n")
+    typer.echo(text_table(["figure", "A", "B", "B / A"], compare_table(ra, rb), places=3))
+
+
+@sim_app.command("calibrate")
+def sim_calibrate_cmd(
+    file: Annotated[Path, typer.Argument(help="replay file of a real capture")],
+    out: Annotated[Path | None, typer.Option(help="write the fitted profile overlay (TOML) here")] = None,
+) -> None:
+    """Fit a venue profile's market-shape parameters (spread, depth, flow, sizes) to a capture."""
+    from core.errors import ConfigError
+    from exchanges.sim.realism import calibrate, calibration_toml, measure
+    from exchanges.sim.replay import load_replay
+
+    try:
+        rp = load_replay(file)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    text = calibration_toml(rp, calibrate(rp), measure(rp).vol_1s_bps)
+    if out is not None:
+        out.write_text(text)
+        typer.echo(f"wrote {out}; compare with: perpflow sim compare {file} {rp.venue}:{rp.symbol} --profiles {out}")
+    else:
+        typer.echo(text)
+
+
 @sim_app.command("record")
 def sim_record_cmd(
     out: Annotated[Path, typer.Option(help="replay file to write (.jsonl or .jsonl.gz)")],

@@ -192,3 +192,23 @@ def parse_profiles(data: dict[str, Any]) -> SimProfiles:
 def load_profiles(path: Path = PROFILES_PATH) -> SimProfiles:
     with open(path, "rb") as f:
         return parse_profiles(tomllib.load(f))
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_profiles_with(overlay: Path) -> SimProfiles:
+    """The shipped profiles with an overlay's tables merged over them (``perpflow sim calibrate``
+    writes such an overlay: one market's fitted shape)."""
+    if not Path(overlay).exists():
+        raise ConfigError("profiles", f"{overlay}: no such file")
+    with open(PROFILES_PATH, "rb") as f, open(overlay, "rb") as g:
+        try:
+            extra = tomllib.load(g)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("profiles", f"{overlay}: not TOML ({exc})") from None
+        return parse_profiles(_merge(tomllib.load(f), extra))
