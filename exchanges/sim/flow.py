@@ -128,7 +128,9 @@ class ModelSource:
         self._z: list[float] = []  # standard normals, drawn in blocks
         self._zi = 0
         self._ct: list[float] = [INF]
+        self._ck: list[int] = []
         self._ci = 0
+        self._top_i = -1
         if self._churn_rate > 0:
             self._churn_block(t0)
         self.t_churn = self._ct[0]
@@ -165,6 +167,31 @@ class ModelSource:
             self.next_t = tr if tr < n else n
             if hook is not None and not churn:
                 hook(et)  # type: ignore[operator]
+
+    @property
+    def next_visible_t(self) -> float:
+        """When the next event that can change the top of the book (or fill a resting order) happens.
+
+        Size updates of deeper levels change neither while the best level stands, so a listener
+        need not be woken for them; they are applied with the next visible event."""
+        m = self.market
+        n = self.t_trade
+        if self.t_quote < n:
+            n = self.t_quote
+        if self.t_refill < n:
+            n = self.t_refill
+        if m._bid_top is None or m.best_bid not in m.bids or m.best_ask not in m.asks:
+            return self.next_t if self.next_t < n else n
+        ck, i = self._ck, self._ci
+        top = self._top_i
+        if top < i:  # find the next size update of a best level
+            top = i
+            end = len(ck)
+            while top < end and ck[top] != 0:
+                top += 1
+            self._top_i = top
+        tc = self._ct[top] if top < len(self._ct) else self._ct[-2]
+        return tc if tc < n else n
 
     # --- makers --------------------------------------------------------------------------------
     def _requote(self, t: float, informed: bool) -> None:
@@ -217,6 +244,7 @@ class ModelSource:
         self._ck = k.tolist()
         self._cq = lots.tolist()
         self._ci = 0
+        self._top_i = -1
 
     def _churn_run(self, lim: float, hook: object) -> None:
         """Apply every size update up to ``lim`` (no other event of this market happens before it)."""
@@ -245,8 +273,8 @@ class ModelSource:
                     else:
                         asks[p] = cq[i]
                         ev += 1
-            if hook is not None:
-                m.events += ev
+            if hook is not None and (k == 0 or bids.get(m.best_bid) is None or asks.get(m.best_ask) is None):
+                m.events += ev  # a deeper level's size is seen by no one while the best levels stand
                 ev = 0
                 hook(tc)  # type: ignore[operator]
             i += 1
@@ -282,6 +310,7 @@ class StaticSource:
     """A market that holds still: its book changes only when a scenario or test changes it."""
 
     next_t = INF
+    next_visible_t = INF
 
     def advance(self, t: float, hook: object = None) -> None:
         return None

@@ -334,6 +334,10 @@ class ReplaySource:
         self.advance(max(t0, replay.ev_t[replay.first_book - 1]))  # the venue opens with its first full book
 
     @property
+    def next_visible_t(self) -> float:
+        return self.next_t
+
+    @property
     def ended(self) -> bool:
         return self.i >= self.n
 

@@ -97,6 +97,7 @@ class SimWorld:
             if name in self.replays:
                 vp = replay_instrument_profile(vp, self.replays[name])
             self.exchanges[name] = SimExchange(vp, seed, self.t, (faults or {}).get(name))
+            self.exchanges[name].clock = self.clock
         unknown = set(self.replays) - set(self.exchanges)
         if unknown:
             raise ConfigError("replay", f"{', '.join(sorted(unknown))} is replayed but not in this simulation; "
@@ -173,7 +174,7 @@ class SimWorld:
         """When the earliest pending market event must be on its way to listeners: its time plus its
         venue's feed latency. Events processed up to then still publish at event time + latency,
         exactly as if processed the instant they happened, so the driver wakes once per batch."""
-        return min((ex.next_event() + ex.feed_latency for ex in self.exchanges.values()), default=math.inf)
+        return min((ex.next_visible() + ex.feed_latency for ex in self.exchanges.values()), default=math.inf)
 
     def _listening(self) -> bool:
         return any(ex.subs for ex in self.exchanges.values())
