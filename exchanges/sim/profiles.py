@@ -76,7 +76,7 @@ class MarketProfile:
     quote_rate_per_s: float = 2.0  # how often makers re-price to the fair value (best-price change driver)
     spread_log_sd: float = 0.3  # spreads breathe: log-sd around spread_bps (a one-tick floor applies)
     refill_ms: float = 250.0  # a best level eaten by a taker is re-quoted after about this long
-    top_churn_share: float = 0.5  # share of size updates that hit the best level (the rest: deeper)
+    top_churn_share: float = 0.2  # share of size updates that hit the best level (the rest: deeper)
     flow_model: str = "hawkes"  # taker arrivals: poisson | hawkes (self-exciting, bursty)
     hawkes_branching: float = 0.6  # share of trades triggered by earlier trades (0 = Poisson)
     hawkes_decay_s: float = 1.5  # how long a burst lasts (kernel time constant)

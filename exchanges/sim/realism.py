@@ -56,6 +56,7 @@ class Realism:
     level_gap_ticks_median: float
     taker_orders_per_s: float
     count_fano_60s: float  # variance / mean of taker-order counts in 60 s windows (1 for Poisson)
+    top_update_share: float  # of level changes: size updates of a best level that stays the best
 
     def rows(self) -> list[tuple[str, float]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self) if f.name not in ("source", "seconds")]
@@ -86,6 +87,7 @@ LABELS = {
     "level_gap_ticks_median": "gap between levels, ticks (median)",
     "taker_orders_per_s": "taker orders / s",
     "count_fano_60s": "taker count Fano factor (60 s)",
+    "top_update_share": "share of level changes that resize the best level",
 }
 
 
@@ -123,6 +125,7 @@ def measure(rp: Replay, label: str | None = None) -> Realism:
     prints: list[float] = []
     takers: list[tuple[float, int, float]] = []  # t, sign, size
     level_changes = 0
+    top_updates = 0
     bbo_changes = 0
     last_bbo = (0, 0)
     gaps: list[int] = []
@@ -149,6 +152,8 @@ def measure(rp: Replay, label: str | None = None) -> Realism:
         k, p, q = ev_k[i], ev_p[i], ev_q[i]
         if k == BID:
             level_changes += 1
+            if q and p == bb:
+                top_updates += 1
             if q:
                 bids[p] = q
                 if p > bb:
@@ -159,6 +164,8 @@ def measure(rp: Replay, label: str | None = None) -> Realism:
                     bb = max(bids) if bids else 0
         elif k == ASK:
             level_changes += 1
+            if q and p == ba:
+                top_updates += 1
             if q:
                 asks[p] = q
                 if p < ba or not ba:
@@ -209,7 +216,8 @@ def measure(rp: Replay, label: str | None = None) -> Realism:
         bbo_changes_per_s=bbo_changes / duration, vol_1s_bps=v1, vol_10s_bps=_sd(r10), vol_60s_bps=v60,
         variance_ratio=(v60 * v60) / (60 * v1 * v1) if v1 and v1 == v1 and v60 == v60 else math.nan,
         level_changes_per_s=level_changes / duration, level_gap_ticks_median=_q([float(g) for g in gaps], 0.5),
-        taker_orders_per_s=len(takers) / duration, count_fano_60s=fano)
+        taker_orders_per_s=len(takers) / duration, count_fano_60s=fano,
+        top_update_share=top_updates / level_changes if level_changes else math.nan)
 
 
 def load_source(spec: str, *, seconds: float = 1800.0, seed: int = 7, profiles_path: Path | None = None) -> Replay:
@@ -273,6 +281,9 @@ def calibrate(rp: Replay) -> dict[str, float | str]:
     out["top_size"] = round(r.top_size_median, 8)
     out["quote_rate_per_s"] = round(max(0.05, r.bbo_changes_per_s), 4)
     out["book_updates_per_s"] = round(max(0.0, r.level_changes_per_s - 2 * r.bbo_changes_per_s), 4)
+    if r.top_update_share == r.top_update_share and out["book_updates_per_s"]:
+        share = r.top_update_share * r.level_changes_per_s / float(out["book_updates_per_s"])
+        out["top_churn_share"] = round(min(1.0, max(0.0, share)), 4)
     out["trade_rate_per_s"] = round(r.taker_orders_per_s, 4)
     sizes = sorted(s for s in _taker_sizes(rp))
     q25, q50, q75 = (sizes[int(q * len(sizes))] for q in (0.25, 0.5, 0.75)) if sizes else (1, 1, 1)
