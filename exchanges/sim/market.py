@@ -116,14 +116,18 @@ class SimMarket:
             step = gap * direction
             levels = self.levels
             end = top + step * (levels - 1)
-            k = 1
             depth = self.depth_lots
             noise = self._noise
-            for p in range(top, end, step):
+            shift = (top - anchor) // step if anchor is not None else levels
+            if 0 < abs(shift) < levels - 1:  # the grid slid: only the levels it slid onto are new
+                ks = range(1, 1 - shift) if shift < 0 else range(levels - shift, levels)
+            else:
+                ks = range(1, levels)
+            for k in ks:
+                p = top + step * (k - 1)
                 if p not in side:
                     side[p] = max(1, int(depth[k] * noise()))
                     ev += 1
-                k += 1
             if len(side) > levels:
                 if anchor is not None and 0 < (anchor - top) * direction <= 64 * gap:
                     old_end = anchor + step * (levels - 1)
