@@ -78,18 +78,19 @@ def sim_compare_cmd(
     seed: Annotated[int, typer.Option(help="simulation seed")] = 7,
     profiles: Annotated[Path | None, typer.Option(help="a profile overlay (e.g. from sim calibrate) for "
                                                        "venue:SYMBOL sources")] = None,
+    depth_bps: Annotated[float, typer.Option(help="N of 'depth within N bps of the mid'")] = 5.0,
 ) -> None:
     """Print a realism table for two market sources (spread, sizes, flow, volatility) and their ratio."""
     from core.errors import ConfigError
     from exchanges.sim.realism import compare_table, load_source, measure
 
     try:
-        ra = measure(load_source(a, seconds=seconds, seed=seed, profiles_path=profiles), a)
-        rb = measure(load_source(b, seconds=seconds, seed=seed, profiles_path=profiles), b)
+        ra = measure(load_source(a, seconds=seconds, seed=seed, profiles_path=profiles), a, depth_bps)
+        rb = measure(load_source(b, seconds=seconds, seed=seed, profiles_path=profiles), b, depth_bps)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"A = {a} ({ra.seconds:.0f} s)\nB = {b} ({rb.seconds:.0f} s)\n")
+    typer.echo(f"A = {a} ({ra.seconds:.0f} s)\nB = {b} ({rb.seconds:.0f} s)\nN = {depth_bps:g} bps\n")
     typer.echo(text_table(["figure", "A", "B", "B / A"], compare_table(ra, rb), places=3))
 
 

@@ -68,7 +68,7 @@ LABELS = {
     "spread_bps_p90": "spread, bps (p90)",
     "one_tick_share": "one-tick spread share",
     "top_size_median": "top size (median, per side)",
-    "depth_bps_median": f"depth within {DEPTH_BPS:g} bps (median, per side)",
+    "depth_bps_median": "depth within N bps (median, per side)",
     "prints_per_s": "prints / s",
     "print_size_p50": "print size p50",
     "print_size_p90": "print size p90",
@@ -107,8 +107,8 @@ def _returns_bps(mids: list[float], every: int) -> list[float]:
     return [(math.log(b) - math.log(a)) * 10_000 for a, b in itertools.pairwise(pts) if a > 0 and b > 0]
 
 
-def measure(rp: Replay, label: str | None = None) -> Realism:
-    """Walk a replay's events once and compute every figure of ``Realism``."""
+def measure(rp: Replay, label: str | None = None, depth_bps: float = DEPTH_BPS) -> Realism:
+    """Walk a replay's events once and compute every figure of ``Realism`` (depth within ``depth_bps``)."""
     tick, lot = float(rp.tick), float(rp.lot)
     bids: dict[int, int] = {}
     asks: dict[int, int] = {}
@@ -141,7 +141,7 @@ def measure(rp: Replay, label: str | None = None) -> Realism:
                 tops.append((bids.get(bb, 0) + asks.get(ba, 0)) / 2 * lot)
                 mids.append(mid)
                 if n_samples % 10 == 0:  # depth and level gaps once a second: they cost a scan of the book
-                    lo, hi = mid * (1 - DEPTH_BPS / 10_000) / tick, mid * (1 + DEPTH_BPS / 10_000) / tick
+                    lo, hi = mid * (1 - depth_bps / 10_000) / tick, mid * (1 + depth_bps / 10_000) / tick
                     db = sum(q for p, q in bids.items() if p >= lo)
                     da = sum(q for p, q in asks.items() if p <= hi)
                     depths.append((db + da) / 2 * lot)
