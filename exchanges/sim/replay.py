@@ -221,6 +221,7 @@ def load_replay(path: Path, profiles: SimProfiles | None = None) -> Replay:
     books: tuple[dict[int, int], dict[int, int]] = ({}, {})
     best = [0, 0]  # best bid, best ask (0: side empty)
     ev_t, ev_k, ev_p, ev_q, ev_end = rp.ev_t, rp.ev_k, rp.ev_p, rp.ev_q, rp.ev_end
+    pcache, scache = price.cache, size.cache
     last_t = -math.inf
     first_book = -1
     n = 1
@@ -274,12 +275,21 @@ def load_replay(path: Path, profiles: SimProfiles | None = None) -> Replay:
                         if not isinstance(levels, list):
                             raise ConfigError(f"replay {name}", f"{path}:{n}: {name} must be a list of [price, size]")
                         new: dict[int, int] = {}
+                        zero_ok = kind == "depth"
                         for lv in levels:
-                            if not (isinstance(lv, list) and len(lv) == 2):
-                                raise ConfigError(f"replay {name}", f"{path}:{n}: {name} entry {lv!r} is not "
-                                                                    f"[price, size]")
-                            new[price(lv[0], n, f"{name} price")] = size(lv[1], n, f"{name} size",
-                                                                         allow_zero=kind == "depth")
+                            try:  # the common case: both strings already seen (decoded once, cached)
+                                pp, qq = lv
+                                p_i = pcache[pp]
+                                q_i = scache[qq]
+                                if not q_i and not zero_ok:
+                                    raise KeyError
+                            except (KeyError, TypeError, ValueError):
+                                if not (isinstance(lv, list) and len(lv) == 2):
+                                    raise ConfigError(f"replay {name}", f"{path}:{n}: {name} entry {lv!r} is not "
+                                                                        f"[price, size]") from None
+                                p_i = price(lv[0], n, f"{name} price")
+                                q_i = size(lv[1], n, f"{name} size", allow_zero=zero_ok)
+                            new[p_i] = q_i
                         if kind == "book":
                             for p in [p for p in books[side_kind] if p not in new]:
                                 level(side_kind, p, 0, t)
