@@ -98,7 +98,25 @@ V2 = Migration(2, "tables of the scheduled flows; notional per fill and volume p
 V3 = Migration(3, "key_hash and load_id on every keyed table (the loader's duplicate checks), loader_meta",
                backfill_statements())
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3)
+V4 = Migration(4, "what a cross-bot review and a shared-insights version need: prompt hash, inputs digest, raw and "
+                  "parsed answers, verdict, tokens, latency, error; insight versions, expiry and review provenance", (
+    "ALTER TABLE reviews ADD COLUMN prompt_version VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN prompt_hash VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN inputs_digest VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN answer VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN parsed JSON",
+    "ALTER TABLE reviews ADD COLUMN verdict VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN prompt_tokens BIGINT",
+    "ALTER TABLE reviews ADD COLUMN completion_tokens BIGINT",
+    "ALTER TABLE reviews ADD COLUMN latency_ms DOUBLE",
+    "ALTER TABLE reviews ADD COLUMN attempts BIGINT",
+    "ALTER TABLE reviews ADD COLUMN error VARCHAR",
+    "ALTER TABLE insights ADD COLUMN version VARCHAR",
+    "ALTER TABLE insights ADD COLUMN expires TIMESTAMP",
+    "ALTER TABLE insights ADD COLUMN review_id VARCHAR",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",
