@@ -74,3 +74,19 @@ def insights_cmd() -> None:
     if ins.sentiment is not None:
         typer.echo(f"sentiment {ins.sentiment.market:+.2f} at {ins.sentiment.ts:%Y-%m-%d %H:%M} UTC")
     typer.echo(f"{len(ins.active_positions)} active position(s); {len(ins.calibration)} calibration bucket(s)")
+
+
+def review_cmd() -> None:
+    """Run the cross-bot review now: the LLM endpoint of PERPFLOW_LLM__BASE_URL (Qwen by default), or the
+    deterministic statistical reviewer when none is set; recorded in `reviews`, accepted advice in insights."""
+    from flows.review import review_flow
+
+    settings = checked_settings()
+    out = run_flow(review_flow)
+    who = out["model"] or out["reviewer"]
+    typer.echo(f"review {out['review_id']} by {who}: {out['verdict']}, {out['recommendations']} recommendation(s)")
+    typer.echo(out["summary"])
+    if out["error"]:
+        typer.echo(f"error: {out['error']}", err=True)
+    if out["insights_version"]:
+        typer.echo(f"shared insights {out['insights_version']} -> {settings.insights_path}")

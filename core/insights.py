@@ -75,10 +75,11 @@ class Unblock(_Model):
 class Blackout(_Model):
     start_hour: int = Field(ge=0, le=23)  # UTC, inclusive
     end_hour: int = Field(ge=1, le=24)  # UTC, exclusive
-    n: int = Field(ge=0)
-    loss_rate: float = Field(ge=0, le=1)
-    lower: float = Field(ge=0, le=1)
-    baseline: float = Field(ge=0, le=1)  # the loss rate over every hour
+    # the statistics behind a window the insights computed (None for a window a review decided)
+    n: int | None = Field(default=None, ge=0)
+    loss_rate: float | None = Field(default=None, ge=0, le=1)
+    lower: float | None = Field(default=None, ge=0, le=1)
+    baseline: float | None = Field(default=None, ge=0, le=1)  # what each bot's own loss rate predicts
     until: datetime
     reason: str
     source: str

@@ -234,25 +234,25 @@ def blackouts(outcomes: list[Outcome], s: InsightsSettings, now: datetime) -> li
             continue
         z = (losses - expected) / math.sqrt(variance)
         if z > z_crit:
-            lo, _ = wilson(losses, n, s.confidence)
-            hours.append((h, n, losses, expected, lo, z, pnl))
-    windows: list[Blackout] = []
-    for h, n, losses, expected, lo, z, pnl in hours:
-        last = windows[-1] if windows else None
-        if last is not None and last.end_hour == h:
-            total_n = last.n + n
-            total_losses = round(last.loss_rate * last.n) + losses
-            windows[-1] = last.model_copy(update=dict(
-                end_hour=h + 1, n=total_n, loss_rate=total_losses / total_n,
-                lower=wilson(total_losses, total_n, s.confidence)[0],
-                baseline=(last.baseline * last.n + expected) / total_n,
-                reason=f"{last.reason}; {h:02d}h lost {losses}/{n} (z {z:.1f})"))
-            continue
-        windows.append(Blackout(start_hour=h, end_hour=h + 1, n=n, loss_rate=losses / n, lower=lo,
-                                baseline=expected / n, until=now + timedelta(hours=s.blackout_hours),
-                                source="statistics",
-                                reason=f"{h:02d}h lost {losses}/{n} against {expected:.1f} expected from each bot's "
-                                       f"own loss rate (z {z:.1f}), pnl {pnl:+.2f}"))
+            hours.append((h, n, losses, expected, z, pnl))
+    groups: list[list[tuple[int, int, int, float, float, float]]] = []
+    for h, n, losses, expected, z, pnl in hours:
+        if groups and groups[-1][-1][0] == h - 1:
+            groups[-1].append((h, n, losses, expected, z, pnl))
+        else:
+            groups.append([(h, n, losses, expected, z, pnl)])
+    windows = []
+    for g in groups:
+        n = sum(x[1] for x in g)
+        losses = sum(x[2] for x in g)
+        expected = sum(x[3] for x in g)
+        pnl = sum(x[5] for x in g)
+        each = "; ".join(f"{h:02d}h lost {lost}/{m} (z {z:.1f})" for h, m, lost, _, z, _ in g)
+        windows.append(Blackout(start_hour=g[0][0], end_hour=g[-1][0] + 1, n=n, loss_rate=losses / n,
+                                lower=wilson(losses, n, s.confidence)[0], baseline=expected / n,
+                                until=now + timedelta(hours=s.blackout_hours), source="statistics",
+                                reason=f"lost {losses}/{n} against {expected:.1f} expected from each bot's own loss "
+                                       f"rate, pnl {pnl:+.2f}: {each}"))
     return windows
 
 

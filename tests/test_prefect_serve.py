@@ -14,7 +14,7 @@ from tests.local_prefect import LocalPrefect
 
 ACCOUNT_LIMITS = {"account-sim-paradex-grvt", "account-sim-backpack-grvt", "warehouse-loader"}
 DEPLOYMENTS = {"hedge/paradex-grvt-sol", "hedge/backpack-grvt-eth", "warehouse-load/every-15-minutes",
-               "sentiment/hourly", "insights/hourly"}
+               "sentiment/hourly", "insights/hourly", "review/every-6-hours"}
 
 
 def server_objects(lp: LocalPrefect) -> dict[str, object]:
