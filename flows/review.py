@@ -8,6 +8,10 @@ version that carries them. The artifact shows the verdict and the recommendation
 
 A review that could not reach a usable endpoint is recorded as ``failed`` and the flow fails with
 the error, which names the setting to fix; nothing recorded before is touched.
+
+Retries sit on the tasks, not the flow: the endpoint call retries transient failures only (429,
+5xx, timeouts; tasks/review_task.py) and the warehouse load retries on its own. A flow-level retry
+would also repeat a wrong key or an unknown model, recording one more failed review each time.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ class ReviewFailed(RuntimeError):
     """The review could not be done (recorded as failed); the message names the setting to fix."""
 
 
-@flow(name="review", retries=1, retry_delay_seconds=300, timeout_seconds=TIMEOUT_S)
+@flow(name="review", retries=0, timeout_seconds=TIMEOUT_S)
 def review_flow(data_dir: str | None = None, hours: float = REVIEW_HOURS) -> dict[str, Any]:
     """Cross-bot review of the last hours: bounded recommendations, recorded and shared."""
     log = get_run_logger()

@@ -76,3 +76,46 @@ def test_insights_flow_exports_a_version_and_survives_a_corrupt_file(tmp_path: P
                                       [f"{ins.version}/snapshot"]).fetchone()[0])
     assert version == ins.version and n == 1 + len(ins.win_rates) + 1  # win rates, sentiment, snapshot
     assert snap["counts"]["win_rates"] == first["win_rates"] == len(ins.win_rates)
+
+
+def test_review_flow_records_verdicts_and_shares_accepted_advice(tmp_path: Path, sources: FakeSentiment,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 prefect_harness: None) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from flows.insights import insights_flow
+    from flows.review import review_flow
+    from tasks.fakes.llm import FakeLlm
+
+    monkeypatch.setenv("PERPFLOW_INSIGHTS__WINDOW_DAYS", "365")
+    paths = WarehousePaths(tmp_path)
+    record_hedge_run(paths.journal_dir, "hedge-sol-taker")
+    insights_flow(str(tmp_path))
+    until = (datetime.now(UTC) + timedelta(hours=6)).replace(microsecond=0)
+    answer = {"summary": "SOL shorts lose.", "recommendations": [
+        {"action": "block_combo", "symbol": "SOL", "direction": "short", "bots": None, "until": until.isoformat(),
+         "rationale": "hedge cycles short lose", "confidence": 0.7}]}
+    with in_thread(FakeLlm(api_key="sk-flow-secret")) as fake:
+        monkeypatch.setenv("PERPFLOW_LLM__BASE_URL", fake.base_url)
+        monkeypatch.setenv("PERPFLOW_LLM__API_KEY", "sk-flow-secret")
+        monkeypatch.setenv("PERPFLOW_LLM__MAX_RETRIES", "0")
+        fake.answer(answer)
+        ok = review_flow(str(tmp_path))
+        shared = load_insights(tmp_path / "shared_insights.json")
+        monkeypatch.setenv("PERPFLOW_LLM__API_KEY", "sk-wrong")
+        failed = review_flow(str(tmp_path), return_state=True)
+    assert ok["verdict"] == "accepted" and ok["recommendations"] == 1
+    assert shared.version == ok["insights_version"] and shared.reviews == [ok["review_id"]]
+    block = shared.blocked_combo("SOL", "short", "agent", datetime.now(UTC))
+    assert block is not None and block.review_id == ok["review_id"] and block.source == "review"
+    assert failed.is_failed() and "llm.api_key" in (failed.message or "")
+    assert load_insights(tmp_path / "shared_insights.json").version == shared.version  # untouched by the failure
+    with connect(paths.published) as con:
+        rows = con.execute("SELECT review_id, reviewer, verdict, valid, prompt_hash, prompt_tokens, error, answer, "
+                           "CAST(body AS VARCHAR) FROM reviews ORDER BY ts").fetchall()
+        provenance = con.execute("SELECT count(*) FROM insights WHERE review_id = ?", [ok["review_id"]]).fetchone()
+    assert [(r[1], r[2], r[3]) for r in rows] == [("llm", "accepted", True), ("llm", "failed", False)]
+    assert rows[0][0] == ok["review_id"] and len(rows[0][4]) == 64 and rows[0][5] > 0
+    assert rows[1][6].startswith("llm.api_key: ")
+    assert provenance[0] >= 2  # the review's own row and its copy in the version it exported
+    assert not any("sk-flow-secret" in str(v) or "sk-wrong" in str(v) for r in rows for v in r)
