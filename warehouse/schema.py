@@ -116,7 +116,25 @@ V5 = Migration(5, "what really happened per cycle (order ids per leg, maker shar
     f"ALTER TABLE positions ADD COLUMN mark {D}",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5)
+V6 = Migration(6, "what a cross-bot review and a shared-insights version need: prompt hash, inputs digest, raw and "
+                  "parsed answers, verdict, tokens, latency, error; insight versions, expiry and review provenance", (
+    "ALTER TABLE reviews ADD COLUMN prompt_version VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN prompt_hash VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN inputs_digest VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN answer VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN parsed JSON",
+    "ALTER TABLE reviews ADD COLUMN verdict VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN prompt_tokens BIGINT",
+    "ALTER TABLE reviews ADD COLUMN completion_tokens BIGINT",
+    "ALTER TABLE reviews ADD COLUMN latency_ms DOUBLE",
+    "ALTER TABLE reviews ADD COLUMN attempts BIGINT",
+    "ALTER TABLE reviews ADD COLUMN error VARCHAR",
+    "ALTER TABLE insights ADD COLUMN version VARCHAR",
+    "ALTER TABLE insights ADD COLUMN expires TIMESTAMP",
+    "ALTER TABLE insights ADD COLUMN review_id VARCHAR",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",
