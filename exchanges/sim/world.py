@@ -6,7 +6,9 @@ random is drawn from generators seeded by ``(seed, venue, symbol, purpose)``: th
 the same client behaviour give the same run, ids included.
 
 Markets advance in fixed steps (``step`` seconds). ``warmup`` seconds of market are simulated
-before the clock's present, so recent trades exist when a bot first looks. A driver task steps them while anyone listens
+before the clock's present, so recent trades exist when a bot first looks. ``scenario`` picks the
+fair value's regime (``scenarios.py``: quiet, trending, volatile, mean-reverting; default: the
+asset profile's random walk). A driver task steps them while anyone listens
 to a stream; every request also catches the world up to its arrival time first.
 """
 
@@ -22,9 +24,10 @@ from pathlib import Path
 from core.clock import Clock, VirtualClock
 from exchanges.sim.exchange import SimExchange
 from exchanges.sim.faults import Faults
-from exchanges.sim.flow import FairValue, ModelSource
+from exchanges.sim.flow import ModelSource
 from exchanges.sim.market import SimMarket
 from exchanges.sim.profiles import SimProfiles, VenueProfile, load_profiles
+from exchanges.sim.scenarios import fair_value
 from exchanges.sim.venue import SimVenue
 
 DEFAULT_STEP = 0.1
@@ -45,8 +48,9 @@ class SimWorld:
                  seed: int = 7, clock: Clock | None = None, step: float = DEFAULT_STEP,
                  profiles: SimProfiles | None = None, faults: Mapping[str, Faults] | None = None,
                  fee_overrides: Mapping[str, tuple[str, str]] | None = None,
-                 replay: Path | None = None, warmup: float = 0.0) -> None:
+                 replay: Path | None = None, warmup: float = 0.0, scenario: str | None = None) -> None:
         self.seed = seed
+        self.scenario = scenario
         self.clock: Clock = clock or VirtualClock()
         self.step = step
         self.profiles = profiles or load_profiles()
@@ -61,7 +65,7 @@ class SimWorld:
             for s in self.symbols:
                 max_lag = max(max_lag, round(vp.market(s).lag_ms / 1000 / step))
             self.exchanges[name] = SimExchange(vp, seed, self.t, (faults or {}).get(name))
-        self.fair = {s: FairValue(self.profiles.asset(s), step, random.Random(f"{seed}/fair/{s}"), max_lag)
+        self.fair = {s: fair_value(self.profiles.asset(s), step, random.Random(f"{seed}/fair/{s}"), max_lag, scenario)
                      for s in self.symbols}
         for name, ex in self.exchanges.items():
             for s in self.symbols:
