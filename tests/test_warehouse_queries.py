@@ -12,10 +12,11 @@ import pytest
 
 from core.types import Order
 from tests.hedge_run import RUNS, RecordedRun
+from tests.test_grid_diagnostics import GRID_QUERIES
 from warehouse import query
 
 TESTED = {"run_summary", "edge_by_cycle_kind", "fill_success_by_size", "net_delta_over_time", "cost_per_million",
-          "hedge_latency_percentiles"}
+          "hedge_latency_percentiles"} | GRID_QUERIES  # the grid's: tests/test_grid_diagnostics.py
 Built = tuple[Path, list[RecordedRun]]
 
 

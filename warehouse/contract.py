@@ -88,6 +88,11 @@ KINDS: dict[str, tuple[Field, ...]] = {
     "review": (_f("review_id"), _f("ts", FLOAT), _f("reviewer"), _f("model", required=False),
                _f("period_start", FLOAT, False), _f("period_end", FLOAT, False), _f("summary"), _f("body", OBJ),
                _f("valid", BOOL)),
+    # Written by bot strategies through the runner: the market as the bot saw it (sampled, for
+    # markouts and inventory PnL) and the strategy's own events (a grid's start facts, pauses,
+    # resumes), each with a free-form ``data`` object.
+    "book_sample": (_f("venue"), _f("symbol"), _f("bid", DEC), _f("ask", DEC), _f("ts", FLOAT)),
+    "strategy_event": (_f("ts", FLOAT), _f("event"), _f("detail"), _f("data", OBJ)),
 }
 
 

@@ -88,6 +88,12 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         SELECT r.review_id, {ts('r.ts')} AS ts, r.reviewer, r.model, {ts('r.period_start')} AS period_start,
                {ts('r.period_end')} AS period_end, r.summary, r.body, r.valid, r.run_id, r.seq, r.journal
         FROM {{src}} r WHERE r.kind = 'review'""", upsert=True, order="ts, seq", kind="review"),
+    Table("book_samples", ("run_id", "venue", "symbol", "ts"), f"""
+        SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.bid, r.ask, r.seq, r.journal
+        FROM {{src}} r WHERE r.kind = 'book_sample'""", upsert=False, kind="book_sample"),
+    Table("strategy_events", ("run_id", "ts", "seq"), f"""
+        SELECT r.run_id, {ts('r.ts')} AS ts, r.seq, {BOT} AS bot, r.event, r.detail, r.data, r.journal
+        FROM {{src}} r {BOT_JOIN} WHERE r.kind = 'strategy_event'""", upsert=False, kind="strategy_event"),
 )}
 
 # One row per run from its run_start and run_end records (a batch may hold either or both).
