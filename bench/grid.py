@@ -12,7 +12,8 @@ The grid's own decisions (``strategies.grid.quoter.GridQuoter``) run against the
 matching engine in one synchronous loop: the market steps every 0.1 s, the bot sees the book and
 its fills at each step, and what it sends reaches the engine at the next step (0.1 s, more than
 the venue profile's order and cancel round trips), so a quote can be run over before its cancel
-lands. No asyncio and no journal: this measures the strategy, fast enough for many markets.
+lands. The bot wakes on a new best bid/ask, a fill or an order that ended, and once a second.
+No asyncio and no journal: this measures the strategy, fast enough for many markets.
 
     .venv/bin/python bench/grid.py [--seeds 3] [--hours 1] [--scenarios quiet,trending_up,...]
 """
@@ -27,9 +28,8 @@ from dataclasses import dataclass
 
 from core.errors import OrderRejected
 from core.types import ZERO, Fill, Side
-from exchanges.sim.scenarios import SCENARIOS
 from exchanges.sim.world import SimWorld
-from strategies.grid.params import GridParams
+from strategies.grid.params import GridParams, scenarios
 from strategies.grid.quoter import Cancel, GridQuoter, Note, OpenQuote, Place
 
 MARKOUT_S = 60.0
@@ -78,7 +78,7 @@ class Figures:
 def simulate(p: GridParams, hours: float, warmup: float = 300.0) -> Figures:
     """Run the grid ``p`` for ``hours`` of market on the simulator; figures of the run."""
     t_wall = time.perf_counter()
-    world = SimWorld(venues=(p.venue,), symbols=(p.symbol,), seed=p.seed, scenario=p.scenario, warmup=warmup)
+    world = SimWorld(venues=(p.venue,), symbols=(p.symbol,), seed=p.seed, regime=p.scenario, warmup=warmup)
     ex = world.exchanges[p.venue]
     ins = ex.slots[p.symbol].instrument
     q = GridQuoter(p, ins)
@@ -94,6 +94,8 @@ def simulate(p: GridParams, hours: float, warmup: float = 300.0) -> Figures:
     abs_q_time = 0.0
     max_abs_q = 0.0
     t0 = world.t
+    last_state: tuple | None = None
+    last_call = float("-inf")
     end = t0 + hours * 3600
     while world.t < end:
         world.run_for(STEP)
@@ -132,6 +134,11 @@ def simulate(p: GridParams, hours: float, warmup: float = 300.0) -> Figures:
             continue
         if not marks or t - marks[-1][0] >= 1.0:
             marks.append((t, float(bbo.mid)))
+        # the bot wakes on a new book, a fill or an order that ended, and on a 1 s timer
+        state = (bbo.bid, bbo.ask, n_fill, len(opened), len(cancelling))
+        if state == last_state and t - last_call < 1.0:
+            continue
+        last_state, last_call = state, t
         open_quotes = []
         for cid, (tag, side) in opened.items():
             o = ex.by_client[cid]
@@ -175,10 +182,10 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="a grid parameter for both modes, name=value")
     args = ap.parse_args()
     extra = dict(kv.split("=", 1) for kv in args.set)
-    scenarios = [s for s in args.scenarios.split(",") if s]
-    for s in scenarios:
-        if s not in SCENARIOS:
-            raise SystemExit(f"scenario: {s!r}; allowed: {', '.join(SCENARIOS)}")
+    names = [s for s in args.scenarios.split(",") if s]
+    for s in names:
+        if s not in scenarios():
+            raise SystemExit(f"scenario: {s!r}; allowed: {', '.join(scenarios())}")
     print(f"grid on paradex {args.symbol}, {args.hours} h x {args.seeds} seeds per scenario and mode, "
           f"simulator (seeded, same market for both modes)\n")
     head = (f"{'scenario':<16}{'mode':<7}{'fills/day':>10}{'avg fill $':>11}{'bps':>7}{'mo60/$1M':>10}"
@@ -186,7 +193,7 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     wall = 0.0
-    for sc in scenarios:
+    for sc in names:
         for mode in ("naive", "fixed"):
             runs = [simulate(GridParams(mode=mode, scenario=sc, seed=seed, symbol=args.symbol, **extra), args.hours)
                     for seed in range(1, args.seeds + 1)]

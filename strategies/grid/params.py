@@ -16,13 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from core.errors import ConfigError
 from core.types import Instrument
 from exchanges.sim.profiles import load_profiles
-from exchanges.sim.scenarios import SCENARIOS
 
 Mode = Literal["fixed", "naive"]
 PauseSides = Literal["against", "both"]
 OnCancel = Literal["flatten", "leave"]
 VenueMode = Literal["sim", "live"]
 SimClock = Literal["virtual", "real"]
+
+
+def scenarios() -> tuple[str, ...]:
+    """The simulator's market regimes (``[regimes.*]`` of its profiles, and ``base``)."""
+    return tuple(load_profiles().regimes)
 
 
 def known_venues() -> tuple[str, ...]:
@@ -71,7 +75,7 @@ class GridParams(BaseModel):
     on_cancel: OnCancel = Field("flatten", description="when stopped: flatten the inventory or leave it")
     flatten_slippage_bps: Decimal = Field(Decimal("25"), gt=0, le=1000)
     venue_mode: VenueMode = Field("sim", description="sim: the embedded simulator; live: the real venue")
-    scenario: str = Field("baseline", description="simulator market regime: " + ", ".join(SCENARIOS))
+    scenario: str = Field("base", description="simulator market regime: " + ", ".join(scenarios()))
     seed: int = Field(7, ge=0, description="simulator seed")
     sim_clock: SimClock = Field("virtual", description="virtual: accelerated; real: paper trading in real time")
 
@@ -90,8 +94,8 @@ class GridParams(BaseModel):
     @field_validator("scenario")
     @classmethod
     def _scenario(cls, v: str) -> str:
-        if v not in SCENARIOS:
-            raise ValueError(f"{v!r} is not a simulator scenario; allowed: {', '.join(SCENARIOS)}")
+        if v not in scenarios():
+            raise ValueError(f"{v!r} is not a simulator scenario; allowed: {', '.join(scenarios())}")
         return v
 
     @model_validator(mode="after")
