@@ -81,6 +81,7 @@ def simulate(p: GridParams, hours: float, warmup: float = 300.0) -> Figures:
     world = SimWorld(venues=(p.venue,), symbols=(p.symbol,), seed=p.seed, regime=p.scenario, warmup=warmup)
     ex = world.exchanges[p.venue]
     ins = ex.slots[p.symbol].instrument
+    market = ex.slots[p.symbol].market  # others' book: the strategy takes its own orders out of the book
     q = GridQuoter(p, ins)
     sym = p.symbol
     position = ZERO
@@ -111,8 +112,7 @@ def simulate(p: GridParams, hours: float, warmup: float = 300.0) -> Figures:
                 try:
                     ex.place_limit(sym, a.side, a.price, a.size, cid, True, False, t)
                     opened[cid] = (a.tag, a.side)
-                    bbo = ex.published.get(sym)
-                    q.placed_order(cid, a, t, bbo.mid if bbo else (a.price))
+                    q.placed_order(cid, a, t, (market.best_bid + market.best_ask) * ins.tick / 2)
                 except OrderRejected:
                     pass
         outbox = []
@@ -129,13 +129,13 @@ def simulate(p: GridParams, hours: float, warmup: float = 300.0) -> Figures:
             opened.pop(cid)
             cancelling.discard(cid)
             q.order_done(cid)
-        bbo = ex.published.get(sym)
-        if bbo is None:
+        if not market.best_bid or not market.best_ask:
             continue
+        bid, ask = market.best_bid * ins.tick, market.best_ask * ins.tick
         if not marks or t - marks[-1][0] >= 1.0:
-            marks.append((t, float(bbo.mid)))
+            marks.append((t, float(bid + ask) / 2))
         # the bot wakes on a new book, a fill or an order that ended, and on a 1 s timer
-        state = (bbo.bid, bbo.ask, n_fill, len(opened), len(cancelling))
+        state = (bid, ask, n_fill, len(opened), len(cancelling))
         if state == last_state and t - last_call < 1.0:
             continue
         last_state, last_call = state, t
@@ -144,14 +144,13 @@ def simulate(p: GridParams, hours: float, warmup: float = 300.0) -> Figures:
             o = ex.by_client[cid]
             open_quotes.append(OpenQuote(tag, cid, side, o.price * ins.tick, (o.size - o.filled) * ins.lot,
                                          cid in cancelling))
-        for a in q.on_book(t, bbo.bid, bbo.ask, position, open_quotes):
+        for a in q.on_book(t, bid, ask, position, open_quotes):
             if isinstance(a, Note):
                 continue
             if isinstance(a, Cancel):
                 cancelling.add(a.client_id)
             outbox.append(a)
-    bbo = ex.published[sym]
-    q.final_notes(world.t, bbo.bid, bbo.ask)
+    q.final_notes(world.t, market.best_bid * ins.tick, market.best_ask * ins.tick)
     for pay in ex.funding_log:
         q.on_funding(pay.payment)
     split = q.pnl.split()

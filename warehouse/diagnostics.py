@@ -1,14 +1,18 @@
 """Views that explain fills and split PnL: the product notes' grid investigation as SQL.
 
 ``fill_diagnostics``: one row per fill with its order price and the difference in ticks, the book
-(best bid/ask, mid) at the fill, queue time (fill - first order event), MAKER/TAKER and the fee
-charged beside the fee assumed (maker rate x notional), inventory before and after, the strategy's
-momentum state, and markouts: the mid 1, 10 and 60 s later (first book sample at or after) and the
-signed markout in bps (positive = the market moved our way after the fill).
+(best bid/ask, mid) at the fill as the venue reported it, the mid just before the fill (the last
+book sample the bot recorded before it: the market the quote was resting in), queue time (fill -
+first order event), MAKER/TAKER and the fee charged beside the fee assumed (maker rate x
+notional), inventory before and after, the strategy's momentum state, and markouts: the mid 1, 10
+and 60 s later (first book sample at or after) and the signed markout in bps (positive = the
+market moved our way after the fill).
 
 ``pnl_timeline`` / ``pnl_split`` / ``pnl_split_hourly``: PnL of a run (and of each hour) split as
 
-- spread capture: each fill's edge against the mid at the fill, ``side * (mid - price) * size``;
+- spread capture: each fill's edge against the mid just before it,
+  ``side * (mid_before - price) * size`` (the venue's book after the fill when no sample precedes it:
+  a fill that the market moved through shows its cost in the markouts and inventory PnL, not here);
 - inventory PnL: the position held between consecutive events (fills and book samples) times the
   mid's move over that interval;
 - fees: minus the fees charged (a rebate is positive);
@@ -65,11 +69,12 @@ base AS (
 joined AS (
     SELECT b.*,
            coalesce((b.fill_bid + b.fill_ask) / 2, m0.mid, b.fill_price) AS mid,
+           m0.mid AS mid_before, coalesce(m0.mid, (b.fill_bid + b.fill_ask) / 2, b.fill_price) AS ref_mid,
            m1.mid AS mid_1s, m10.mid AS mid_10s, m60.mid AS mid_60s,
            coalesce(mo.momentum, 'normal') AS momentum
     FROM base b
     ASOF LEFT JOIN ({MARKS}) m0 ON m0.run_id = b.run_id AND m0.venue = b.venue AND m0.symbol = b.symbol
-         AND m0.ts <= b.ts
+         AND m0.ts < b.ts
     {_markout(1)}
     {_markout(10)}
     {_markout(60)}
@@ -79,12 +84,12 @@ SELECT run_id, bot, venue, symbol, order_id, trade_id, client_id, ts, seq, side,
        order_price, fill_price,
        (fill_price - order_price) / tick AS diff_ticks,
        sgn * (fill_price - order_price) / tick AS slippage_ticks,
-       fill_bid AS bid, fill_ask AS ask, mid,
+       fill_bid AS bid, fill_ask AS ask, mid, mid_before, ref_mid,
        date_diff('microsecond', placed_ts, ts) / 1e6 AS queue_s,
        liquidity, fee, fill_price * size * maker_fee AS fee_assumed,
        fee - fill_price * size * maker_fee AS fee_excess,
        fill_price * size AS notional,
-       sgn * (mid - fill_price) * size AS spread_capture,
+       sgn * (ref_mid - fill_price) * size AS spread_capture,
        initial_position + sum(sgn * size) OVER w - sgn * size AS inventory_before,
        initial_position + sum(sgn * size) OVER w AS inventory_after,
        initial_position, momentum, mid_1s, mid_10s, mid_60s,
@@ -99,7 +104,8 @@ WINDOW w AS (PARTITION BY run_id, venue, symbol ORDER BY ts, seq ROWS UNBOUNDED 
 PNL_TIMELINE = f"""
 CREATE OR REPLACE VIEW pnl_timeline AS
 WITH ev AS (
-    SELECT run_id, venue, symbol, ts, seq, 0 AS ord, mid, CASE side WHEN 'BUY' THEN size ELSE -size END AS dq,
+    SELECT run_id, venue, symbol, ts, seq, 0 AS ord, ref_mid AS mid,
+           CASE side WHEN 'BUY' THEN size ELSE -size END AS dq,
            -(CASE side WHEN 'BUY' THEN 1 ELSE -1 END) * fill_price * size AS cash, fee, spread_capture,
            initial_position
     FROM fill_diagnostics

@@ -48,22 +48,22 @@ class GridParams(BaseModel):
     spacing_bps: Decimal = Field(Decimal("1.0"), gt=0, le=500, description="distance between levels, bps of mid")
     size: Decimal = Field(Decimal("0.002"), gt=0, description="size per level, base units")
     max_position: Decimal = Field(Decimal("0.01"), gt=0, description="inventory limit |position|, base units")
-    half_spread_bps: Decimal = Field(Decimal("0.75"), ge=0, le=500,
+    half_spread_bps: Decimal = Field(Decimal("0.7"), ge=0, le=500,
                                      description="distance of the first level from the reservation price, bps "
                                                  "(before the volatility term)")
     vol_spread_mult: float = Field(1.0, ge=0, le=20,
                                    description="fixed mode: adds this many sigma*sqrt(horizon) to the half-spread")
-    vol_horizon_s: float = Field(10.0, gt=0, le=3600, description="horizon of the volatility terms, seconds")
+    vol_horizon_s: float = Field(1.0, gt=0, le=3600, description="horizon of the volatility terms, seconds")
     skew_bps: Decimal = Field(Decimal("1.5"), ge=0, le=500,
                               description="reservation price offset at the inventory limit, bps")
     risk_aversion: float = Field(0.5, ge=0, le=100,
                                  description="gamma: adds gamma*(sigma*sqrt(horizon))^2 bps per unit of inventory")
     vol_prior_bps: float = Field(1.0, gt=0, le=1000, description="volatility before any sample, bps per sqrt(second)")
     vol_half_life_s: float = Field(60.0, gt=0, le=86_400, description="half-life of the volatility estimate")
-    momentum_horizon_s: float = Field(20.0, gt=0, le=3600, description="trend lookback, seconds")
-    momentum_enter_z: float = Field(2.0, gt=0, le=50, description="pause when |trend z-score| exceeds this")
-    momentum_exit_z: float = Field(0.75, ge=0, le=50, description="resume when |z| falls below this (hysteresis)")
-    momentum_min_pause_s: float = Field(15.0, ge=0, le=3600, description="shortest pause, seconds")
+    momentum_horizon_s: float = Field(30.0, gt=0, le=3600, description="trend lookback, seconds")
+    momentum_enter_z: float = Field(2.5, gt=0, le=50, description="pause when |trend z-score| exceeds this")
+    momentum_exit_z: float = Field(1.0, ge=0, le=50, description="resume when |z| falls below this (hysteresis)")
+    momentum_min_pause_s: float = Field(10.0, ge=0, le=3600, description="shortest pause, seconds")
     momentum_pause: PauseSides = Field("against", description="against: pause the side that adds against the "
                                                               "trend; both: pause both sides")
     requote_tolerance_bps: Decimal = Field(Decimal("0.5"), gt=0, le=500,

@@ -4,13 +4,15 @@ The same definitions as the warehouse's ``pnl_split`` view (``warehouse/diagnost
 same events the strategy records (its fills and its book samples), so the figures a progress or
 summary artifact shows are the ones SQL gives for the run:
 
-- spread capture of a fill: ``side * (mid_at_fill - price) * size``, where the mid at the fill is
-  the venue's best bid/ask reported with the fill, or else the last book sample before it;
+- spread capture of a fill: ``side * (mid_before - price) * size``, where ``mid_before`` is the
+  last book sample before the fill (else the venue's best bid/ask reported with the fill, else the
+  fill price);
 - inventory PnL: between consecutive events (ordered by time, fills before samples at the same
   time), the position held times the move of the mid;
 - fees: minus the fees charged; funding: minus the funding paid.
 
 ``total`` is their sum, which telescopes to cash flows plus the position marked at the last mid.
+Times are compared in whole microseconds, as the warehouse stores them.
 """
 
 from __future__ import annotations
@@ -44,19 +46,19 @@ class Split:
 @dataclass(slots=True)
 class PnlTracker:
     initial_position: Decimal = ZERO
-    _events: list[tuple[float, int, int, Decimal, Decimal, Decimal, Decimal]] = field(default_factory=list)
+    _events: list[tuple[int, int, int, Decimal, Decimal, Decimal, Decimal]] = field(default_factory=list)
     _funding: Decimal = ZERO
     _n: int = 0
 
     def mark(self, ts: float, bid: Decimal, ask: Decimal) -> None:
         """A book sample (recorded as ``book_sample``)."""
         self._n += 1
-        self._events.append((ts, 1, self._n, (bid + ask) / 2, ZERO, ZERO, ZERO))
+        self._events.append((round(ts * 1e6), 1, self._n, (bid + ask) / 2, ZERO, ZERO, ZERO))
 
     def fill(self, f: Fill) -> None:
         self._n += 1
         mid = (f.bid + f.ask) / 2 if f.bid is not None and f.ask is not None else None
-        self._events.append((f.ts, 0, self._n, mid if mid is not None else Decimal("NaN"), f.signed_size,
+        self._events.append((round(f.ts * 1e6), 0, self._n, mid if mid is not None else Decimal("NaN"), f.signed_size,
                              f.price, f.fee))
 
     def funding(self, payment: Decimal) -> None:
@@ -69,8 +71,8 @@ class PnlTracker:
         prev_mid: Decimal | None = None
         fills = 0
         for _ts, kind, _n, mid, dq, price, fee in sorted(self._events, key=lambda e: e[:3]):
-            if kind == 0 and mid.is_nan():
-                mid = last_mid if last_mid is not None else price
+            if kind == 0:  # samples at the fill's own time sort after it: last_mid is strictly before
+                mid = last_mid if last_mid is not None else (price if mid.is_nan() else mid)
             if prev_mid is not None:
                 inventory += pos * (mid - prev_mid)
             if kind == 0:

@@ -27,7 +27,8 @@ from strategies.grid.quoting import QuotePlan, plan_quotes
 from strategies.grid.requote import LiveQuote, requote_reason
 from strategies.grid.signals import MomentumEvent, MomentumFilter, VolEstimator
 
-SAMPLE_S = 1.0  # book samples recorded at most this often (markouts have 1 s resolution)
+SAMPLE_S = 1.0  # a book sample at least this often (markouts have 1 s resolution) ...
+SAMPLE_MOVE_BPS = Decimal("0.5")  # ... and whenever the mid moved this much since the last one
 
 
 def tag_of(side: Side, level: int) -> str:
@@ -101,6 +102,7 @@ class GridQuoter:
     pauses: int = 0
     quoting_seconds: float = 0.0  # time with at least one quote resting
     _last_sample: float = float("-inf")
+    _sample_mid: Decimal | None = None
     _last_ts: float | None = None
 
     def __post_init__(self) -> None:
@@ -120,9 +122,15 @@ class GridQuoter:
                      "initial_position": str(self.initial_position), "mode": self.p.mode}})]
 
     def _sample(self, ts: float, bid: Decimal, ask: Decimal, force: bool = False) -> list[Note]:
-        if not force and ts - self._last_sample < SAMPLE_S:
+        """A book sample: the reference of spread capture (last one before a fill) and markouts."""
+        mid = (bid + ask) / 2
+        if self._sample_mid is not None and round(ts * 1e6) <= round(self._last_sample * 1e6):
+            return []  # one sample per instant: the warehouse keys samples by time (the first one stays)
+        moved = self._sample_mid is None or abs(mid - self._sample_mid) * 10_000 >= SAMPLE_MOVE_BPS * self._sample_mid
+        if not force and ts - self._last_sample < SAMPLE_S and not moved:
             return []
         self._last_sample = ts
+        self._sample_mid = mid
         self.pnl.mark(ts, bid, ask)
         return [Note("book_sample", {"venue": self.ins.venue, "symbol": self.ins.symbol, "bid": bid, "ask": ask,
                                      "ts": ts})]
