@@ -175,7 +175,7 @@ def simulate(p: GridParams, hours: float, warmup: float = 300.0) -> Figures:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=2)
-    ap.add_argument("--hours", type=float, default=0.5)
+    ap.add_argument("--hours", type=float, default=0.25)
     ap.add_argument("--scenarios", default="quiet,trending_up,trending_down,volatile,mean_reverting")
     ap.add_argument("--symbol", default="BTC")
     ap.add_argument("--set", action="append", default=[], help="a grid parameter for both modes, name=value")

@@ -16,6 +16,7 @@ from core.records import MemoryRecorder, Recorder
 from core.types import Side
 from exchanges.sim.world import SimWorld
 from strategies.grid.params import GridParams
+from strategies.grid.result import progress_markdown
 from strategies.grid.strategy import GridStrategy
 from strategies.preflight import PreTradeError
 from strategies.runtime.runner import Runner, RunOutcome
@@ -64,6 +65,9 @@ def test_naive_grid_quotes_fills_stays_inside_its_limit_and_ends_flat() -> None:
     split = run.strategy.split()
     assert split is not None and split.fills == len({f.key for f in rec.fills})
     assert split.position == 0
+    view = progress_markdown(run.strategy.state(D("0.004"), []), "grid-test")
+    assert "inventory: 0.004 (limit 0.006)" in view and f"fills: {split.fills}" in view
+    assert "quoting both sides" in view and "| (none) | | |" in view and f"total {split.total:.6f}" in view
 
 
 def test_leave_keeps_the_inventory_and_cancels_every_quote() -> None:
@@ -97,6 +101,11 @@ def test_the_split_it_shows_is_the_warehouses(tmp_path: Path) -> None:
     try:
         row = con.execute("SELECT fills, spread_capture, inventory_pnl, fees, funding, total FROM pnl_split "
                           "WHERE run_id = 'grid-wh-1'").fetchone()
+        facts = con.execute(
+            "SELECT count(*) FILTER (WHERE liquidity = 'MAKER'), count(*) FILTER (WHERE liquidity = 'TAKER'), "
+            "sum(notional), max(abs(inventory_after)), (SELECT count(*) FROM strategy_events e "
+            "WHERE e.run_id = 'grid-wh-1' AND e.event = 'pause') FROM fill_diagnostics WHERE run_id = 'grid-wh-1'"
+        ).fetchone()
         n_diag = con.execute("SELECT count(*), count(*) FILTER (WHERE order_price IS NOT NULL), "
                              "count(*) FILTER (WHERE d.order_id IN "
                              "(SELECT order_id FROM orders WHERE type = 'MARKET')) "
@@ -109,5 +118,13 @@ def test_the_split_it_shows_is_the_warehouses(tmp_path: Path) -> None:
     for got, want in zip(row[1:], (split.spread_capture, split.inventory_pnl, split.fees, split.funding,
                                    split.total), strict=True):
         assert got == pytest.approx(float(want), abs=1e-6)
+    summary = run.strategy.summary("grid-wh-1", run.outcome.status, run.outcome.reason,
+                                   run.outcome.positions["paradex"])
+    assert facts is not None
+    assert (summary.maker_fills, summary.taker_fills) == (facts[0], facts[1]) and summary.taker_fills >= 1
+    assert float(summary.volume) == pytest.approx(facts[2], abs=1e-6)
+    assert float(summary.max_abs_inventory) == pytest.approx(facts[3], abs=1e-12)
+    assert summary.pauses == facts[4]
+    assert summary.total_pnl == split.total and summary.final_position == 0
     # every fill joined to its order: a limit price for the quotes, none for the flatten's market order
     assert n_diag is not None and n_diag[0] == split.fills and n_diag[1] + n_diag[2] == split.fills

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.reasons import Reason
-from core.types import BBO, ZERO, Book, Instrument, Side
+from core.types import BBO, ZERO, Book, Instrument, Liquidity, Side
 from strategies.base import (
     Cancel,
     Context,
@@ -35,6 +35,7 @@ from strategies.base import (
 from strategies.grid import quoter as gq
 from strategies.grid.params import GridParams, check_instrument
 from strategies.grid.pnl import Split
+from strategies.grid.result import GridSummary, summarize
 from strategies.orders import OrderState, TrackedOrder
 from strategies.preflight import PreTradeError, Problem, VenueSnapshot
 
@@ -70,6 +71,9 @@ class GridStrategy(Strategy):
         self.quoter: gq.GridQuoter | None = None
         self.started: float | None = None
         self.fills = 0
+        self.maker_fills = 0
+        self.taker_fills = 0
+        self.max_abs_inventory = ZERO
         self.denied = 0
         self._seq = 0
         self._top: tuple[Decimal, Decimal] | None = None
@@ -134,7 +138,12 @@ class GridStrategy(Strategy):
     def on_fill(self, ctx: Context, ev: Filled) -> Iterator[Intent]:
         if ev.fill is not None and self.quoter is not None:
             self.fills += 1
+            if ev.fill.liquidity is Liquidity.MAKER:
+                self.maker_fills += 1
+            else:
+                self.taker_fills += 1
             self.quoter.on_fill(ev.fill)
+            self.max_abs_inventory = max(self.max_abs_inventory, abs(ctx.position(self.venue)))
         if ctx.trading:
             yield from self._evaluate(ctx)
 
@@ -213,6 +222,14 @@ class GridStrategy(Strategy):
     # --- what the artifacts show ---------------------------------------------------------------------
     def split(self) -> Split | None:
         return self.quoter.pnl.split() if self.quoter is not None else None
+
+    def summary(self, run_id: str, status: str, reason: str, final_position: Decimal) -> GridSummary:
+        q = self.quoter
+        return summarize(run_id=run_id, status=status, reason=reason, mode=self.p.mode, venue=self.venue,
+                         symbol=self.symbol, scenario=self.p.scenario if self.p.venue_mode == "sim" else None,
+                         split=self.split(), maker_fills=self.maker_fills, taker_fills=self.taker_fills,
+                         max_abs_inventory=self.max_abs_inventory, max_position=self.p.max_position,
+                         pauses=q.pauses if q else 0, final_position=final_position)
 
     def state(self, ctx_position: Decimal, open_orders: list[TrackedOrder]) -> dict[str, Any]:
         """Inventory, live quotes, fills, PnL split and pause state, for the progress artifact."""
