@@ -40,14 +40,14 @@ class VenueSession:
 
 
 def open_sim(names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int, clock: str = "virtual",
-             warmup: float = SIM_WARMUP_S, start: float | None = None) -> VenueSession:
+             warmup: float = SIM_WARMUP_S, start: float | None = None, regime: str = "base") -> VenueSession:
     """Simulated venues sharing one seeded market (virtual clock: accelerated; real: paper).
 
     Virtual time starts now unless ``start`` says otherwise, so a simulated run's
     rows sit where an analyst expects them; the seed alone fixes the market's path.
     """
     clk: Clock = VirtualClock(time.time() if start is None else start) if clock == "virtual" else RealClock()
-    world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, warmup=warmup)
+    world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, warmup=warmup, regime=regime)
     return VenueSession({n: world.venue(n) for n in names}, clk, world)
 
 
@@ -65,9 +65,9 @@ def open_live(names: tuple[str, ...], settings: Settings | None = None) -> Venue
 
 
 def open_venues(mode: str, names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int,
-                settings: Settings | None = None, sim_clock: str = "virtual") -> VenueSession:
+                settings: Settings | None = None, sim_clock: str = "virtual", regime: str = "base") -> VenueSession:
     if mode == "sim":
-        return open_sim(names, symbols, seed=seed, clock=sim_clock)
+        return open_sim(names, symbols, seed=seed, clock=sim_clock, regime=regime)
     if mode == "live":
         return open_live(names, settings)
     raise ConfigError("venue_mode", f"{mode!r}; allowed: sim, live")

@@ -4,6 +4,7 @@ cannot trade before any order, and the PnL split it shows equals the warehouse's
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from decimal import Decimal as D
 from pathlib import Path
@@ -33,7 +34,9 @@ class GridRun:
     recorder: Recorder
 
 
-def run_grid(p: GridParams, recorder: Recorder | None = None, run_id: str = "grid-test") -> GridRun:
+def run_grid(p: GridParams, recorder: Recorder | None = None, run_id: str = "grid-test",
+             cancel_after: float | None = None) -> GridRun:
+    """Run the grid on the simulator; ``cancel_after`` seconds in, cancel it as a user would."""
     clock = VirtualClock()
     world = SimWorld(venues=(p.venue,), symbols=(p.symbol,), seed=p.seed, clock=clock, warmup=300, regime=p.scenario)
     rec = recorder or MemoryRecorder()
@@ -41,9 +44,14 @@ def run_grid(p: GridParams, recorder: Recorder | None = None, run_id: str = "gri
     runner = Runner(strategy, run_id, [world.venue(p.venue)], rec, clock)
 
     async def main() -> RunOutcome:
+        loop = asyncio.get_running_loop()
+        cancel = None if cancel_after is None else loop.call_later(
+            cancel_after, lambda: runner.request_stop(flatten=strategy.flatten_on_cancel))
         try:
             return await runner.run()
         finally:
+            if cancel is not None:
+                cancel.cancel()
             await world.stop()
 
     return GridRun(clock.run(main), strategy, world, rec)
@@ -78,6 +86,24 @@ def test_leave_keeps_the_inventory_and_cancels_every_quote() -> None:
     assert not [o for o in ex.open.values()], "a quote outlived the run"
     assert run.outcome.positions["paradex"] == ex.account.positions.get("BTC", D(0))
     assert "left as it is" in run.outcome.reason
+
+
+@pytest.mark.parametrize("on_cancel", ["flatten", "leave"])
+def test_cancel_withdraws_every_quote_then_flattens_or_leaves(on_cancel: str) -> None:
+    p = GridParams(mode="naive", duration_s=3600, on_cancel=on_cancel, seed=3, max_position=D("0.004"))
+    run = run_grid(p, cancel_after=150)
+    out = run.outcome
+    assert out.status == "CANCELLED"
+    ex = run.world.exchanges["paradex"]
+    assert not list(ex.open.values()), "a quote outlived the cancel"
+    held = ex.account.positions.get("BTC", D(0))
+    if on_cancel == "flatten":
+        assert held == 0 and out.positions["paradex"] == 0
+    else:
+        assert out.positions["paradex"] == held
+        assert held != 0  # the naive grid is loaded by then, and the position was left alone
+    rec = run.recorder
+    assert isinstance(rec, MemoryRecorder) and not [o for o in rec.fills if o.ts > out.ended]
 
 
 def test_what_the_venue_cannot_trade_is_refused_before_any_order() -> None:
