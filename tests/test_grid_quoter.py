@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from core.types import Side
 from exchanges.sim.profiles import load_profiles
 from strategies.grid.params import GridParams
@@ -105,3 +108,61 @@ def test_naive_mode_has_no_momentum_filter() -> None:
     q = _quoter(mode="naive")
     assert q.momentum is None and q.paused_sides == frozenset()
     assert q.start_notes(0.0)[0].fields["data"]["mode"] == "naive"
+
+
+@st.composite
+def _events(draw: st.DrawFn) -> list[tuple[str, int, int]]:
+    """Book moves (ticks), fills of open quotes (index, share in %) and cancel answers, in any order."""
+    kinds = st.one_of(st.tuples(st.just("move"), st.integers(-60, 60), st.just(0)),
+                      st.tuples(st.just("fill"), st.integers(0, 9), st.sampled_from([30, 100])),
+                      st.tuples(st.just("ack"), st.integers(0, 9), st.just(0)))
+    return draw(st.lists(kinds, min_size=1, max_size=120))
+
+
+@settings(max_examples=150, deadline=None)
+@given(events=_events(), mode=st.sampled_from(["fixed", "naive"]), levels=st.integers(1, 3),
+       limit_levels=st.integers(1, 4))
+def test_whatever_fills_no_sequence_takes_the_inventory_past_its_limit(events: list, mode: str, levels: int,
+                                                                      limit_levels: int) -> None:
+    """Quotes fill (fully or partly) at any moment, cancels are answered late or never: the position
+    never passes the limit, because every open order, cancelling ones included, counts against it."""
+    size = D("0.002")
+    q = GridQuoter(GridParams(mode=mode, levels=levels, size=size, max_position=size * limit_levels), BTC)
+    mid = D("90000.0")
+    position = D(0)
+    live: dict[str, OpenQuote] = {}
+    n = 0
+    t = 0.0
+    for kind, a, b in events:
+        t += 0.5
+        if kind == "move":
+            mid += BTC.tick * a
+        elif kind == "fill" and live:
+            cid = sorted(live)[a % len(live)]
+            o = live[cid]
+            qty = BTC.round_size(o.remaining * b / 100) or o.remaining
+            position += o.side.sign * qty
+            left = o.remaining - qty
+            if left > 0:
+                live[cid] = OpenQuote(o.tag, cid, o.side, o.price, left, o.cancelling)
+            else:
+                del live[cid]
+                q.order_done(cid)
+        elif kind == "ack" and live:
+            cid = sorted(live)[a % len(live)]
+            if live[cid].cancelling:
+                del live[cid]
+                q.order_done(cid)
+        assert abs(position) <= q.p.max_position, (position, q.p.max_position)
+        for act in q.on_book(t, mid - 1, mid + 1, position, list(live.values())):
+            if isinstance(act, Cancel) and act.client_id in live:
+                o = live[act.client_id]
+                live[act.client_id] = OpenQuote(o.tag, o.client_id, o.side, o.price, o.remaining, True)
+            elif isinstance(act, Place):
+                n += 1
+                cid = f"c{n}"
+                q.placed_order(cid, act, t, mid)
+                live[cid] = OpenQuote(act.tag, cid, act.side, act.price, act.size)
+        for side in (Side.BUY, Side.SELL):  # everything open on a side filling still stays inside
+            worst = position + side.sign * sum((o.remaining for o in live.values() if o.side is side), D(0))
+            assert abs(worst) <= q.p.max_position
