@@ -192,6 +192,7 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     wall = 0.0
+    verdicts: list[str] = []
     for sc in names:
         for mode in ("naive", "fixed"):
             runs = [simulate(GridParams(mode=mode, scenario=sc, seed=seed, symbol=args.symbol, **extra), args.hours)
@@ -209,10 +210,20 @@ def main() -> None:
                   f"{statistics.mean(r.tw_abs_q for r in runs):>7.2f}{max(r.max_abs_q for r in runs):>7.2f}"
                   f"{statistics.mean(r.uptime for r in runs):>8.0%}"
                   f"{sum(r.paused_s for r in runs) / (hours * 3600):>8.0%}")
+            total = sum(r.total_pnl for r in runs)
+            if mode == "fixed":
+                ok = fill_pnl >= 0 and max(r.max_abs_q for r in runs) <= 1.0
+                verdicts.append(f"fixed in {sc}: avg fill PnL {'>= 0' if fill_pnl >= 0 else '< 0'}, inventory "
+                                f"{'bounded' if max(r.max_abs_q for r in runs) <= 1.0 else 'PAST THE LIMIT'}"
+                                f"{'' if ok else '  <-- not as expected'}")
+            elif sc.startswith("trending"):
+                verdicts.append(f"naive in {sc}: total {'loses' if total < 0 else 'does not lose'}"
+                                f"{'' if total < 0 else '  <-- not as expected'}")
     print(f"\navg fill: (spread capture at the fill + fees) per fill, and per volume in bps; mo60/$1M: each fill "
           f"marked to the mid {MARKOUT_S:.0f} s later, minus fees, per $1M of volume; total: spread + inventory + "
           f"fees + funding per simulated hour; |q|: |position| / limit; paused: share of time the momentum filter "
-          f"held a side. Wall time {wall:.1f} s.")
+          f"held a side. Wall time {wall:.1f} s.\n")
+    print("\n".join(verdicts))
 
 
 if __name__ == "__main__":
