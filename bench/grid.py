@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import statistics
 import time
 from dataclasses import dataclass
@@ -172,6 +173,35 @@ def simulate(p: GridParams, hours: float, warmup: float = 300.0) -> Figures:
                    q.pauses, dict(q.requotes), time.perf_counter() - t_wall)
 
 
+def on_runner(p: GridParams, hours: float) -> tuple[int, float, float, float]:
+    """The same grid through the real runner and kernel (async, virtual clock): fills, avg fill PnL
+    in bps, max |q| and wall seconds - to show the synchronous loop above measures the same bot."""
+
+    from core.clock import VirtualClock
+    from core.records import MemoryRecorder
+    from strategies.grid.strategy import GridStrategy
+    from strategies.runtime.runner import Runner
+
+    p = p.model_copy(update={"duration_s": hours * 3600, "on_cancel": "leave"})  # no closing taker fill
+    clock = VirtualClock()
+    world = SimWorld(venues=(p.venue,), symbols=(p.symbol,), seed=p.seed, clock=clock, warmup=300, regime=p.scenario)
+    strategy = GridStrategy(p)
+    runner = Runner(strategy, f"bench-{p.mode}", [world.venue(p.venue)], MemoryRecorder(), clock)
+
+    async def main() -> object:
+        try:
+            return await runner.run()
+        finally:
+            await world.stop()
+
+    t0 = time.perf_counter()
+    clock.run(main)
+    split = strategy.split()
+    assert split is not None
+    fill_bps = float((split.spread_capture + split.fees) / split.volume * 10_000) if split.volume else 0.0
+    return split.fills, fill_bps, float(strategy.max_abs_inventory / p.max_position), time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=2)
@@ -179,7 +209,10 @@ def main() -> None:
     ap.add_argument("--scenarios", default="quiet,trending_up,trending_down,volatile,mean_reverting")
     ap.add_argument("--symbol", default="BTC")
     ap.add_argument("--set", action="append", default=[], help="a grid parameter for both modes, name=value")
+    ap.add_argument("--runner-minutes", type=float, default=0.0,
+                    help="also run each mode of the first scenario this long on the real runner (slow)")
     args = ap.parse_args()
+    logging.disable(logging.WARNING)
     extra = dict(kv.split("=", 1) for kv in args.set)
     names = [s for s in args.scenarios.split(",") if s]
     for s in names:
@@ -224,6 +257,17 @@ def main() -> None:
           f"fees + funding per simulated hour; |q|: |position| / limit; paused: share of time the momentum filter "
           f"held a side. Wall time {wall:.1f} s.\n")
     print("\n".join(verdicts))
+    if args.runner_minutes > 0:
+        sc = names[0]
+        print(f"\nsame bot on the real runner, {sc}, seed 1, {args.runner_minutes:.0f} min "
+              f"(fills, avg fill bps, max|q|):")
+        for mode in ("naive", "fixed"):
+            p = GridParams(mode=mode, scenario=sc, seed=1, symbol=args.symbol, **extra)
+            h = args.runner_minutes / 60
+            r = simulate(p, h)
+            n, bps, q, w = on_runner(p, h)
+            print(f"  {mode:<6} loop: {r.fills:>5} {r.avg_fill_bps:>7.2f} {r.max_abs_q:>5.2f}   "
+                  f"runner: {n:>5} {bps:>7.2f} {q:>5.2f}  ({w:.1f} s wall)")
 
 
 if __name__ == "__main__":
