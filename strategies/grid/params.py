@@ -60,9 +60,9 @@ class GridParams(BaseModel):
                                  description="gamma: adds gamma*(sigma*sqrt(horizon))^2 bps per unit of inventory")
     vol_prior_bps: float = Field(1.0, gt=0, le=1000, description="volatility before any sample, bps per sqrt(second)")
     vol_half_life_s: float = Field(60.0, gt=0, le=86_400, description="half-life of the volatility estimate")
-    momentum_horizon_s: float = Field(30.0, gt=0, le=3600, description="trend lookback, seconds")
-    momentum_enter_z: float = Field(2.5, gt=0, le=50, description="pause when |trend z-score| exceeds this")
-    momentum_exit_z: float = Field(1.0, ge=0, le=50, description="resume when |z| falls below this (hysteresis)")
+    momentum_horizon_s: float = Field(120.0, gt=0, le=3600, description="trend lookback, seconds")
+    momentum_enter_z: float = Field(2.0, gt=0, le=50, description="pause when |trend z-score| exceeds this")
+    momentum_exit_z: float = Field(0.5, ge=0, le=50, description="resume when |z| falls below this (hysteresis)")
     momentum_min_pause_s: float = Field(10.0, ge=0, le=3600, description="shortest pause, seconds")
     momentum_pause: PauseSides = Field("against", description="against: pause the side that adds against the "
                                                               "trend; both: pause both sides")
