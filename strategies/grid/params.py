@@ -78,6 +78,8 @@ class GridParams(BaseModel):
     scenario: str = Field("base", description="simulator market regime: " + ", ".join(scenarios()))
     seed: int = Field(7, ge=0, description="simulator seed")
     sim_clock: SimClock = Field("virtual", description="virtual: accelerated; real: paper trading in real time")
+    lock_timeout: float = Field(600.0, ge=0, le=86_400,
+                                description="seconds to wait if another bot holds the account")
 
     @field_validator("symbol", mode="before")
     @classmethod
