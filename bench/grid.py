@@ -153,7 +153,7 @@ def simulate(p: GridParams, hours: float, warmup: float = 300.0) -> Figures:
             outbox.append(a)
     q.final_notes(world.t, market.best_bid * ins.tick, market.best_ask * ins.tick)
     for pay in ex.funding_log:
-        q.on_funding(pay.payment)
+        q.on_funding(pay.payment, pay.ts)
     split = q.pnl.split()
     markout = 0.0
     j = 0

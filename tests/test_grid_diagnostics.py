@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
+from datetime import UTC
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -75,6 +76,7 @@ def _journal(journal_dir: Path) -> Recorded:
         if k == 600:
             j.funding(FundingRecord(RUN, "paradex", "BTC", D("0.0000125"), D("0.004"), D("0.0045"), t + 0.5))
             funding += D("0.0045")
+            tracker.funding(D("0.0045"), t + 0.5)
         if k in plan:
             side, opx, fpx, size, liq, placed, oid = plan[k]
             if not any(o.order_id == oid for o in orders):
@@ -90,7 +92,6 @@ def _journal(journal_dir: Path) -> Recorded:
             asyncio.run(j.fill(f))
             tracker.fill(f)
             fills.append(f)
-    tracker.funding(funding)
     j.run_ended(RunEnd(RUN, T0 + 1200, "COMPLETED"))
     j.close_sync()
     return Recorded(mids, orders, fills, funding, tracker)
@@ -139,7 +140,7 @@ def test_fill_diagnostics_columns(warehouse: tuple[Path, Recorded]) -> None:
             later = rec.mids[f.ts - 0.25 + h + 1]
             assert row[f"mid_{h}s"] == pytest.approx(float(later))
             assert row[f"markout_{h}s_bps"] == pytest.approx(float(f.side.sign * (later - f.price) / f.price * 10_000))
-    by_ts = {round(r["ts"].timestamp() - T0): r for r in rows}
+    by_ts = {round(r["ts"].replace(tzinfo=UTC).timestamp() - T0): r for r in rows}
     assert by_ts[50]["momentum"] == "normal" and by_ts[200]["momentum"] == "paused_up"
     assert by_ts[620]["momentum"] == "normal"
     taker = by_ts[700]
@@ -169,7 +170,15 @@ def test_pnl_split_sums_to_the_marked_total_per_run_and_per_hour(warehouse: tupl
     for h in hours:
         assert h["total"] == pytest.approx(h["spread_capture"] + h["inventory_pnl"] + h["fees"] + h["funding"])
     assert hours[0]["funding"] == 0 and hours[1]["funding"] == pytest.approx(-float(rec.funding))
-    # the strategy's own tracker splits the same way
+    # the strategy's own tracker splits the same way, per hour too
+    py_hours = rec.tracker.split_hourly()
+    epoch = [int(h["hour"].replace(tzinfo=UTC).timestamp()) for h in hours]  # warehouse times are UTC
+    assert sorted(py_hours) == epoch
+    for h, start in zip(hours, epoch, strict=True):
+        mine = py_hours[start]
+        assert h["fills"] == mine.fills
+        for col in ("spread_capture", "inventory_pnl", "fees", "funding"):
+            assert h[col] == pytest.approx(float(getattr(mine, col)), abs=1e-6), col
     py = rec.tracker.split()
     for col in ("spread_capture", "inventory_pnl", "fees", "funding"):
         assert run[col] == pytest.approx(float(getattr(py, col)), abs=1e-6), col

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from core.types import ZERO, Fill
 
@@ -47,7 +48,7 @@ class Split:
 class PnlTracker:
     initial_position: Decimal = ZERO
     _events: list[tuple[int, int, int, Decimal, Decimal, Decimal, Decimal]] = field(default_factory=list)
-    _funding: Decimal = ZERO
+    _funding: list[tuple[int, Decimal]] = field(default_factory=list)
     _n: int = 0
 
     def mark(self, ts: float, bid: Decimal, ask: Decimal) -> None:
@@ -61,27 +62,46 @@ class PnlTracker:
         self._events.append((round(f.ts * 1e6), 0, self._n, mid if mid is not None else Decimal("NaN"), f.signed_size,
                              f.price, f.fee))
 
-    def funding(self, payment: Decimal) -> None:
-        self._funding += payment
+    def funding(self, payment: Decimal, ts: float = 0.0) -> None:
+        """A funding payment (paid by us; negative = received)."""
+        self._funding.append((round(ts * 1e6), payment))
 
     def split(self) -> Split:
-        spread = inventory = fees = volume = ZERO
+        parts = self.split_hourly().values()
+        pos = self.initial_position + sum((p.position for p in parts), ZERO)
+        return Split(sum((p.fills for p in parts), 0), sum((p.spread_capture for p in parts), ZERO),
+                     sum((p.inventory_pnl for p in parts), ZERO), sum((p.fees for p in parts), ZERO),
+                     sum((p.funding for p in parts), ZERO), pos, sum((p.volume for p in parts), ZERO))
+
+    def split_hourly(self) -> dict[int, Split]:
+        """The split per UTC hour (epoch seconds of its start), as ``pnl_split_hourly``: a fill's
+        parts in the hour of the fill, the inventory PnL of an interval in the hour it starts.
+        ``position`` of an hour is the change of position within it."""
+        acc: dict[int, list[Any]] = {}
+
+        def bucket(ts_us: int) -> list[Any]:
+            h = ts_us // 3_600_000_000 * 3600
+            return acc.setdefault(h, [0, ZERO, ZERO, ZERO, ZERO, ZERO, ZERO])
+
         pos = self.initial_position
         last_mid: Decimal | None = None
-        prev_mid: Decimal | None = None
-        fills = 0
-        for _ts, kind, _n, mid, dq, price, fee in sorted(self._events, key=lambda e: e[:3]):
+        prev: tuple[int, Decimal] | None = None
+        for ts, kind, _n, mid, dq, price, fee in sorted(self._events, key=lambda e: e[:3]):
             if kind == 0:  # samples at the fill's own time sort after it: last_mid is strictly before
                 mid = last_mid if last_mid is not None else (price if mid.is_nan() else mid)
-            if prev_mid is not None:
-                inventory += pos * (mid - prev_mid)
+            if prev is not None:
+                bucket(prev[0])[2] += pos * (mid - prev[1])
+            b = bucket(ts)
             if kind == 0:
-                fills += 1
-                spread += dq * (mid - price)
-                fees -= fee
-                volume += abs(dq) * price
+                b[0] += 1
+                b[1] += dq * (mid - price)
+                b[3] -= fee
+                b[5] += dq
+                b[6] += abs(dq) * price
                 pos += dq
             else:
                 last_mid = mid
-            prev_mid = mid
-        return Split(fills, spread, inventory, fees, -self._funding, pos, volume)
+            prev = (ts, mid)
+        for ts, payment in self._funding:
+            bucket(ts)[4] -= payment
+        return {h: Split(*v) for h, v in sorted(acc.items())}

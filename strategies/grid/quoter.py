@@ -216,8 +216,8 @@ class GridQuoter:
     def on_fill(self, fill: Fill) -> None:
         self.pnl.fill(fill)
 
-    def on_funding(self, payment: Decimal) -> None:
-        self.pnl.funding(payment)
+    def on_funding(self, payment: Decimal, ts: float) -> None:
+        self.pnl.funding(payment, ts)
 
     def final_notes(self, ts: float, bid: Decimal, ask: Decimal) -> list[Note]:
         """The last book sample (the mark of the run's end)."""
