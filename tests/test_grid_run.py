@@ -73,6 +73,9 @@ def test_naive_grid_quotes_fills_stays_inside_its_limit_and_ends_flat() -> None:
     split = run.strategy.split()
     assert split is not None and split.fills == len({f.key for f in rec.fills})
     assert split.position == 0
+    hours = run.strategy.split_hourly()
+    assert hours and all(len(h) == 16 and h.endswith(":00") for h in hours)
+    assert sum(x.total for x in hours.values()) == split.total
     view = progress_markdown(run.strategy.state(D("0.004"), []), "grid-test")
     assert "inventory: 0.004 (limit 0.006)" in view and f"fills: {split.fills}" in view
     assert "quoting both sides" in view and "| (none) | | |" in view and f"total {split.total:.6f}" in view

@@ -12,6 +12,7 @@ resumes) beside the kernel's orders and fills, which is what ``fill_diagnostics`
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -222,6 +223,13 @@ class GridStrategy(Strategy):
     # --- what the artifacts show ---------------------------------------------------------------------
     def split(self) -> Split | None:
         return self.quoter.pnl.split() if self.quoter is not None else None
+
+    def split_hourly(self) -> dict[str, Split]:
+        """The split per UTC hour, keyed by the hour's start (``YYYY-MM-DD HH:00``)."""
+        if self.quoter is None:
+            return {}
+        return {datetime.fromtimestamp(h, UTC).strftime("%Y-%m-%d %H:00"): x
+                for h, x in self.quoter.pnl.split_hourly().items()}
 
     def summary(self, run_id: str, status: str, reason: str, final_position: Decimal) -> GridSummary:
         q = self.quoter
