@@ -98,6 +98,11 @@ KINDS: dict[str, tuple[Field, ...]] = {
                _f("verdict", required=False, allowed=("accepted", "rejected", "failed")),
                _f("prompt_tokens", INT, False), _f("completion_tokens", INT, False), _f("latency_ms", FLOAT, False),
                _f("attempts", INT, False), _f("error", required=False)),
+    # Written by bot strategies through the runner: the market as the bot saw it (sampled, for
+    # markouts and inventory PnL) and the strategy's own events (a grid's start facts, pauses,
+    # resumes), each with a free-form ``data`` object.
+    "book_sample": (_f("venue"), _f("symbol"), _f("bid", DEC), _f("ask", DEC), _f("ts", FLOAT)),
+    "strategy_event": (_f("ts", FLOAT), _f("event"), _f("detail"), _f("data", OBJ)),
 }
 
 

@@ -94,6 +94,12 @@ TABLES: dict[str, Table] = {t.name: t for t in (
                r.prompt_version, r.prompt_hash, r.inputs_digest, r.answer, r.parsed, r.verdict, r.prompt_tokens,
                r.completion_tokens, r.latency_ms, r.attempts, r.error
         FROM {{src}} r WHERE r.kind = 'review'""", upsert=True, order="ts, seq", kind="review"),
+    Table("book_samples", ("run_id", "venue", "symbol", "ts"), f"""
+        SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.bid, r.ask, r.seq, r.journal
+        FROM {{src}} r WHERE r.kind = 'book_sample'""", upsert=False, kind="book_sample"),
+    Table("strategy_events", ("run_id", "ts", "seq"), f"""
+        SELECT r.run_id, {ts('r.ts')} AS ts, r.seq, {BOT} AS bot, r.event, r.detail, r.data, r.journal
+        FROM {{src}} r {BOT_JOIN} WHERE r.kind = 'strategy_event'""", upsert=False, kind="strategy_event"),
 )}
 
 # A run's mode (backtest | paper | live) and clock (virtual: simulated timestamps | real), as its

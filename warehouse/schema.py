@@ -97,7 +97,8 @@ V2 = Migration(2, "tables of the scheduled flows; notional per fill and volume p
 ))
 
 V3 = Migration(3, "key_hash and load_id on every keyed table (the loader's duplicate checks), loader_meta",
-               backfill_statements())
+               backfill_statements(("orders", "order_events", "fills", "cycles", "positions", "risk_events",
+                                    "funding", "sentiment", "insights", "reviews")))
 
 V4 = Migration(4, "runs: mode (backtest | paper | live) and clock (virtual | real), backfilled from params", (
     "ALTER TABLE runs ADD COLUMN mode VARCHAR",
@@ -134,11 +135,18 @@ V6 = Migration(6, "what a cross-bot review and a shared-insights version need: p
     "ALTER TABLE insights ADD COLUMN review_id VARCHAR",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6)
+V7 = Migration(7, "book_samples (the market a bot saw, for markouts) and strategy_events (a strategy's own events)", (
+    f"""CREATE TABLE book_samples (run_id VARCHAR NOT NULL, venue VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL, bid {D}, ask {D}, seq BIGINT, journal VARCHAR, key_hash UBIGINT, load_id BIGINT)""",
+    """CREATE TABLE strategy_events (run_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, seq BIGINT NOT NULL,
+        bot VARCHAR, event VARCHAR, detail VARCHAR, data JSON, journal VARCHAR, key_hash UBIGINT, load_id BIGINT)""",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",
-          "sentiment", "insights", "reviews", "quarantine")
+          "sentiment", "insights", "reviews", "quarantine", "book_samples", "strategy_events")
 
 
 def version(con: duckdb.DuckDBPyConnection) -> int:
