@@ -164,7 +164,9 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
                 if (r.side is Side.BUY and bid < r.price) or (r.side is Side.SELL and ask_ > r.price):
                     del resting[cid]
                     fee = inst.fee(r.price * r.size, Liquidity.MAKER)
-                    execute(desk.on_fill(cid, s, r.price, r.size, fee, maker=True, mid=bbo.mid, now=now), now)
+                    # filled the moment the market touched our price: the mid was half a spread away
+                    touch_mid = r.price + r.side.sign * (ask_ - bid) / 2
+                    execute(desk.on_fill(cid, s, r.price, r.size, fee, maker=True, mid=touch_mid, now=now), now)
                     execute(desk.on_order_done(cid, s, now), now)
             execute(desk.on_bbo(bbo, now), now)
         if now >= next_hour:
@@ -208,8 +210,7 @@ def _decide(params: AgentParams, desk: Desk, path: PricePath, i: int, now: float
     views = []
     for s in params.symbols:
         sp = path.symbols[s]
-        lo = max(0, i - int(80 * 3600 / path.bar_s))
-        views.append(market_view(s, now, sp.ts[lo:i + 1], sp.mid[lo:i + 1], funding_hourly=sp.funding_hourly[i],
+        views.append(market_view(s, now, sp.ts, sp.mid, funding_hourly=sp.funding_hourly[i],
                                  spread_bps=sp.spread_bps[i]))
     inputs = build_inputs(now, views, allowed=allowed.as_dict(), mode=desk.mode, positions=desk.positions_view(now),
                           pnl_today_usd=float(desk.pnl_today(now)), sentiment=None, insights=None,

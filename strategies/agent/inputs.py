@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,11 @@ class MarketView:
     vol_24h_pct: float | None  # std of hourly returns over 24 h, in %
     funding_hourly_pct: float | None
     spread_bps: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"symbol": self.symbol, "ts": self.ts, "price": self.price, "returns_pct": dict(self.returns_pct),
+                "vol_24h_pct": self.vol_24h_pct, "funding_hourly_pct": self.funding_hourly_pct,
+                "spread_bps": self.spread_bps}
 
 
 def market_view(symbol: str, now: float, ts: Sequence[float], mids: Sequence[float], *,
@@ -79,7 +84,7 @@ def build_inputs(now: float, views: Sequence[MarketView], *, allowed: Mapping[st
     return _plain({
         "decision_time": now,
         "mode": mode,
-        "markets": [asdict(v) for v in views],
+        "markets": [v.as_dict() for v in views],
         "allowed_actions": dict(allowed),
         "max_size_usd": max_size_usd,
         "positions": list(positions),

@@ -33,32 +33,28 @@ def _answer(action: str, symbol: str, confidence: float, size_usd: float, thesis
 
 
 def trend(messages: list[Message]) -> str:
-    """Follow a day's move when the last four hours agree; close when both turn against."""
+    """Follow a multi-day move when the last day and the last three days agree; leave exits to
+    the rules (closing on every wobble pays the round trip again)."""
     x = _inputs(messages)
     allowed = x["allowed_actions"]
-    held = {p["symbol"]: p["direction"] for p in x["positions"]}
+    held = {p["symbol"] for p in x["positions"]}
     best: tuple[float, str, str] | None = None
     for m in x["markets"]:
         s, r = m["symbol"], m["returns_pct"]
-        r4, r24, vol = r.get("4h"), r.get("24h"), m.get("vol_24h_pct")
-        if r4 is None or r24 is None or not vol:
+        r4, r24, r72, vol = r.get("4h"), r.get("24h"), r.get("72h"), m.get("vol_24h_pct")
+        if s in held or r4 is None or r24 is None or r72 is None or not vol:
             continue
-        z = r24 / (vol * math.sqrt(24))
-        if s in held:
-            against = (r4 < 0 and r24 < 0) if held[s] == "LONG" else (r4 > 0 and r24 > 0)
-            if against and "close" in allowed.get(s, []):
-                return _answer("close", s, 0.6, 0, "both horizons turned against the position")
-            continue
+        z = r72 / (vol * math.sqrt(72))
         action = "open_long" if z > 0 else "open_short"
-        if (r4 > 0) != (z > 0) or action not in allowed.get(s, []):
+        if (r24 > 0) != (z > 0) or (r4 > 0) != (z > 0) or action not in allowed.get(s, []):
             continue
         if best is None or abs(z) > best[0]:
             best = (abs(z), s, action)
-    if best is None or best[0] < 0.8:
+    if best is None or best[0] < 1.0:
         return _hold("no trend worth the round-trip cost")
     z, s, action = best
-    return _answer(action, s, min(0.95, 0.55 + 0.15 * z), x["max_size_usd"] / 2,
-                   f"{s} moved {z:.1f} daily sigmas; the last 4 h agree")
+    return _answer(action, s, min(0.95, 0.55 + 0.12 * z), x["max_size_usd"] / 2,
+                   f"{s} moved {z:.1f} sigmas over three days; the last day and 4 h agree")
 
 
 def quick(messages: list[Message]) -> str:
