@@ -62,7 +62,7 @@ def test_maker_entry_falls_back_to_taker_then_stop_loss_exit_records_the_round_t
     assert row["exit_rule"] == "stop_loss" and row["mode"] == "profit" and not row["entry_maker"]
     assert row["gross_pnl"] == D("-18.390") and row["fees"] == D("0.3971")
     assert row["spread_cost"] == D("0.090")  # half the spread paid on each leg
-    assert row["net_pnl"] == D("-18.7871") and row["hold_s"] == 601 and not row["win"]
+    assert row["pnl"] == D("-18.7871") and row["hold_s"] == 601 and not row["win"]
     assert dk.trades == {}
 
 

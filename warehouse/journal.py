@@ -49,7 +49,8 @@ from warehouse.paths import SENTINEL, WarehousePaths, check_run_id
 log = logging.getLogger(__name__)
 
 TAIL_SCAN = 1 << 16
-EXTRA_KINDS = ("sentiment", "insight", "review")  # records of the scheduled flows (see contract)
+EXTRA_KINDS = ("sentiment", "insight", "review",  # records of the scheduled flows (see contract)
+               "decision", "agent_trade", "mode_change")  # and of the LLM agents
 
 
 class JournalError(PerpflowError):

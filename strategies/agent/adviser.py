@@ -88,10 +88,11 @@ def advise(*, decision_id: str, now: float, venue: str, mode: str, inputs: dict[
     """Ask once (if anything but hold is allowed) and turn the answer into a signal."""
     record: dict[str, Any] = {
         "decision_id": decision_id, "ts": now, "venue": venue, "mode": mode, "inputs_digest": inputs_digest,
-        "prompt_hash": prompt_hash, "allowed": allowed.as_dict(), "removed": list(allowed.removed),
-        "llm_called": False, "raw_answer": None, "parsed": None, "verdict": "skipped", "reason": None,
-        "action": "hold", "symbol": None, "size_usd": None, "stated_confidence": None,
-        "calibrated_confidence": None, "latency_ms": None, "tokens_in": 0, "tokens_out": 0, "repaired": False,
+        "prompt_hash": prompt_hash, "allowed": {"by_symbol": allowed.as_dict(), "removed": list(allowed.removed)},
+        "llm_called": False, "answer": None, "parsed": None, "verdict": "skipped", "reason": None,
+        "action": "hold", "symbol": None, "size_usd": None, "confidence": None,
+        "calibrated_confidence": None, "latency_ms": None, "prompt_tokens": 0, "completion_tokens": 0,
+        "repaired": False,
         "inputs": inputs,
     }
     if not allowed.needs_llm:
@@ -99,8 +100,8 @@ def advise(*, decision_id: str, now: float, venue: str, mode: str, inputs: dict[
         return Advice(None, record)
     check = allowed_check(allowed, max_size_usd=max_size_usd, default_size_usd=default_size_usd)
     out = ask(messages, check)
-    record.update(llm_called=True, raw_answer=out.raws[-1] if out.raws else None, tokens_in=out.tokens_in,
-                  tokens_out=out.tokens_out, latency_ms=round(out.latency_s * 1000, 3),
+    record.update(llm_called=True, answer=out.raws[-1] if out.raws else None, prompt_tokens=out.tokens_in,
+                  completion_tokens=out.tokens_out, latency_ms=round(out.latency_s * 1000, 3),
                   repaired=len(out.raws) > 1)
     if out.decision is None:
         record.update(verdict="abstain", reason=out.failure or (out.errors[-1] if out.errors else "no answer"))
@@ -113,6 +114,6 @@ def advise(*, decision_id: str, now: float, venue: str, mode: str, inputs: dict[
         return Advice(None, record)
     calibrated = outlook.calibration.apply(d.confidence)
     record.update(verdict="accepted", parsed=d.model_dump(), action=d.action, symbol=v.symbol,
-                  size_usd=float(v.size_usd) if v.size_usd else None, stated_confidence=d.confidence,
+                  size_usd=float(v.size_usd) if v.size_usd else None, confidence=d.confidence,
                   calibrated_confidence=round(calibrated, 4), reason="size capped" if v.capped else None)
     return Advice(Signal(decision_id, now, v, outlook), record)

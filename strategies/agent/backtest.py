@@ -66,7 +66,7 @@ class BacktestResult:
 
     @property
     def pnl(self) -> float:
-        return sum(float(t["net_pnl"]) for t in self.trades)
+        return sum(float(t["pnl"]) for t in self.trades)
 
     @property
     def max_drawdown(self) -> float:
@@ -94,7 +94,7 @@ def calibration_of(trades: Sequence[dict[str, Any]]) -> Calibration:
     """Confidence bucket -> realised win rate, from closed trades (stated confidence at entry)."""
     counts: dict[tuple[float, float], list[int]] = {}
     for t in trades:
-        b = bucket_of(float(t["stated_confidence"]))
+        b = bucket_of(float(t["confidence"]))
         c = counts.setdefault(b, [0, 0])
         c[0] += 1
         c[1] += 1 if t["win"] else 0
@@ -132,7 +132,7 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
                 result.notes.append(act)
                 if act.kind == "agent_trade":
                     result.trades.append(act.payload)
-                    realised += float(act.payload["net_pnl"])
+                    realised += float(act.payload["pnl"])
             elif isinstance(act, Enter | Exit):
                 bbo = desk.bbos[act.symbol]
                 inst = instruments[act.symbol]

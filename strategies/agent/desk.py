@@ -27,6 +27,12 @@ from strategies.agent.modes import BurnRefused, ModeChange, Modes
 from strategies.agent.params import AgentParams
 
 ZERO = Decimal(0)
+TEN_PLACES = Decimal("1e-10")
+
+
+def _q(x: Decimal) -> Decimal:
+    """A warehouse decimal (10 places)."""
+    return x.quantize(TEN_PLACES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,13 +380,13 @@ class Desk:
         self.day_pnl[day] = self.day_pnl.get(day, ZERO) + net
         assert t.opened_ts is not None and t.exit_rule is not None
         row = {
-            "run_id": self.run_id, "trade_no": t.no, "symbol": t.symbol, "direction": t.direction, "mode": t.mode,
-            "decision_id": t.decision_id, "stated_confidence": t.stated, "confidence": t.confidence,
-            "opened": t.opened_ts, "closed": now, "hold_s": now - t.opened_ts, "size": rt.entry.size,
-            "entry_price": rt.entry.price, "exit_price": rt.exit.price, "notional": rt.notional,
-            "entry_maker": rt.entry.maker, "exit_rule": str(t.exit_rule), "gross_pnl": rt.gross_pnl,
-            "fees": rt.fees, "spread_cost": rt.spread_cost, "funding": t.funding, "net_pnl": net,
-            "drag_pct": rt.drag_pct, "win": net > 0,
+            "trade_no": t.no, "venue": self.p.venue, "symbol": t.symbol, "direction": t.direction, "mode": t.mode,
+            "decision_id": t.decision_id, "confidence": t.stated, "calibrated_confidence": t.confidence,
+            "opened": t.opened_ts, "closed_at": now, "hold_s": now - t.opened_ts, "size": _q(rt.entry.size),
+            "entry_price": _q(rt.entry.price), "exit_price": _q(rt.exit.price), "notional": _q(rt.notional),
+            "entry_maker": rt.entry.maker, "exit_rule": str(t.exit_rule), "gross_pnl": _q(rt.gross_pnl),
+            "fees": _q(rt.fees), "spread_cost": _q(rt.spread_cost), "funding_paid": _q(t.funding),
+            "pnl": _q(net), "drag_pct": float(rt.drag_pct), "win": net > 0,
         }
         self.closed.append(row)
         out: list[Act] = [Note("agent_trade", row)]
@@ -390,6 +396,6 @@ class Desk:
         return out
 
     def _mode_note(self, c: ModeChange) -> Note:
-        return Note("mode_change", {"run_id": self.run_id, "ts": c.ts, "mode_from": c.mode_from,
+        return Note("mode_change", {"ts": c.ts, "mode_from": c.mode_from,
                                     "mode_to": c.mode_to, "reason": c.reason, "banked_usd": c.banked_usd,
                                     "burn_spent_usd": c.burn_spent_usd})
