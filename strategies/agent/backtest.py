@@ -143,9 +143,9 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
                 fee = inst.fee(price * act.size, Liquidity.TAKER)
                 queue += desk.on_fill(act.client_id, act.symbol, price, act.size, fee, maker=False, mid=bbo.mid,
                                       now=now)
-                queue += desk.on_order_done(act.client_id, act.symbol, now)
+                queue += desk.on_order_done(act.client_id, act.symbol, now, filled=act.size)
             elif isinstance(act, CancelEntry) and resting.pop(act.client_id, None) is not None:
-                queue += desk.on_order_done(act.client_id, act.symbol, now)
+                queue += desk.on_order_done(act.client_id, act.symbol, now, filled=ZERO)
 
     execute(list(desk.start_notes), path.start)
     for i in range(n_bars):
@@ -167,7 +167,7 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
                     # filled the moment the market touched our price: the mid was half a spread away
                     touch_mid = r.price + r.side.sign * (ask_ - bid) / 2
                     execute(desk.on_fill(cid, s, r.price, r.size, fee, maker=True, mid=touch_mid, now=now), now)
-                    execute(desk.on_order_done(cid, s, now), now)
+                    execute(desk.on_order_done(cid, s, now, filled=r.size), now)
             execute(desk.on_bbo(bbo, now), now)
         if now >= next_hour:
             next_hour += 3600
@@ -189,7 +189,7 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
     execute(desk.close_all(ExitRule.RUN_END), path.end)
     for cid in list(resting):
         r = resting.pop(cid)
-        execute(desk.on_order_done(cid, r.symbol, path.end), path.end)
+        execute(desk.on_order_done(cid, r.symbol, path.end, filled=ZERO), path.end)
     result.equity.append((path.end, realised))
     return result
 

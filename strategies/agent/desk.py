@@ -55,6 +55,18 @@ class Signal:
     outlook: Outlook
 
 
+@dataclass(frozen=True, slots=True)
+class CloseAll:
+    """Close every open trade (of one symbol), naming the rule: the run ends or risk stops it."""
+
+    rule: ExitRule
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    """The run's time is up and its trades are closed: verify flat and finish."""
+
+
 # --- acts ----------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Enter:
@@ -132,6 +144,15 @@ class _Trade:
     exit_rule: ExitRule | None = None
     funding: Decimal = ZERO
     orders: int = 0
+    entry_ids: set[str] = field(default_factory=set)  # every entry order's client id (late fills count)
+    exit_ids: set[str] = field(default_factory=set)
+    entry_done: Decimal = ZERO  # executed by finished entry orders (the venue's word)
+    exit_done: Decimal = ZERO  # executed by finished exit orders
+
+    @property
+    def to_exit(self) -> Decimal:
+        """What is left to close: entries executed minus exits executed or in flight."""
+        return max(self.entry.size, self.entry_done) - max(self.exit.size, self.exit_done)
 
     @property
     def entry_side(self) -> Side:
@@ -269,6 +290,7 @@ class Desk:
         self.trades[a.symbol] = t
         cid = self._cid()
         t.entry_order = cid
+        t.entry_ids.add(cid)
         t.orders += 1
         if plan.maker:
             t.maker_tried = True
@@ -287,7 +309,7 @@ class Desk:
         if t.opened_ts is None or t.exit_order is not None or t.entry_order is not None:
             return []
         if t.exit_rule is not None:  # a rule fired and its exit ended short: finish the job
-            return self._exit(t, t.exit_rule)
+            return self._exit(t, t.exit_rule) if t.to_exit > 0 else []
         exit_price = bbo.bid if t.direction == "LONG" else bbo.ask
         rule = exit_due(self._open_trade(t), exit_price, now)
         return self._exit(t, rule) if rule is not None else []
@@ -298,26 +320,28 @@ class Desk:
         if t is None:
             return []
         m = mid if mid is not None else (self._mark(symbol) or price)
-        if client_id == t.entry_order:
+        if client_id in t.entry_ids:
             t.entry.add(price, size, fee, m, maker)
             if t.opened_ts is None:
                 t.opened_ts = now
             return []
-        if client_id == t.exit_order:
+        if client_id in t.exit_ids:
             t.exit.add(price, size, fee, m, maker)
             if t.position <= 0:
                 return self._close(t, now)
         return []
 
-    def on_order_done(self, client_id: str, symbol: str, now: float) -> list[Act]:
-        """An order of the desk is final (filled, cancelled, rejected, lost, denied)."""
+    def on_order_done(self, client_id: str, symbol: str, now: float, filled: Decimal | None = None) -> list[Act]:
+        """An order of the desk is final (filled, cancelled, rejected, lost, denied). ``filled`` is the
+        size the venue says it executed (its fill events may still be on their way)."""
         t = self.trades.get(symbol)
         if t is None:
             return []
         if client_id == t.entry_order:
             t.entry_order = None
             t.entry_deadline = None
-            left = t.target - t.entry.size
+            t.entry_done += filled if filled is not None else t.entry.size
+            left = t.target - t.entry_done
             if left > 0 and t.maker_tried and t.orders == 1 and self.p.maker_fallback == "taker":
                 inst = self.instruments[symbol]
                 bbo = self.bbos.get(symbol)
@@ -325,15 +349,19 @@ class Desk:
                 if bbo is not None and left >= inst.min_size and left * bbo.mid >= inst.min_notional:
                     cid = self._cid()
                     t.entry_order = cid
+                    t.entry_ids.add(cid)
                     t.orders += 1
                     return [Enter(symbol, t.entry_side, left, None, cid)]
-            if t.entry.size == 0:
+            if t.entry_done == 0 and t.entry.size == 0:
                 del self.trades[symbol]
                 return [Note("entry_dropped", {"decision_id": t.decision_id, "symbol": symbol,
                                                "reason": "entry not filled"})]
             return []
         if client_id == t.exit_order:
-            t.exit_order = None  # a short exit is retried on the next price
+            t.exit_order = None
+            t.exit_done += filled if filled is not None else t.exit.size - t.exit_done
+            # what the venue executed closes the trade as its fills arrive; a short exit is
+            # retried on the next price for the rest only
         return []
 
     def on_funding(self, symbol: str, payment: Decimal) -> None:
@@ -342,14 +370,16 @@ class Desk:
         if t is not None and t.position > 0:
             t.funding += payment
 
-    def close_all(self, rule: ExitRule) -> list[Act]:
-        """The run ends (or risk stops it): every open trade exits, naming why."""
+    def close_all(self, rule: ExitRule, symbol: str | None = None) -> list[Act]:
+        """The run ends (or risk stops it): every open trade (of ``symbol``) exits, naming why."""
         out: list[Act] = []
         for t in list(self.trades.values()):
+            if symbol is not None and t.symbol != symbol:
+                continue
             if t.entry_order is not None:
                 out.append(CancelEntry(t.symbol, t.entry_order))
                 t.entry_deadline = None
-            if t.position > 0 and t.exit_order is None:
+            if t.to_exit > 0 and t.exit_order is None:
                 out += self._exit(t, rule)
         return out
 
@@ -364,12 +394,13 @@ class Desk:
                          self.p.rules(t.mode))
 
     def _exit(self, t: _Trade, rule: ExitRule) -> list[Act]:
-        if t.position <= 0 or t.exit_order is not None:
+        if t.to_exit <= 0 or t.exit_order is not None:
             return []
         t.exit_rule = rule
         cid = self._cid()
         t.exit_order = cid
-        return [Exit(t.symbol, t.entry_side.opposite, t.position, cid, rule)]
+        t.exit_ids.add(cid)
+        return [Exit(t.symbol, t.entry_side.opposite, t.to_exit, cid, rule)]
 
     def _close(self, t: _Trade, now: float) -> list[Act]:
         del self.trades[t.symbol]
