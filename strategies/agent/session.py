@@ -91,7 +91,7 @@ class AgentSession:
                 self._record(self.main_recorder, note.kind, note.payload)
             end = self.clock.now() + self.p.days * 86_400
             while self.clock.now() < end and not any(t.done() for t in tasks.values()):
-                self.decide()
+                await self.decide()
                 step = min(self.desk.decision_interval_s, max(0.0, end - self.clock.now()))
                 await asyncio.wait(list(tasks.values()), timeout=step, return_when=asyncio.FIRST_COMPLETED)
             for s, r in self.runners.items():
@@ -135,8 +135,9 @@ class AgentSession:
         return all(r.kernel is not None and r.kernel.mode == "trading" and r.kernel.guard.may_add_risk
                    for r in self.runners.values())
 
-    def decide(self) -> dict[str, Any] | None:
-        """One adviser call (or a skip), recorded; an accepted decision goes to its runner."""
+    async def decide(self) -> dict[str, Any]:
+        """One adviser call (or a skip), recorded; an accepted decision goes to its runner. The call
+        runs in a thread: the runners' streams go on meanwhile (virtual time waits for it)."""
         now = self.clock.now()
         outlook = self.outlook()
         allowed = self.desk.allowed(now, outlook, guard_allows=self.guard_allows())
@@ -156,10 +157,11 @@ class AgentSession:
                                    max_size_usd=float(self.p.max_size_usd),
                                    exit_table=f"SL {rules.stop_loss_pct}%, TP {rules.take_profit_pct}%, "
                                               f"max hold {rules.max_hold_s / 3600:g} h")
-        advice = advise(decision_id=f"{self.run_id}-d{self._n}", now=now, venue=self.p.venue, mode=self.desk.mode,
-                        inputs=inputs, inputs_digest=digest(inputs), prompt_hash=prompt.prompt_hash(),
-                        messages=messages, allowed=allowed, outlook=outlook, ask=self.ask,
-                        max_size_usd=self.p.max_size_usd, default_size_usd=self.p.size_usd)
+        advice = await asyncio.to_thread(
+            advise, decision_id=f"{self.run_id}-d{self._n}", now=now, venue=self.p.venue, mode=self.desk.mode,
+            inputs=inputs, inputs_digest=digest(inputs), prompt_hash=prompt.prompt_hash(), messages=messages,
+            allowed=allowed, outlook=outlook, ask=self.ask, max_size_usd=self.p.max_size_usd,
+            default_size_usd=self.p.size_usd)
         rec = advice.record
         self.decisions.append(rec)
         self._record(self.main_recorder, "decision", rec)
@@ -167,7 +169,8 @@ class AgentSession:
             self.on_decision(rec)
         if advice.signal is not None:
             symbol = advice.signal.accepted.symbol or self.p.symbols[0]
-            self.runners[symbol].signal(advice.signal)
+            if symbol in self.runners:
+                self.runners[symbol].signal(advice.signal)
         return rec
 
 
