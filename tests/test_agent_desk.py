@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from core.types import BBO, Side
 from exchanges.sim.profiles import load_profiles
 from strategies.agent.adviser import advise, local_ask
@@ -129,3 +132,50 @@ def test_adviser_skips_when_only_hold_repairs_once_then_abstains() -> None:
     ok = advise(allowed=dk.allowed(T0, Outlook()), outlook=Outlook(), ask=local_ask(policy), **kw)  # type: ignore[arg-type]
     assert ok.signal is not None and ok.signal.accepted.action is Action.OPEN_SHORT
     assert ok.record["verdict"] == "accepted" and ok.record["calibrated_confidence"] == 0.9
+
+
+@settings(max_examples=60, deadline=None)
+@given(steps=st.lists(st.tuples(
+    st.sampled_from(["open_long", "open_short", "close", "hold"]), st.sampled_from(["SOL", "ETH"]),
+    st.floats(0.3, 1.0), st.floats(-0.06, 0.06), st.floats(0, 3 * H),
+    st.sets(st.sampled_from(["SOL_LONG", "SOL_SHORT", "ETH_LONG", "ETH_SHORT"])), st.booleans()),
+    min_size=1, max_size=30))
+def test_whatever_is_decided_the_desk_only_trades_what_the_rules_allowed(steps) -> None:  # type: ignore[no-untyped-def]
+    dk = desk(maker_first=False, max_open_positions=1)
+    mids = {"SOL": D(150), "ETH": D(3000)}
+    now = T0
+    for s in mids:
+        dk.on_bbo(bbo(s, str(mids[s]), str(mids[s] + 1), now), now)
+
+    def run(acts: list, now: float) -> None:  # type: ignore[type-arg]
+        for a in acts:
+            if isinstance(a, Enter | Exit):
+                b = dk.bbos[a.symbol]
+                price = b.ask if a.side is Side.BUY else b.bid
+                run(dk.on_fill(a.client_id, a.symbol, price, a.size, D(0), maker=False, mid=b.mid, now=now), now)
+                run(dk.on_order_done(a.client_id, a.symbol, now, filled=a.size), now)
+            if isinstance(a, Enter):
+                entered.append((a, now))
+            if isinstance(a, Note) and a.kind == "agent_trade":
+                closed.append(a.payload)
+
+    entered: list = []  # type: ignore[type-arg]
+    closed: list = []  # type: ignore[type-arg]
+    for action, symbol, conf, move, dt, blocked, blackout in steps:
+        now += dt
+        mids[symbol] = (mids[symbol] * D(str(1 + move))).quantize(D("0.01"))
+        run(dk.on_bbo(bbo(symbol, str(mids[symbol]), str(mids[symbol] + 1), now), now), now)
+        outlook = Outlook(blocked=frozenset(blocked), blackout=blackout)
+        held_before = dict(dk.trades)
+        d = Decision(action=action, symbol=symbol, size_usd=5000.0, confidence=conf)
+        n = len(entered)
+        run(dk.on_signal(Signal("d", now, Accepted(d, symbol, D(1000), True), outlook), now), now)
+        for a, _ in entered[n:]:  # an entry happened: the rules allowed it at that moment
+            direction = "LONG" if a.side is Side.BUY else "SHORT"
+            assert f"{a.symbol}_{direction}" not in blocked and not blackout and not held_before
+            assert conf >= 0.55 and a.size * mids[a.symbol] <= D(1000) * D("1.01")
+        assert len(dk.trades) <= 1
+    for t in closed:
+        assert t["exit_rule"] in {"stop_loss", "take_profit", "max_hold", "cut_loser", "adviser_close"}
+        if t["exit_rule"] not in ("stop_loss",):
+            assert t["hold_s"] >= 3600  # nothing but the stop loss closes inside the min hold
