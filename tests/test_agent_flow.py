@@ -20,6 +20,16 @@ from warehouse.query import df
 KEY = "sk-flow-abcdef0123456789"
 
 
+def artifacts(flow_run_id: Any) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(
+            any_=[flow_run_id])))
+    return {a.key or a.type: a for a in found}
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, FakeLlm]]:
     from core.settings import get_settings
@@ -43,7 +53,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path,
 def test_an_agent_run_records_decisions_and_trades_and_summarises_them_by_sql(
         env: tuple[Path, FakeLlm], prefect_harness: None) -> None:
     data_dir, fake = env
-    params = AgentParams(venue="extended", symbols=("SOL", "ETH"), mode="volume", days=0.03, maker_timeout_s=60)
+    params = AgentParams(venue="extended", symbols=("SOL", "ETH"), mode="volume", days=0.02, maker_timeout_s=60)
     ensure_account_limit(account_limit_name(params))
     state = agent_flow(params=params, return_state=True)
     assert state.is_completed(), state.message
@@ -61,3 +71,7 @@ def test_an_agent_run_records_decisions_and_trades_and_summarises_them_by_sql(
     assert float(fills["fees"][0]) == pytest.approx(float(s["fees"]))  # the trades' fees are the fills' fees
     for journal in (data_dir / "journal").glob("*.jsonl"):
         assert KEY not in journal.read_text()
+    found = artifacts(state.state_details.flow_run_id)
+    assert {"agent-summary", "agent-progress", "agent-combos"} <= set(found)
+    assert f"| trades | {s['trades']} |" in found["agent-summary"].data
+    assert "Last decision" in found["agent-progress"].data
