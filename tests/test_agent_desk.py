@@ -179,3 +179,17 @@ def test_whatever_is_decided_the_desk_only_trades_what_the_rules_allowed(steps) 
         assert t["exit_rule"] in {"stop_loss", "take_profit", "max_hold", "cut_loser", "adviser_close"}
         if t["exit_rule"] not in ("stop_loss",):
             assert t["hold_s"] >= 3600  # nothing but the stop loss closes inside the min hold
+
+
+def test_a_burn_never_opens_a_trade_its_budget_could_not_pay() -> None:
+    dk = desk(burn=True, burn_threshold_usd=D(30), burn_budget_usd=D(30), maker_first=False,
+              max_size_usd=D(1000), size_usd=D(500))
+    dk.modes.on_trade_closed(T0, D(40), "profit")  # banked 40 >= threshold 30
+    dk.on_bbo(bbo("SOL", "150.000", "150.030", T0), T0)
+    out = dk.on_signal(signal(action="hold", size=D(0)), T0)
+    assert dk.mode == "volume" and isinstance(out[0], Note)
+    assert dk.worst_trade_usd() == D("23.5")  # 1000 USD x (2% stop + 0.35% drag)
+    assert dk.may_open(T0)  # 30 left
+    dk.modes.on_trade_closed(T0 + 60, D(-10), "volume")  # 20 left: less than the worst trade
+    assert not dk.may_open(T0 + 60)
+    assert not dk.allowed(T0 + 60, Outlook()).needs_llm  # nothing to ask: opens are not allowed

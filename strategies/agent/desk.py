@@ -192,11 +192,17 @@ class Desk:
     def _today(self, now: float) -> str:
         return datetime.fromtimestamp(now, UTC).date().isoformat()
 
+    def worst_trade_usd(self) -> Decimal:
+        """What one trade of the current mode can lose by its rules: the stop loss plus the notes'
+        0.35% fee and spread drag on the largest entry (a gap through the stop can lose more)."""
+        sl = Decimal(str(self.p.rules(self.mode).stop_loss_pct))
+        return self.p.max_size_usd * (sl + Decimal("0.35")) / 100
+
     def may_open(self, now: float) -> bool:
-        """Today's realised loss is inside the limit and a burn can still pay a round trip."""
+        """Today's realised loss is inside the limit, and a burn's budget can pay the worst trade."""
         if self.day_pnl.get(self._today(now), ZERO) <= -self.p.daily_loss_limit_usd:
             return False
-        return self.modes.may_open(self.p.size_usd * Decimal("0.003"))
+        return self.modes.may_open(self.worst_trade_usd())
 
     def open_notional(self) -> Decimal:
         """Notional of open trades at entry (an entry still resting counts at its target)."""
