@@ -9,6 +9,7 @@ exits by rules. Then the warehouse is loaded and the summary is SQL on it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import uuid
 from typing import Any
@@ -16,7 +17,6 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 
@@ -27,6 +27,7 @@ from strategies.agent.adviser import Ask
 from strategies.agent.params import AgentParams
 from strategies.agent.session import AgentSession
 from strategies.preflight import PreTradeError
+from tasks.account import AccountBusy, hold_account, limit_name
 from tasks.agent import llm_ask, policy_ask
 from tasks.agent_report import agent_summary, summary_rows
 from tasks.warehouse import ensure_loader_limit, load_warehouse
@@ -44,9 +45,14 @@ class AgentStopped(Exception):
         self.summary = summary
 
 
+def account_key(params: AgentParams) -> str:
+    """The agent's account: one bot per account (``<venue_mode>-<venue>``)."""
+    return f"{params.venue_mode}-{params.venue}"
+
+
 def account_limit_name(params: AgentParams) -> str:
     """One bot per account: the strict Prefect global concurrency limit of the agent's account."""
-    return f"account-{params.venue_mode}-{params.venue}"
+    return limit_name(account_key(params))
 
 
 def choose_ask(params: AgentParams) -> tuple[Ask, str]:
@@ -103,7 +109,15 @@ def agent_flow(params: AgentParams = AgentParams(), lock_timeout: float = 600.0)
         journals[rid] = Journal(rid, settings.journal_dir)
         return journals[rid]
 
-    with concurrency(account_limit_name(params), occupy=1, strict=True, timeout_seconds=lock_timeout):
+    held = contextlib.ExitStack()  # the account (OS lock + Prefect slot) until the venues are closed
+    try:
+        held.enter_context(hold_account([account_key(params)], {"run_id": run_id, "flow_run_id": flow_run.id},
+                                        timeout=lock_timeout, logger=logger))
+    except AccountBusy as busy:  # before any order: one clear line, no traceback
+        logger.error("%s", busy)
+        return Failed(message=str(busy))
+    with held:
+        logger.info("account %s locked for run %s", account_key(params), run_id)
         session = open_venues(params.venue_mode, (params.venue,), params.symbols, seed=params.seed, settings=settings)
         agent = AgentSession(params, run_id, session.venue(params.venue), session.clock, recorder, ask,
                              flow_run_id=flow_run.id)

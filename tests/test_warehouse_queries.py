@@ -15,7 +15,8 @@ from tests.hedge_run import RUNS, RecordedRun
 from warehouse import query
 
 TESTED = {"run_summary", "edge_by_cycle_kind", "fill_success_by_size", "net_delta_over_time", "cost_per_million",
-          "hedge_latency_percentiles"}
+          "hedge_latency_percentiles",
+          "daily_by_mode"}  # tests/test_run_modes.py
 Built = tuple[Path, list[RecordedRun]]
 
 

@@ -28,6 +28,7 @@ import duckdb
 
 from warehouse.contract import DECIMAL
 from warehouse.keys import backfill_statements
+from warehouse.project import RUN_CLOCK, RUN_MODE
 
 D = DECIMAL
 STORAGE_VERSION = "v1.5.0"
@@ -101,8 +102,15 @@ V3_KEYED = ("orders", "order_events", "fills", "cycles", "positions", "risk_even
 V3 = Migration(3, "key_hash and load_id on every keyed table (the loader's duplicate checks), loader_meta",
                backfill_statements(V3_KEYED))
 
+V4 = Migration(4, "runs: mode (backtest | paper | live) and clock (virtual | real), backfilled from params", (
+    "ALTER TABLE runs ADD COLUMN mode VARCHAR",
+    "ALTER TABLE runs ADD COLUMN clock VARCHAR",
+    f"UPDATE runs SET mode = {RUN_MODE.format(mode='NULL', params='params')}, "
+    f"clock = {RUN_CLOCK.format(clock='NULL', params='params')}",
+))
+
 KEYS = "key_hash UBIGINT, load_id BIGINT"
-V_AGENTS = Migration(4, "the LLM agents: decisions (every adviser call), agent_trades (every round trip), "
+V_AGENTS = Migration(5, "the LLM agents: decisions (every adviser call), agent_trades (every round trip), "
                         "mode_changes", (
     f"""CREATE TABLE decisions (decision_id VARCHAR NOT NULL, run_id VARCHAR, bot VARCHAR, ts TIMESTAMP,
         venue VARCHAR, mode VARCHAR, inputs_digest VARCHAR, prompt_hash VARCHAR, allowed JSON, llm_called BOOLEAN,
@@ -120,7 +128,7 @@ V_AGENTS = Migration(4, "the LLM agents: decisions (every adviser call), agent_t
         {KEYS})""",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V_AGENTS)
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V_AGENTS)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",
