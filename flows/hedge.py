@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -34,6 +35,7 @@ from core.records import CycleRecord
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
 from flows.params import Count, FeeBps, Fraction, PositiveDecimal, Seconds, SpreadBps
+from render.summary import summary_rows
 from render.tables import markdown_table
 from strategies.hedge.config import (
     Direction,
@@ -47,12 +49,14 @@ from strategies.hedge.config import (
     Ticker,
     VenueMode,
 )
-from strategies.hedge.result import HedgeSummary, RunResult, summarize, summary_rows
+from strategies.hedge.result import RunResult, summarize
+from strategies.hedge.result import summary_rows as fallback_rows
 from strategies.preflight import PreTradeError
 from strategies.runtime.hedge_runner import HedgeRunner
 from tasks.account import AccountBusy, hold_account, limit_name
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
+from warehouse.summary import run_figures
 
 
 class BotStopped(Exception):
@@ -89,18 +93,54 @@ def _progress_reporter(artifact_id: Any) -> Any:
     return on_cycle
 
 
-def publish_artifacts(summary: HedgeSummary, result: RunResult) -> None:
-    rows = summary_rows(summary)
+def publish_artifacts(summary: dict[str, Any], result: RunResult) -> None:
+    rows = summary["rows"]
     create_markdown_artifact(
-        f"# Hedge run {summary.run_id}\n\n{markdown_table(['metric', 'value'], rows)}\n",
-        key="hedge-summary", description=f"{summary.status}: {summary.reason}")
+        f"# Hedge run {summary['run_id']}\n\n{markdown_table(['metric', 'value'], rows)}\n",
+        key="hedge-summary", description=f"{summary['status']}: {summary['reason']}")
     create_table_artifact(
         [{"cycle": c.cycle_no, "kind": c.kind, "direction": c.direction, "size": str(c.size),
           "primary_price": str(c.primary_price), "hedge_price": str(c.hedge_price), "edge_bps": str(c.edge_bps),
           "fees": f"{c.fees:.6f}", "pnl": f"{c.pnl:.6f}", "net_delta_after": str(c.net_delta_after),
           "hedge_latency_ms": None if c.hedge_latency_ms is None else round(c.hedge_latency_ms),
+          "primary_maker_share": c.primary_maker_share, "hedge_maker_share": c.hedge_maker_share,
+          "hedge_taker_reason": c.hedge_taker_reason, "orders": " ".join(c.primary_orders + c.hedge_orders),
           "status": c.status} for c in result.cycles],
         key="hedge-cycles", description="every cycle of the run, prices from fill events")
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
+def run_summary(result: RunResult) -> dict[str, Any]:
+    """The run's summary from the warehouse (``warehouse/summary.sql``), read after the final load:
+    the same figures as the cookbook's. If the warehouse does not hold the run (its load failed), the
+    bot's own accounting stands in, and the summary says so."""
+    try:
+        figures = run_figures(result.run_id)
+    except FileNotFoundError:
+        figures = None
+    if figures is not None:
+        data = _plain(figures.row)
+        data["venues"] = _plain(figures.venues)
+        data["source"] = "warehouse"
+        data["rows"] = summary_rows(figures.row, figures.venues)
+        return data
+    fallback = summarize(result)
+    data = _plain(fallback.__dict__)
+    data["source"] = "memory"
+    data["rows"] = [*fallback_rows(fallback),
+                    ("figures", "from the bot's memory: the warehouse holds no load of this run")]
+    return data
 
 
 @flow(name="hedge", description="Delta-neutral hedge bot: maker orders on the primary venue, every fill hedged on "
@@ -188,25 +228,17 @@ def hedge_flow(
             session.clock.run(session.close)
             recorder.close_sync()
     ensure_loader_limit()
-    load_warehouse()
-    summary = summarize(result, mode=cfg.run_mode[0], clock=cfg.run_mode[1])
-    publish_artifacts(summary, result)
-    for label, value in summary_rows(summary):
+    try:
+        load_warehouse()
+    except Exception as exc:  # the run is over: still report it, from the bot's own accounting
+        logger.error("warehouse load failed after its retries: %r; the summary comes from the bot's memory", exc)
+    data = run_summary(result)  # rows: what the artifact shows; the CLI prints the same
+    publish_artifacts(data, result)
+    for label, value in data["rows"]:
         logger.info("%s: %s", label, value)
-    data = _summary_dict(summary)
-    data["rows"] = summary_rows(summary)  # what the artifact shows; the CLI prints the same
     if result.status == "FAILED":
         return Failed(message=result.reason, data=BotStopped(result.reason, data))
     if result.status == "CANCELLED":
         return Cancelled(message=result.reason, data=BotStopped(result.reason, data))
     return Completed(message=result.reason, data=data)
 
-
-def _summary_dict(s: HedgeSummary) -> dict[str, Any]:
-    def plain(v: Any) -> Any:
-        if isinstance(v, Decimal):
-            return str(v)
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        return v
-    return {k: plain(v) for k, v in s.__dict__.items()}

@@ -64,10 +64,14 @@ TABLES: dict[str, Table] = {t.name: t for t in (
                r.hedge_fee, r.primary_fee + r.hedge_fee AS fees, r.gross_pnl, r.pnl, r.net_delta_after,
                r.hedge_latency_ms, r.status, {ts('r.started')} AS started, {ts('r.ended')} AS ended, r.seq, r.journal,
                CAST(r.size AS DOUBLE)
-                 * CAST(coalesce(r.primary_price, 0) + coalesce(r.hedge_price, 0) AS DOUBLE) AS volume
+                 * CAST(coalesce(r.primary_price, 0) + coalesce(r.hedge_price, 0) AS DOUBLE) AS volume,
+               CAST(r.primary_orders AS VARCHAR[]) AS primary_orders,
+               CAST(r.hedge_orders AS VARCHAR[]) AS hedge_orders, r.primary_maker_share, r.hedge_maker_share,
+               r.hedge_taker_reason
         FROM {{src}} r WHERE r.kind = 'cycle'""", upsert=True, kind="cycle"),
     Table("positions", ("run_id", "venue", "symbol", "ts"), f"""
-        SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.size, r.entry_price, r.source, r.seq, r.journal
+        SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.size, r.entry_price, r.source, r.seq, r.journal,
+               r.mark
         FROM {{src}} r WHERE r.kind = 'position'""", upsert=True, kind="position"),
     Table("risk_events", ("run_id", "ts", "seq"), f"""
         SELECT r.run_id, {ts('r.ts')} AS ts, r.seq, r."check" AS check_name, r.reason, r.state_from, r.state_to,

@@ -109,8 +109,18 @@ V4 = Migration(4, "runs: mode (backtest | paper | live) and clock (virtual | rea
     f"clock = {RUN_CLOCK.format(clock='NULL', params='params')}",
 ))
 
+V5 = Migration(5, "what really happened per cycle (order ids per leg, maker share, why the hedge went taker), "
+                  "the mark of a recorded position", (
+    "ALTER TABLE cycles ADD COLUMN primary_orders VARCHAR[]",
+    "ALTER TABLE cycles ADD COLUMN hedge_orders VARCHAR[]",
+    "ALTER TABLE cycles ADD COLUMN primary_maker_share DOUBLE",
+    "ALTER TABLE cycles ADD COLUMN hedge_maker_share DOUBLE",
+    "ALTER TABLE cycles ADD COLUMN hedge_taker_reason VARCHAR",
+    f"ALTER TABLE positions ADD COLUMN mark {D}",
+))
+
 KEYS = "key_hash UBIGINT, load_id BIGINT"
-V_AGENTS = Migration(5, "the LLM agents: decisions (every adviser call), agent_trades (every round trip), "
+V_AGENTS = Migration(6, "the LLM agents: decisions (every adviser call), agent_trades (every round trip), "
                         "mode_changes", (
     f"""CREATE TABLE decisions (decision_id VARCHAR NOT NULL, run_id VARCHAR, bot VARCHAR, ts TIMESTAMP,
         venue VARCHAR, mode VARCHAR, inputs_digest VARCHAR, prompt_hash VARCHAR, allowed JSON, llm_called BOOLEAN,
@@ -128,7 +138,7 @@ V_AGENTS = Migration(5, "the LLM agents: decisions (every adviser call), agent_t
         {KEYS})""",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V_AGENTS)
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V_AGENTS)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",
