@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, create_model
 
+from core.errors import ConfigError
 from core.settings import Settings as CoreSettings
 from core.settings import settings_error
 from exchanges import registry
@@ -41,4 +42,9 @@ def venue_settings(settings: CoreSettings | None, venue: str) -> BaseModel:
     section = getattr(settings, venue, None)
     if isinstance(section, BaseModel):
         return section
-    return getattr(Settings(), venue)  # type: ignore[no-any-return]
+    try:
+        return getattr(Settings(), venue)  # type: ignore[no-any-return]
+    except ValidationError as exc:  # a malformed setting: named, never a traceback
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(name, str(first["msg"]).removeprefix("Value error, ")) from None

@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from core.decimals import PlainDecimal, plain_float, plain_int
+from exchanges.fees import FEE_RATES_PATTERN
 
 PositiveDecimal = Annotated[PlainDecimal, Field(gt=0), WithJsonSchema({"type": "number", "exclusiveMinimum": 0})]
 """A size or an amount: strictly above zero."""
@@ -34,3 +35,6 @@ the server's JSON-schema check ignores."""
 
 Seconds = BeforeValidator(plain_float)
 """``Annotated[float, Field(...), Seconds]``: a duration in seconds, in plain decimal notation."""
+
+FeeBps = Annotated[str, Field(pattern=FEE_RATES_PATTERN, examples=["0.3/4.5", "-0.3/1.9"])]
+"""An account's fee rates, "maker/taker" in basis points, plain decimals (a negative maker: a rebate)."""

@@ -157,6 +157,7 @@ def test_a_journal_written_while_read_in_place_is_loaded_again_from_a_copy(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     paths = WarehousePaths(tmp_path)
     paths.ensure()
+    load(paths)  # the master exists and is migrated: the load below reads while the appender still writes
     path = paths.journal_dir / "appended.jsonl"
     first = 20_000
     path.write_text(lines(*(fill("appended", i) for i in range(first))))

@@ -10,12 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from core.decimals import PLAIN_DECIMAL, PlainDecimal, PlainFloat, PlainInt
 from core.modes import run_mode
 from core.types import PriceMode
 from exchanges import registry
+from exchanges.fees import FeeRates, parse_fee_rates
 
 # The venue choices come from the venue registry (each venue package says which roles it takes).
 PrimaryVenue = Literal[registry.names(role="primary")]  # type: ignore[valid-type]
@@ -63,18 +64,48 @@ class HedgeConfig(BaseModel):
     reconcile_interval: PlainFloat = Field(15.0, gt=0)
     reconcile_confirmations: PlainInt = Field(2, ge=2, le=10)
     margin_fraction: PlainDecimal = Field(Decimal("0.2"), gt=0, le=1)
+    max_basis_bps: PlainDecimal = Field(Decimal("50"), gt=0, le=10_000,
+                                        description="refuse to start when the venues' mids differ by more (bps)")
     sim_clock: SimClock = "virtual"
+    replay: tuple[str, ...] = Field((), description="VENUE=FILE: a recorded market drives that simulated venue")
+    # The accounts' fee rates, "maker/taker" in bps (simulator only; live reads the account's own).
+    primary_fees: str | None = Field(None, description="primary account's maker/taker fee rates, bps (sim)")
+    hedge_fees: str | None = Field(None, description="hedge account's maker/taker fee rates, bps (sim)")
 
     @field_validator("ticker", mode="before")
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
 
+    @field_validator("primary_fees", "hedge_fees")
+    @classmethod
+    def _fee_rates(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None:
+            parse_fee_rates(v, info.field_name or "fees")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> HedgeConfig:
+        if self.venue_mode == "live" and (self.primary_fees or self.hedge_fees):
+            raise ValueError("primary_fees/hedge_fees are for the simulator; a live run trades at the accounts' "
+                             "own rates, read from the venues")
         if self.max_position is not None and self.max_position < self.size:
             raise ValueError(f"max_position ({self.max_position}) must be at least size ({self.size})")
+        for item in self.replay:
+            venue, sep, file = item.partition("=")
+            if not sep or not file.strip():
+                raise ValueError(f"replay {item!r} is not VENUE=FILE (e.g. grvt=data/grvt-ETH.jsonl.gz)")
+            if venue.strip() not in (self.primary, self.hedge):
+                raise ValueError(f"replay venue {venue.strip()!r} is not traded; allowed: {self.primary}, {self.hedge}")
+        if self.replay and (self.venue_mode != "sim" or self.sim_clock != "virtual"):
+            raise ValueError("replay needs venue_mode sim and sim_clock virtual "
+                             "(a recorded market runs in its own time)")
         return self
+
+    def fee_rates(self) -> dict[str, FeeRates]:
+        """The fee rates given for each venue (none: the venue setting, else the simulator's profile)."""
+        given = ((self.primary, self.primary_fees), (self.hedge, self.hedge_fees))
+        return {v: parse_fee_rates(f, "fees") for v, f in given if f is not None}
 
     @property
     def position_limit(self) -> Decimal:

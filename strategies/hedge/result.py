@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from core.records import CycleRecord, RiskEvent
 from core.types import ZERO
+from exchanges.fees import FeeRates
 
 
 @dataclass
@@ -33,6 +34,7 @@ class RunResult:
     ended: float
     tolerance: Decimal
     reaction_s: list[float] = field(default_factory=list)  # fill received -> hedge order sent
+    fee_rates: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # venue -> (maker, taker) charged
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class HedgeSummary:
     duration_s: float
     mode: str = ""  # backtest | paper | live (core.modes); "" when unknown
     clock: str = "real"  # virtual: duration_s is simulated time
+    fee_rates: dict[str, str] = field(default_factory=dict)  # venue -> "maker/taker" bps the account paid
 
 
 def _weighted_edge(cycles: list[CycleRecord]) -> Decimal | None:
@@ -111,6 +114,7 @@ def summarize(r: RunResult, *, mode: str = "", clock: str = "real") -> HedgeSumm
         tw_abs_net=time_weighted_abs(r.net_samples, r.started, r.ended),
         hedge_latency_ms_p50=statistics.median(latencies) if latencies else None,
         duration_s=r.ended - r.started, mode=mode, clock=clock,
+        fee_rates={v: FeeRates(m, t).bps() for v, (m, t) in r.fee_rates.items()},
     )
 
 
@@ -142,4 +146,6 @@ def summary_rows(s: HedgeSummary) -> list[tuple[str, str]]:
         rows.append(("duration", f"{s.duration_s / 60:,.1f} min"))
     if s.mode:
         rows.append(("mode", f"{s.mode} ({s.clock} clock)"))
+    if s.fee_rates:
+        rows.append(("fee rates maker/taker", ", ".join(f"{v} {r} bps" for v, r in s.fee_rates.items())))
     return rows
