@@ -32,9 +32,15 @@ app.command("review")(review_cmd)
 
 def main() -> None:
     """Settings are read first: a malformed one is one line naming it (exit 2), not a traceback."""
+    import os
+
     from core.errors import ConfigError
     from core.settings import get_settings
     from exchanges.settings import get_settings as get_venue_settings
+    from server.flow_api import STARTUP_ENV, STARTUP_TIMEOUT_S
+
+    # any temporary server Prefect itself starts waits as long as ours (a first start migrates ~30 s)
+    os.environ.setdefault(STARTUP_ENV, str(int(STARTUP_TIMEOUT_S)))
 
     try:
         get_settings()

@@ -55,6 +55,7 @@ from strategies.hedge.result import summary_rows as fallback_rows
 from strategies.preflight import PreTradeError
 from strategies.runtime.data_end import run_until_data_ends
 from strategies.runtime.hedge_runner import HedgeRunner
+from strategies.runtime.recorder_guard import GuardedRecorder
 from tasks.account import AccountBusy, hold_account, limit_name
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
@@ -226,10 +227,11 @@ def hedge_flow(
         session = open_venues(cfg.venue_mode, (cfg.primary, cfg.hedge), (cfg.ticker,), seed=cfg.seed,
                               settings=settings, sim_clock=cfg.sim_clock, fees=cfg.fee_rates(),
                               replay=parse_replay_args(cfg.replay))
-        recorder = Journal(run_id, settings.journal_dir)
+        recorder = GuardedRecorder(Journal(run_id, settings.journal_dir))  # a journal that fails stops the bot
         progress = create_progress_artifact(0.0, key="hedge-progress", description="cycles done of total")
         runner = HedgeRunner(cfg, run_id, session.venue(cfg.primary), session.venue(cfg.hedge), recorder,
                              session.clock, flow_run_id=flow_run.id, on_cycle=_progress_reporter(progress))
+        recorder.on_failure = runner.fail
         try:
             checks = pre_trade_validation(session, runner)
             logger.info("pre-trade checks passed: %s", checks)
