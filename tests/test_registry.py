@@ -35,3 +35,38 @@ def test_env_lines_spell_the_settings_a_user_would_export() -> None:
     assert lines["PERPFLOW_GRVT__API_KEY"] == "k-123456" and lines["PERPFLOW_GRVT__TRADING_ACCOUNT_ID"] == "7"
     assert "PERPFLOW_GRVT__ENDPOINT" not in lines  # unset settings are left out
     assert spec.secrets(spec.settings(api_key=SecretStr("k-123456"))) == ["k-123456"]
+
+
+@pytest.mark.parametrize("name", registry.names(live=True))
+def test_a_missing_credential_stops_before_anything_connects_naming_the_setting(name: str) -> None:
+    from exchanges.connect import open_live
+
+    spec = registry.get(name)
+    settings = Settings(_env_file=None, **{name: spec.settings(endpoint="http://127.0.0.1:9")})  # type: ignore[call-arg]
+    with pytest.raises(ConfigError) as err:
+        open_live((name,), settings)
+    assert err.value.field.startswith(f"{name}.")
+
+
+@pytest.mark.parametrize("name", registry.names(live=True))
+async def test_a_malformed_key_stops_before_anything_connects_naming_the_setting(name: str) -> None:
+    """Every credential present but every key malformed, the endpoint a closed port: the adapter must
+    refuse at start naming the setting (a connection attempt would fail as unavailable instead)."""
+    from core.clock import RealClock
+
+    spec = registry.get(name)
+    fields: dict[str, object] = {"endpoint": "http://127.0.0.1:9", "ws_endpoint": "ws://127.0.0.1:9"}
+    for field, info in spec.settings.model_fields.items():
+        if field in fields or field == "fees" or info.default is not None:
+            continue
+        fields[field] = SecretStr("not-a-key") if "SecretStr" in str(info.annotation) else "1"
+    sub = spec.settings(**fields)
+    assert spec.adapter is not None
+    spec.check(sub)  # every credential is there ...
+    venue = spec.adapter(sub, RealClock())
+    try:
+        with pytest.raises(ConfigError) as err:
+            await venue.start()  # ... but a key is malformed
+        assert err.value.field.startswith(f"{name}.") and "not-a-key" not in str(err.value)
+    finally:
+        await venue.close()

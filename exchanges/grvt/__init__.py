@@ -7,7 +7,7 @@ domain types), ``stream`` (the WebSocket on websockets 15), ``settings``, and th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -50,10 +50,3 @@ SPEC = VenueSpec(
     fake_about="its REST RPCs and legacy WebSocket, on the simulator's GRVT market",
     account_label=lambda s: s.trading_account_id)
 
-
-def __getattr__(name: str) -> Any:  # transitional: ``from exchanges.grvt import <Adapter class or constant>``
-    if not name[:1].isupper():  # submodules and dunders resolve the usual way
-        raise AttributeError(name)
-    import importlib
-
-    return getattr(importlib.import_module("exchanges.grvt.adapter"), name)
