@@ -68,7 +68,8 @@ async def bench_venue(name: str, orders: int, messages: int) -> tuple[list[list[
     try:
         await venue.start()
         ins = await venue.instrument(SYMBOL)
-        size = ins.round_size(max(ins.min_size, ins.min_notional * 2 / (await venue.bbo(SYMBOL)).bid)) + ins.lot
+        notional = max(ins.min_notional, Decimal(20)) * 2  # some venues publish no minimum notional but enforce one
+        size = ins.round_size(max(ins.min_size, notional / (await venue.bbo(SYMBOL)).bid)) + ins.lot
         n = 0
 
         async def trade() -> None:

@@ -74,8 +74,10 @@ def test_live_adapters_are_registered_and_refuse_missing_credentials_by_name() -
         with pytest.raises(ConfigError) as err:
             open_venues("live", (venue,), ("SOL",), seed=1, settings=settings)
         assert err.value.field == field
-    with pytest.raises(ConfigError, match="live venues: grvt, paradex"):
+    with pytest.raises(ConfigError, match=r"backpack\.api_key: is required"):
         open_venues("live", ("backpack",), ("SOL",), seed=1, settings=full)
+    with pytest.raises(ConfigError, match=f"live venues: {', '.join(registry.names(live=True))}"):
+        open_venues("live", ("hibachi",), ("SOL",), seed=1, settings=full)
 
 
 def test_a_simulator_run_never_imports_a_venue_sdk() -> None:

@@ -191,7 +191,7 @@ def test_check_all_live_reads_every_fake_and_names_what_it_could_not_read(clean_
                                terminal_width=200)
         assert result.exit_code == 0, result.output
         for name in registry.names(live=True):
-            assert f"{name} (live testnet, {fakes.server(name).base_url}" in result.output
+            assert f"{name} (live " in result.output and fakes.server(name).base_url in result.output
         assert_no_secret(result.output, fakes)
         clean_env.delenv("PERPFLOW_GRVT__API_KEY")
         partial = runner.invoke(app, ["venues", "check", "--all", "--venue-mode", "live", "--symbols", "SOL"],
