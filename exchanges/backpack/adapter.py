@@ -93,9 +93,15 @@ class BackpackVenue(Venue):
         if s.api_secret is None:
             raise ConfigError("backpack.api_secret", "is required to trade on Backpack (the base64 ED25519 seed)")
 
-    async def start(self) -> None:
+    def _rebind(self) -> None:
+        """On a new event loop (a flow's next ``Clock.run`` phase), forget the closed loop's HTTP
+        client, lock and streams (see loopbind); signed requests need no new login."""
         if self._loop.moved():
             self._http, self._start_lock = None, asyncio.Lock()
+            self._streams.clear()
+
+    async def start(self) -> None:
+        self._rebind()
         async with self._start_lock:
             if self._http is not None:
                 return
@@ -119,6 +125,7 @@ class BackpackVenue(Venue):
                                            timeout=self.settings.request_timeout_s)
 
     async def close(self) -> None:
+        self._rebind()  # what a finished loop held died with it
         for s in self._streams:
             await s.aclose()
         self._streams.clear()
@@ -134,6 +141,7 @@ class BackpackVenue(Venue):
                 "X-Signature": wire.sign(self._seed, wire.signing_string(instruction, params, ts, self.window_ms))}
 
     async def _send(self, method: str, path: str, params: dict[str, Any] | None, instruction: str | None) -> Any:
+        self._rebind()
         if self._http is None:
             await self.start()
         assert self._http is not None
