@@ -36,6 +36,8 @@ from exchanges.connect import VenueSession, open_venues
 from flows.params import FeeBps, Fraction, PositiveDecimal, SpreadBps
 from render.tables import markdown_table
 from strategies.hedge.config import (
+    DEFAULT_HEDGE,
+    DEFAULT_PRIMARY,
     Direction,
     HedgeConfig,
     HedgeMode,
@@ -105,8 +107,8 @@ def publish_artifacts(summary: HedgeSummary, result: RunResult) -> None:
 @flow(name="hedge", description="Delta-neutral hedge bot: maker orders on the primary venue, every fill hedged on "
                                "GRVT, net delta kept near zero.", log_prints=False)
 def hedge_flow(
-    primary: PrimaryVenue = "paradex",
-    hedge: HedgeVenue = "grvt",
+    primary: PrimaryVenue = DEFAULT_PRIMARY,
+    hedge: HedgeVenue = DEFAULT_HEDGE,
     ticker: Ticker = "SOL",
     size: PositiveDecimal = Decimal("0.1"),
     iterations: Annotated[int, Field(ge=1, le=1_000_000)] = 10,

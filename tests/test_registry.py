@@ -70,3 +70,30 @@ async def test_a_malformed_key_stops_before_anything_connects_naming_the_setting
         assert err.value.field.startswith(f"{name}.") and "not-a-key" not in str(err.value)
     finally:
         await venue.close()
+
+
+def test_no_code_outside_a_venue_folder_names_a_venue() -> None:
+    """A venue name as a string literal (docstrings aside) only in its own folder and the simulator's
+    profile data; everything else asks the registry. Known holdouts outside the venues' reach are
+    listed, so a new one fails this test."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    names = set(registry.names())
+    holdouts = {"core/settings.py", "cli/sim.py"}  # core cannot import exchanges; the simulator's CLI
+    found = []
+    for top in ("core", "strategies", "tasks", "flows", "cli", "server", "render", "warehouse", "exchanges"):
+        for path in (root / top).rglob("*.py"):
+            rel = path.relative_to(root).as_posix()
+            parts = rel.split("/")
+            if rel in holdouts or (parts[0] == "exchanges" and len(parts) > 2 and parts[1] in names | {"sim"}):
+                continue
+            tree = ast.parse(path.read_text())
+            docs = {id(n.body[0].value) for n in ast.walk(tree)
+                    if isinstance(n, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                    and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+            found += [f"{rel}:{n.lineno} {n.value!r}" for n in ast.walk(tree)
+                      if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs
+                      and (n.value.lower() in names or n.value.lower().split(",")[0] in names)]
+    assert not found, found
