@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
+from cli.strict import decimal_arg
 from core.errors import ConfigError, VenueError
 from core.types import Order, Side
 from exchanges import registry
@@ -297,12 +298,12 @@ def close_cmd(
     endpoint: EndpointOpt = None,
     ws_endpoint: WsEndpointOpt = None,
     slippage_bps: Annotated[Decimal, typer.Option(help="slippage cap of the first IOC order from the touch "
-                                                      "(it grows with each retry)")] = Decimal(25),
+                                                      "(it grows with each retry)", parser=decimal_arg)] = Decimal(25),
     chunk: Annotated[Decimal | None, typer.Option(help="largest IOC order; default: the venue's max order size, "
                                                       "or where the displayed book is mostly not executable, "
-                                                      "what it really executed recently")] = None,
+                                                      "what it really executed recently", parser=decimal_arg)] = None,
     sim_position: Annotated[Decimal | None, typer.Option(help="sim only: open this signed position first, to "
-                                                              "rehearse the close")] = None,
+                                                              "rehearse the close", parser=decimal_arg)] = None,
     seed: SeedOpt = 7,
 ) -> None:
     """Flatten one position with reduce-only orders and confirm it is flat (exit 1 if not).

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 
 from core.errors import ConfigError
 from core.settings import Settings as CoreSettings
+from core.settings import settings_error
 from exchanges import registry
 
 
@@ -28,7 +29,11 @@ Settings: type[CoreSettings] = _with_venues()
 
 @lru_cache(maxsize=1)
 def get_settings() -> CoreSettings:
-    return Settings()
+    """Every section's settings; a malformed one raises ``ConfigError`` naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise settings_error(exc) from None
 
 
 def venue_settings(settings: CoreSettings | None, venue: str) -> BaseModel:
