@@ -79,7 +79,8 @@ class VenueSpec:
 
     - ``symbol_format``: e.g. ``"{base}-USD-PERP"``; ``exchanges.symbols`` maps both ways with it.
     - ``roles``: what a bot may use it as ("primary": the hedge bot's maker venue; "hedge": where it
-      hedges; "agent": an LLM agent's venue); ``defaults``: the roles it fills when a run names none.
+      hedges; "grid": the grid market maker's venue; "agent": an LLM agent's venue); ``defaults``: the
+      roles it fills when a run names none.
     - ``chunked_close``: its displayed book is mostly not executable, so closes go in chunks no
       larger than what really executed recently.
     - ``adapter(settings, clock)``: the live adapter (None: simulator profile only).
