@@ -78,3 +78,37 @@ def test_backpack_survives_the_flows_clock_run_phases() -> None:
         streamed, size = session.clock.run(trade)
         session.clock.run(session.close)
         assert size == Decimal("0.1") and abs(mid - streamed) / mid < Decimal("0.01")
+
+
+def test_positions_close_flattens_a_backpack_position_through_the_cli(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    import os
+
+    from typer.testing import CliRunner
+
+    from cli.app import app
+    from core.types import Side
+    from tests.livekit import FakesInThread
+
+    for name in list(os.environ):
+        if name.startswith("PERPFLOW_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    with FakesInThread(venues=("backpack",), symbols=("ETH",), warmup=60) as fakes:
+        for name, value in fakes.env().items():
+            monkeypatch.setenv(name, value)
+        session = open_venues("live", ("backpack",), ("ETH",), seed=1, settings=fakes.settings())
+        venue = session.venue("backpack")
+
+        async def open_position() -> None:
+            await venue.place_market("ETH", Side.SELL, Decimal("0.3"), client_id="cli-open",
+                                     max_slippage_bps=Decimal(50))
+            await venue.close()
+
+        session.clock.run(open_position)
+        assert position(fakes, "backpack", "ETH") == Decimal("-0.3")
+        out = CliRunner().invoke(app, ["positions", "close", "--venue", "backpack", "--symbol", "ETH",
+                                       "--venue-mode", "live"], terminal_width=200)
+        assert out.exit_code == 0, out.output
+        assert "flat: ETH on backpack is 0" in out.output and position(fakes, "backpack", "ETH") == 0
+        assert not [s for s in fakes.secrets() if s in out.output]
