@@ -62,12 +62,13 @@ def print_summary(summary: dict[str, Any]) -> None:
     typer.echo(text_table(["metric", "value"], summary["rows"]))
 
 
+DEFAULT_PRIMARY, DEFAULT_HEDGE = registry.default("primary"), registry.default("hedge")
 PRIMARIES, HEDGES = ('|'.join(registry.names(role=r)) for r in ('primary', 'hedge'))
 
 
 def hedge_cmd(
-    primary: Annotated[str, typer.Option(help=f"primary (maker) venue: {PRIMARIES}")] = "paradex",
-    hedge: Annotated[str, typer.Option(help=f"hedge venue: {HEDGES}")] = "grvt",
+    primary: Annotated[str, typer.Option(help=f"primary (maker) venue: {PRIMARIES}")] = DEFAULT_PRIMARY,
+    hedge: Annotated[str, typer.Option(help=f"hedge venue: {HEDGES}")] = DEFAULT_HEDGE,
     ticker: Annotated[str, typer.Option(help="SOL|ETH|BTC")] = "SOL",
     size: Annotated[Decimal, typer.Option(help="order size per cycle, base units", parser=decimal_arg)]
     = Decimal("0.1"),

@@ -39,6 +39,8 @@ from flows.params import Count, FeeBps, Fraction, PositiveDecimal, Seconds, Spre
 from render.summary import summary_rows
 from render.tables import markdown_table
 from strategies.hedge.config import (
+    DEFAULT_HEDGE,
+    DEFAULT_PRIMARY,
     Direction,
     HedgeConfig,
     HedgeMode,
@@ -149,8 +151,8 @@ def run_summary(result: RunResult) -> dict[str, Any]:
 @flow(name="hedge", description="Delta-neutral hedge bot: maker orders on the primary venue, every fill hedged on "
                                "GRVT, net delta kept near zero.", log_prints=False)
 def hedge_flow(
-    primary: PrimaryVenue = "paradex",
-    hedge: HedgeVenue = "grvt",
+    primary: PrimaryVenue = DEFAULT_PRIMARY,
+    hedge: HedgeVenue = DEFAULT_HEDGE,
     ticker: Ticker = "SOL",
     size: PositiveDecimal = Decimal("0.1"),
     iterations: Annotated[int, Field(ge=1, le=1_000_000), Count] = 10,
