@@ -20,6 +20,7 @@ from core.errors import ConfigError
 from core.settings import Settings
 from exchanges import registry
 from exchanges.base import Venue
+from exchanges.fees import FeeRates
 from exchanges.settings import venue_settings
 from exchanges.sim.replay import load_replays
 from exchanges.sim.world import SimWorld
@@ -63,15 +64,17 @@ class VenueSession:
 
 def open_sim(names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int, clock: str = "virtual",
              warmup: float = SIM_WARMUP_S, start: float | None = None,
-             replay: Mapping[str, Path] | None = None) -> VenueSession:
+             fees: Mapping[str, FeeRates] | None = None, replay: Mapping[str, Path] | None = None) -> VenueSession:
     """Simulated venues sharing one seeded market (virtual clock: accelerated; real: paper).
 
     Virtual time starts now unless ``start`` says otherwise, so a simulated run's
-    rows sit where an analyst expects them; the seed alone fixes the market's path.
+    rows sit where an analyst expects them; the seed alone fixes the market's path. ``fees``:
+    the accounts' maker/taker rates per venue (default: each venue profile's).
     ``replay`` (venue -> recorded file) drives those venues from the files: each is validated
     whole before anything trades, time starts at the files' start, and the bot arrives
     ``REPLAY_LEAD_S`` into them (so it sees their recent prints, as on a live venue).
     """
+    overrides = {v: (str(r.maker), str(r.taker)) for v, r in (fees or {}).items()}
     replays = load_replays(dict(replay), symbols) if replay else {}
     if replays:
         if clock != "virtual":
@@ -79,10 +82,11 @@ def open_sim(names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int, clo
         begin = max(rp.start for rp in replays.values())
         span = min(rp.end for rp in replays.values()) - begin
         clk: Clock = VirtualClock(begin + max(0.0, min(REPLAY_LEAD_S, span / 4)))
-        world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, replays=replays, warmup=warmup)
+        world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, replays=replays, warmup=warmup,
+                         fee_overrides=overrides)
         return VenueSession({n: world.venue(n) for n in names}, clk, world)
     clk = VirtualClock(time.time() if start is None else start) if clock == "virtual" else RealClock()
-    world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, warmup=warmup)
+    world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, warmup=warmup, fee_overrides=overrides)
     return VenueSession({n: world.venue(n) for n in names}, clk, world)
 
 
@@ -99,11 +103,30 @@ def open_live(names: tuple[str, ...], settings: Settings | None = None) -> Venue
     return VenueSession(venues, clock, None, list(venues.values()))
 
 
+def sim_fees(names: tuple[str, ...], settings: Settings | None,
+             given: Mapping[str, FeeRates] | None = None) -> dict[str, FeeRates]:
+    """The fee rates a simulated run charges each venue's account: ``given`` (a bot parameter),
+    else the venue's ``fees`` setting, else (absent here) the venue profile's."""
+    out = dict(given or {})
+    for n in names:
+        if n not in out and n in registry.names():
+            rates = getattr(venue_settings(settings, n), "fee_rates", lambda: None)()
+            if rates is not None:
+                out[n] = rates
+    return out
+
+
 def open_venues(mode: str, names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int,
                 settings: Settings | None = None, sim_clock: str = "virtual",
-                replay: Mapping[str, Path] | None = None) -> VenueSession:
+                fees: Mapping[str, FeeRates] | None = None, replay: Mapping[str, Path] | None = None) -> VenueSession:
+    """The run's venues. ``fees`` (simulator only): per-venue account rates; live adapters read
+    the account's real rates from the venue. ``replay`` (simulator only): venue -> recorded file."""
     if mode == "sim":
-        return open_sim(names, symbols, seed=seed, clock=sim_clock, replay=replay)
+        return open_sim(names, symbols, seed=seed, clock=sim_clock, fees=sim_fees(names, settings, fees),
+                        replay=replay)
+    if fees:
+        raise ConfigError("fees", "a live run trades at the account's own rates, read from the venue; "
+                                  "fee rates are for the simulator")
     if replay:
         raise ConfigError("replay", "recorded markets replace simulated venues only; use venue_mode sim")
     if mode == "live":

@@ -18,6 +18,7 @@ import hashlib
 
 import duckdb
 
+from warehouse import summary
 from warehouse.paths import JOURNAL_SUFFIX, WarehousePaths
 from warehouse.project import RUNS_SELECT, TABLES, merged_runs, newest_first
 from warehouse.validate import columns_struct, typed_select
@@ -51,7 +52,7 @@ def view_sql(paths: WarehousePaths) -> list[str]:
         else:
             body = f"SELECT * FROM {t.name} UNION ALL BY NAME {pending}"
         out.append(f"CREATE OR REPLACE VIEW live_{t.name} AS {body}")
-    return out
+    return out + summary.view_sql()  # the run summary's figures (summary.sql)
 
 
 def create_views(con: duckdb.DuckDBPyConnection, paths: WarehousePaths) -> None:
