@@ -64,7 +64,8 @@ class VenueSession:
 
 def open_sim(names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int, clock: str = "virtual",
              warmup: float = SIM_WARMUP_S, start: float | None = None,
-             fees: Mapping[str, FeeRates] | None = None, replay: Mapping[str, Path] | None = None) -> VenueSession:
+             fees: Mapping[str, FeeRates] | None = None,
+             replay: Mapping[str, Path] | None = None, regime: str = "base") -> VenueSession:
     """Simulated venues sharing one seeded market (virtual clock: accelerated; real: paper).
 
     Virtual time starts now unless ``start`` says otherwise, so a simulated run's
@@ -83,10 +84,11 @@ def open_sim(names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int, clo
         span = min(rp.end for rp in replays.values()) - begin
         clk: Clock = VirtualClock(begin + max(0.0, min(REPLAY_LEAD_S, span / 4)))
         world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, replays=replays, warmup=warmup,
-                         fee_overrides=overrides)
+                         fee_overrides=overrides, regime=regime)
         return VenueSession({n: world.venue(n) for n in names}, clk, world)
     clk = VirtualClock(time.time() if start is None else start) if clock == "virtual" else RealClock()
-    world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, warmup=warmup, fee_overrides=overrides)
+    world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, warmup=warmup, fee_overrides=overrides,
+                     regime=regime)
     return VenueSession({n: world.venue(n) for n in names}, clk, world)
 
 
@@ -118,12 +120,13 @@ def sim_fees(names: tuple[str, ...], settings: Settings | None,
 
 def open_venues(mode: str, names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int,
                 settings: Settings | None = None, sim_clock: str = "virtual",
-                fees: Mapping[str, FeeRates] | None = None, replay: Mapping[str, Path] | None = None) -> VenueSession:
+                fees: Mapping[str, FeeRates] | None = None,
+                replay: Mapping[str, Path] | None = None, regime: str = "base") -> VenueSession:
     """The run's venues. ``fees`` (simulator only): per-venue account rates; live adapters read
-    the account's real rates from the venue. ``replay`` (simulator only): venue -> recorded file."""
+    the account's real rates from the venue. ``replay``: recorded files driving simulated venues."""
     if mode == "sim":
         return open_sim(names, symbols, seed=seed, clock=sim_clock, fees=sim_fees(names, settings, fees),
-                        replay=replay)
+                        replay=replay, regime=regime)
     if fees:
         raise ConfigError("fees", "a live run trades at the account's own rates, read from the venue; "
                                   "fee rates are for the simulator")

@@ -208,8 +208,8 @@ def hedge_flow(
                       max_position=max_position, daily_loss_limit=daily_loss_limit,
                       net_delta_tolerance=net_delta_tolerance, min_spread_bps=min_spread_bps,
                       hedge_timeout=hedge_timeout, on_cancel=on_cancel, venue_mode=venue_mode, seed=seed,
-                      sim_clock=sim_clock, primary_fees=primary_fees, hedge_fees=hedge_fees, replay=tuple(replay or ()),
-                      max_basis_bps=max_basis_bps)
+                      sim_clock=sim_clock, primary_fees=primary_fees, hedge_fees=hedge_fees,
+                      replay=tuple(replay or ()), max_basis_bps=max_basis_bps)
     logger = get_run_logger()
     settings = get_settings()
     run_id = flow_run.id or str(uuid.uuid4())

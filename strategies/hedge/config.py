@@ -64,13 +64,13 @@ class HedgeConfig(BaseModel):
     reconcile_interval: PlainFloat = Field(15.0, gt=0)
     reconcile_confirmations: PlainInt = Field(2, ge=2, le=10)
     margin_fraction: PlainDecimal = Field(Decimal("0.2"), gt=0, le=1)
+    max_basis_bps: PlainDecimal = Field(Decimal("50"), gt=0, le=10_000,
+                                        description="refuse to start when the venues' mids differ by more (bps)")
     sim_clock: SimClock = "virtual"
+    replay: tuple[str, ...] = Field((), description="VENUE=FILE: a recorded market drives that simulated venue")
     # The accounts' fee rates, "maker/taker" in bps (simulator only; live reads the account's own).
     primary_fees: str | None = Field(None, description="primary account's maker/taker fee rates, bps (sim)")
     hedge_fees: str | None = Field(None, description="hedge account's maker/taker fee rates, bps (sim)")
-    max_basis_bps: PlainDecimal = Field(Decimal("50"), gt=0, le=10_000,
-                                        description="refuse to start when the venues' mids differ by more (bps)")
-    replay: tuple[str, ...] = Field((), description="VENUE=FILE: a recorded market drives that simulated venue")
 
     @field_validator("ticker", mode="before")
     @classmethod
