@@ -294,11 +294,17 @@ def calibrate(rp: Replay) -> dict[str, float | str]:
         top = sizes[int(0.95 * len(sizes)):]
         xmin = top[0]
         hill = len(top) / sum(math.log(x / xmin) for x in top) if len(top) > 1 and top[-1] > xmin else 2.0
-        tail_start = q50 * math.exp(1.2816 * float(out["trade_size_sigma"]))
-        above = sum(1 for s in sizes if s > tail_start) / len(sizes)
+        sigma = float(out["trade_size_sigma"])
+        alpha = min(5.0, max(0.6, hill))
+        tail_start = q50 * math.exp(1.2816 * sigma)
+        # the tail's weight that puts the mixture's 99th percentile where the capture's is
+        p99 = sizes[int(0.99 * len(sizes))]
+        body = 0.5 * math.erfc(math.log(p99 / q50) / sigma / math.sqrt(2))  # P(body > p99)
+        tail = min(1.0, (tail_start / p99) ** alpha)  # P(pareto > p99)
+        weight = (0.01 - body) / (tail - body) if tail > body else 0.0
         out["size_model"] = "pareto_mix"
-        out["size_tail_alpha"] = round(min(5.0, max(0.6, hill)), 4)
-        out["size_tail_prob"] = round(min(0.5, max(0.0, above - 0.10)), 4)
+        out["size_tail_alpha"] = round(alpha, 4)
+        out["size_tail_prob"] = round(min(0.5, max(0.0, weight)), 4)
     fano = r.count_fano_60s
     out["flow_model"] = "hawkes"
     branching = 1 - 1 / math.sqrt(fano) if fano == fano and fano > 1 else 0.0  # Fano = 1 / (1 - n)^2
@@ -327,7 +333,8 @@ def _taker_sizes(rp: Replay) -> list[float]:
 def calibration_toml(rp: Replay, fitted: dict[str, float | str], vol_1s_bps: float) -> str:
     head = (f"# fitted by `perpflow sim calibrate` from {rp.path.name} ({rp.source or 'no source given'}),\n"
             f"# {rp.end - rp.start:.0f} s of {rp.venue} {rp.symbol}. An overlay: load it with --profiles.\n"
-            f"# Not fitted (one venue's capture cannot tell): basis, noise, lag, executable caps.\n"
+            f"# Not fitted (one venue's capture cannot tell): basis, noise, lag, and phantom depth\n"
+            f"# (queue_real_fraction, exec_cap_*): a public feed cannot show which displayed size is real.\n"
             f"# The capture's 1 s volatility is {vol_1s_bps:.3f} bps: vol_annual ~ "
             f"{vol_1s_bps / 10_000 * math.sqrt(365 * 24 * 3600):.3f} for [assets.{rp.symbol}].\n")
     lines = [f"[venues.{rp.venue}.markets.{rp.symbol}]", f'tick = "{rp.tick}"', f'lot = "{rp.lot}"']
