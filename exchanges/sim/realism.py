@@ -332,6 +332,13 @@ def calibrate(rp: Replay) -> dict[str, float | str]:
     out["flow_model"] = "hawkes"
     branching = 1 - 1 / math.sqrt(fano) if fano == fano and fano > 1 else 0.0  # Fano = 1 / (1 - n)^2
     out["hawkes_branching"] = round(min(0.95, max(0.0, branching)), 4)
+    # Some of the takers seen are the model's informed ones (a quote the fair value moved through is
+    # picked off, at the default informed_prob), each exciting the flow: the rest is the base rate.
+    from exchanges.sim.profiles import MarketProfile
+
+    prob = next(f.default for f in fields(MarketProfile) if f.name == "informed_prob")
+    informed = r.bbo_changes_per_s * float(prob) / (1 - float(out["hawkes_branching"]))  # type: ignore[arg-type]
+    out["trade_rate_per_s"] = round(max(0.05 * r.taker_orders_per_s, r.taker_orders_per_s - informed), 4)
     ac = r.sign_autocorr if r.sign_autocorr == r.sign_autocorr else 0.0
     out["sign_persistence"] = round(min(0.95, max(0.0, ac)), 4)
     return out
