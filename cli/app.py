@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from cli.agent import AGENT_CONTEXT, agent_cmd
 from cli.demo import demo
 from cli.hedge import hedge_cmd
 from cli.intel import fake_intel_cmd, insights_cmd, review_cmd, sentiment_cmd
@@ -20,6 +21,7 @@ app.add_typer(fake_venue_app, name="fake-venue")
 app.add_typer(venues_app, name="venues")
 app.add_typer(positions_app, name="positions")
 app.command("hedge")(hedge_cmd)
+app.command("agent", context_settings=AGENT_CONTEXT)(agent_cmd)
 app.command("serve")(serve_cmd)
 app.command("stop")(stop_cmd)
 app.command("demo")(demo)
@@ -30,6 +32,17 @@ app.command("fake-intel")(fake_intel_cmd)
 
 
 def main() -> None:
+    """Settings are read first: a malformed one is one line naming it (exit 2), not a traceback."""
+    from core.errors import ConfigError
+    from core.settings import get_settings
+    from exchanges.settings import get_settings as get_venue_settings
+
+    try:
+        get_settings()
+        get_venue_settings()  # every venue's section too
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
     app()
 
 

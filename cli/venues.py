@@ -26,8 +26,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
+from cli.strict import decimal_arg
 from core.errors import ConfigError, VenueError
 from core.types import Order, Side
+from exchanges import registry
 from exchanges.base import Venue
 from render.tables import text_table
 
@@ -42,14 +44,8 @@ venues_app = typer.Typer(help="Inspect a venue account: balance, positions, open
                          no_args_is_help=True)
 positions_app = typer.Typer(help="Act on a venue account's positions.", no_args_is_help=True)
 
-# Venues whose displayed book is mostly not executable (VENUES.md): a close is sent in chunks no
-# larger than what the venue really executed recently, as the hedge bot does.
-CHUNKED = frozenset({"grvt"})
-
-
-class VenueName(StrEnum):
-    paradex = "paradex"
-    grvt = "grvt"
+# The venues come from the registry (exchanges/<venue>/ folders); typer lists them on a bad name.
+VenueName = StrEnum("VenueName", {n: n for n in registry.names()})  # type: ignore[misc]
 
 
 class VenueMode(StrEnum):
@@ -57,14 +53,15 @@ class VenueMode(StrEnum):
     live = "live"
 
 
-VenueOpt = Annotated[VenueName, typer.Option("--venue", case_sensitive=False, help="the venue: paradex|grvt")]
+VenueOpt = Annotated[VenueName, typer.Option("--venue", case_sensitive=False,
+                                             help=f"the venue: {'|'.join(registry.names())}")]
 ModeOpt = Annotated[VenueMode | None, typer.Option(
     "--venue-mode", case_sensitive=False,
     help="sim: the embedded simulator (the default); live: the account in your settings (.env, "
-         "PERPFLOW_PARADEX__* / PERPFLOW_GRVT__*). Giving --endpoint implies live.")]
+         "PERPFLOW_<VENUE>__*). Giving --endpoint implies live.")]
 EndpointOpt = Annotated[str | None, typer.Option(
-    help="live only: the venue's REST base URL, overriding settings (e.g. a fake venue: "
-         "http://127.0.0.1:8765/v1 for paradex, http://127.0.0.1:8740 for grvt)")]
+    help="live only: the venue's REST base URL, overriding settings (e.g. a fake venue's URL, as "
+         "perpflow fake-venue prints it)")]
 WsEndpointOpt = Annotated[str | None, typer.Option(
     help="live only: the WebSocket URL; default: derived from --endpoint")]
 SeedOpt = Annotated[int, typer.Option(help="sim only: simulation seed")]
@@ -92,16 +89,14 @@ def public_url(url: str | None) -> str:
 
 def live_settings(venue: str, endpoint: str | None, ws_endpoint: str | None) -> Settings:
     """Settings from the environment and ``.env``, with the venue's endpoints overridden."""
-    from core.settings import Settings
+    from exchanges.settings import Settings
 
     settings = Settings()
     if endpoint is None and ws_endpoint is None:
         return settings
     sub = getattr(settings, venue)
-    if ws_endpoint is None and endpoint is not None and venue == "paradex":
-        parts = urlsplit(endpoint)  # Paradex serves its WebSocket at the REST path on a ws:// URL
-        ws_endpoint = urlunsplit(("wss" if parts.scheme == "https" else "ws", parts.netloc, parts.path, "", ""))
-    # grvt: with no ws_endpoint the adapter derives <endpoint>/ws itself
+    if ws_endpoint is None and endpoint is not None:
+        ws_endpoint = registry.get(venue).ws_endpoint(endpoint)  # None: the adapter derives it
     updated = sub.model_copy(update={"endpoint": endpoint or sub.endpoint, "ws_endpoint": ws_endpoint})
     return settings.model_copy(update={venue: updated})
 
@@ -118,8 +113,9 @@ def on_venue(venue: str, mode: str, endpoint: str | None, ws_endpoint: str | Non
         settings = live_settings(venue, endpoint, ws_endpoint)
         session = open_live((venue,), settings)
         sub = getattr(settings, venue)
-        account = sub.l2_address or sub.l1_address if venue == "paradex" else sub.trading_account_id
-        where = f"live {sub.env}, {public_url(sub.endpoint)}, account {account}"
+        account = registry.get(venue).account_label(sub)
+        env = getattr(sub, "env", None)
+        where = f"live {env + ', ' if env else ''}{public_url(sub.endpoint)}, account {account}"
 
     async def main() -> T:
         try:
@@ -133,8 +129,16 @@ def on_venue(venue: str, mode: str, endpoint: str | None, ws_endpoint: str | Non
 
 
 def env_name(field: str) -> str:
-    """The environment variable of a dotted settings field (paradex.l2_address -> PERPFLOW_PARADEX__L2_ADDRESS)."""
+    """The environment variable of a dotted settings field (venue.api_key -> PERPFLOW_VENUE__API_KEY)."""
     return "PERPFLOW_" + field.upper().replace(".", "__")
+
+
+def config_error_text(exc: ConfigError) -> str:
+    """The error, with the environment variable of a venue setting it names."""
+    text = str(exc)
+    if "." in exc.field and not exc.field.startswith("-"):
+        text += f" (setting {env_name(exc.field)}, or a prefect-secret:<block> reference for a key)"
+    return text
 
 
 @contextlib.contextmanager
@@ -143,10 +147,7 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        text = str(exc)
-        if "." in exc.field and not exc.field.startswith("-"):
-            text += f" (setting {env_name(exc.field)}, or a prefect-secret:<block> reference for a key)"
-        typer.echo(f"error: {text}", err=True)
+        typer.echo(f"error: {config_error_text(exc)}", err=True)
         raise typer.Exit(2) from None
     except VenueError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -192,30 +193,63 @@ async def account_report(venue: Venue, where: str, symbols: tuple[str, ...]) -> 
     return "\n".join(parts)
 
 
+def check_venues(all_: bool, venue: VenueName | None) -> tuple[str, ...]:
+    """The venues ``venues check`` reads: one (``--venue``) or every registered one (``--all``)."""
+    if all_ == (venue is not None):
+        raise ConfigError("--venue", f"give one venue ({'|'.join(registry.names())}) or --all")
+    return registry.names() if venue is None else (venue.value,)
+
+
 @venues_app.command("check")
 def check_cmd(
-    venue: VenueOpt,
+    venue: Annotated[VenueName | None, typer.Option("--venue", case_sensitive=False,
+                                                    help=f"the venue: {'|'.join(registry.names())}")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every venue: on the simulator every registered venue, live "
+                                                     "every venue with a live adapter")] = False,
     symbols: Annotated[str, typer.Option(help="comma-separated symbols whose best bid/offer to show")] = "SOL,ETH,BTC",
     venue_mode_: ModeOpt = None,
     endpoint: EndpointOpt = None,
     ws_endpoint: WsEndpointOpt = None,
     seed: SeedOpt = 7,
 ) -> None:
-    """Balance, positions, open orders and best bid/offer of one venue account (read-only).
+    """Balance, positions, open orders and best bid/offer of one venue account, or of every one (read-only).
 
-    On the simulator: perpflow venues check --venue grvt
+    On the simulator: perpflow venues check --venue <venue>
 
-    Your account (credentials from settings): perpflow venues check --venue paradex --venue-mode live
+    Your account (credentials from settings): perpflow venues check --venue <venue> --venue-mode live
 
-    A fake venue (perpflow fake-venue paradex): perpflow venues check --venue paradex --endpoint
-    http://127.0.0.1:8765/v1
+    Every account in your settings (e.g. against perpflow fake-venue all): perpflow venues check --all
+    --venue-mode live
+
+    A fake venue (perpflow fake-venue <venue> prints its URL): perpflow venues check --venue <venue>
+    --endpoint <URL>
     """
+    failed: list[str] = []
     with cli_errors():
         mode = venue_mode(venue_mode_, endpoint, ws_endpoint)
         wanted = symbol_list(symbols)
-        text = on_venue(venue.value, mode, endpoint, ws_endpoint, wanted, seed,
-                        lambda v, where: account_report(v, where, wanted))
-    typer.echo(text)
+        names = check_venues(all_, venue)
+        if all_ and (endpoint or ws_endpoint):
+            raise ConfigError("--endpoint", "names one venue's endpoint; use it with --venue, not --all")
+        if all_ and mode == "live":
+            names = tuple(n for n in names if registry.get(n).adapter is not None)
+        if len(names) == 1:
+            typer.echo(on_venue(names[0], mode, endpoint, ws_endpoint, wanted, seed,
+                                lambda v, where: account_report(v, where, wanted)))
+            return
+    for i, name in enumerate(names):  # --all: every venue, each failure said and counted, the rest still read
+        if i:
+            typer.echo("")
+        try:
+            typer.echo(on_venue(name, mode, None, None, wanted, seed,
+                                lambda v, where: account_report(v, where, wanted)))
+        except (ConfigError, VenueError) as exc:
+            failed.append(name)
+            text = config_error_text(exc) if isinstance(exc, ConfigError) else str(exc)
+            typer.echo(f"{name}: error: {text}", err=True)
+    if failed:
+        typer.echo(f"\n{len(failed)} of {len(names)} venues could not be read: {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
 
 
 # --- positions close -----------------------------------------------------------------------------
@@ -240,7 +274,7 @@ async def close_position(venue: Venue, where: str, symbol: str, *, slippage_bps:
                                      max_slippage_bps=Decimal(50))
         lines.append(f"  rehearsal: opened {o.side.value} {o.filled} with a market order")
     before = (await venue.position(symbol)).size
-    if chunk is None and venue.name in CHUNKED:
+    if chunk is None and venue.name in registry.names() and registry.get(venue.name).chunked_close:
         chunk = await executable_chunk(venue, symbol)
     lines.append(f"  position before: {before}" + (f"; IOC chunks of at most {chunk}" if chunk else ""))
     sent: list[Order] = []
@@ -264,11 +298,12 @@ def close_cmd(
     endpoint: EndpointOpt = None,
     ws_endpoint: WsEndpointOpt = None,
     slippage_bps: Annotated[Decimal, typer.Option(help="slippage cap of the first IOC order from the touch "
-                                                      "(it grows with each retry)")] = Decimal(25),
+                                                      "(it grows with each retry)", parser=decimal_arg)] = Decimal(25),
     chunk: Annotated[Decimal | None, typer.Option(help="largest IOC order; default: the venue's max order size, "
-                                                      "or on grvt what it really executed recently")] = None,
+                                                      "or where the displayed book is mostly not executable, "
+                                                      "what it really executed recently", parser=decimal_arg)] = None,
     sim_position: Annotated[Decimal | None, typer.Option(help="sim only: open this signed position first, to "
-                                                              "rehearse the close")] = None,
+                                                              "rehearse the close", parser=decimal_arg)] = None,
     seed: SeedOpt = 7,
 ) -> None:
     """Flatten one position with reduce-only orders and confirm it is flat (exit 1 if not).
@@ -277,9 +312,9 @@ def close_cmd(
     orders with a growing slippage cap and, if takers find nothing, a resting reduce-only order at the touch.
     Reduce-only orders can only shrink a position, never flip it. Flat is believed after consecutive reads agree.
 
-    Rehearse on the simulator: perpflow positions close --venue paradex --symbol SOL --sim-position 0.5
+    Rehearse on the simulator: perpflow positions close --venue <venue> --symbol SOL --sim-position 0.5
 
-    Your account (credentials from settings): perpflow positions close --venue grvt --symbol ETH --venue-mode live
+    Your account (credentials from settings): perpflow positions close --venue <venue> --symbol ETH --venue-mode live
     """
     with cli_errors():
         mode = venue_mode(venue_mode_, endpoint, ws_endpoint)
@@ -301,24 +336,25 @@ def close_cmd(
 
 
 # --- fake-venue ----------------------------------------------------------------------------------
-async def serve_fakes(names: tuple[str, ...], host: str, ports: dict[str, int], seed: int, symbols: tuple[str, ...],
-                      seconds: float | None) -> None:
-    """Run the fakes of ``names`` on one simulated market until interrupted (or ``seconds``)."""
+async def serve_fakes(names: tuple[str, ...] | None, host: str, ports: dict[str, int], seed: int,
+                      symbols: tuple[str, ...], seconds: float | None) -> None:
+    """Run the fakes of ``names`` (None: every venue's) on one simulated market until interrupted
+    (or ``seconds``)."""
     from exchanges.fakes.venues import FakeVenues
 
-    # Open registration on Paradex: any Starknet key also signs in (POST /auth/{public_key}).
+    # open registration: fakes that can also sign in any other account's key
     fakes = FakeVenues(names, symbols=symbols, seed=seed, open_registration=True)
-    await fakes.start(host, paradex_port=ports.get("paradex", 0), grvt_port=ports.get("grvt", 0))
+    await fakes.start(host, ports=ports)
     try:
-        for fake, label, ws in ((fakes.paradex, "Paradex", "WebSocket"), (fakes.grvt, "GRVT", "WebSocket")):
-            if fake is not None:
-                typer.echo(f"fake {label} on {fake.base_url} ({ws} {fake.ws_url}), seed {seed}, markets "
-                           f"{', '.join(symbols)}")
+        for name in fakes.names:
+            fake = fakes.server(name)
+            typer.echo(f"fake {registry.get(name).label} on {fake.base_url} (WebSocket {fake.ws_url}), seed {seed}, "
+                       f"markets {', '.join(symbols)}")
         typer.echo("Point perpflow at it (.env, or export these; the keys are throwaway demo accounts):")
         for name, value in fakes.env().items():
             typer.echo(f"  {name}={value}")
-        if fakes.paradex is not None:
-            typer.echo("  (the fake Paradex also signs in any other Starknet key)")
+        for note in fakes.notes():
+            typer.echo(f"  ({note})")
         typer.echo("Ctrl-C stops.")
         if seconds is None:
             await asyncio.Event().wait()
@@ -328,7 +364,7 @@ async def serve_fakes(names: tuple[str, ...], host: str, ports: dict[str, int], 
         await fakes.stop()
 
 
-def _serve(names: tuple[str, ...], host: str, ports: dict[str, int], seed: int, symbols: str,
+def _serve(names: tuple[str, ...] | None, host: str, ports: dict[str, int], seed: int, symbols: str,
            seconds: float | None) -> None:
     with cli_errors():
         markets = symbol_list(symbols)
@@ -336,41 +372,68 @@ def _serve(names: tuple[str, ...], host: str, ports: dict[str, int], seed: int, 
             asyncio.run(serve_fakes(names, host, ports, seed, markets, seconds))
 
 
+def port_map(ports: str | None, names: tuple[str, ...]) -> dict[str, int]:
+    """``venue=port,...`` over each venue's default port."""
+    out = {n: registry.get(n).fake_port for n in names}
+    for item in (ports or "").split(","):
+        if not item.strip():
+            continue
+        name, _, port = item.partition("=")
+        name = name.strip().lower()
+        if name not in names or not port.strip().isdigit():
+            raise ConfigError("--ports", f"{item.strip()!r}: give venue=port with a venue among "
+                                         f"{', '.join(names)}")
+        out[name] = int(port)
+    return out
+
+
 HostOpt = Annotated[str, typer.Option(help="address to listen on")]
 FakeSeedOpt = Annotated[int, typer.Option(help="simulation seed")]
 SymbolsOpt = Annotated[str, typer.Option(help="comma-separated markets (SOL, ETH, BTC)")]
 SecondsOpt = Annotated[float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")]
+PortsOpt = Annotated[str | None, typer.Option(help="venue=port,... (0: any free port); default: each venue's "
+                                                   "usual fake port")]
 
 
-@fake_venue_app.command("paradex")
-def paradex_cmd(
-    port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = 8765,
+def _fake_command(name: str) -> None:
+    spec = registry.get(name)
+
+    def command(
+        port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = spec.fake_port,
+        host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
+        seconds: SecondsOpt = None,
+    ) -> None:
+        _serve((name,), host, {name: port}, seed, symbols, seconds)
+
+    command.__doc__ = f"A fake {spec.label}: {spec.fake_about}."
+    fake_venue_app.command(name)(command)
+
+
+for _name in registry.names(fake=True):
+    _fake_command(_name)
+
+
+@fake_venue_app.command("all")
+def all_cmd(
+    ports: PortsOpt = None,
     host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
     seconds: SecondsOpt = None,
 ) -> None:
-    """A fake Paradex: REST /v1 and the JSON-RPC WebSocket, on the simulator's Paradex market."""
-    _serve(("paradex",), host, {"paradex": port}, seed, symbols, seconds)
+    """Every venue's fake on one simulated market (one fair value): every bot's venues, offline.
 
-
-@fake_venue_app.command("grvt")
-def grvt_cmd(
-    port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = 8740,
-    host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
-    seconds: SecondsOpt = None,
-) -> None:
-    """A fake GRVT: its REST RPCs and legacy WebSocket, on the simulator's GRVT market."""
-    _serve(("grvt",), host, {"grvt": port}, seed, symbols, seconds)
-
-
-@fake_venue_app.command("pair")
-def pair_cmd(
-    paradex_port: Annotated[int, typer.Option(help="fake Paradex's TCP port (0: any free port)")] = 8765,
-    grvt_port: Annotated[int, typer.Option(help="fake GRVT's TCP port (0: any free port)")] = 8740,
-    host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
-    seconds: SecondsOpt = None,
-) -> None:
-    """Fake Paradex and fake GRVT on one simulated market (one fair value): the hedge bot's pair, offline.
-
-    Then, with the printed lines in .env: perpflow hedge --venue-mode live --ticker SOL --iter 2
+    Then, with the printed lines in .env: perpflow venues check --all, or perpflow hedge --venue-mode live
     """
-    _serve(("paradex", "grvt"), host, {"paradex": paradex_port, "grvt": grvt_port}, seed, symbols, seconds)
+    names = registry.names(fake=True)
+    with cli_errors():
+        port_of = port_map(ports, names)
+    _serve(names, host, port_of, seed, symbols, seconds)
+
+
+@fake_venue_app.command("pair", hidden=True)
+def pair_cmd(
+    ports: PortsOpt = None,
+    host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
+    seconds: SecondsOpt = None,
+) -> None:
+    """The same as ``all`` (its former name, when two venues had fakes)."""
+    all_cmd(ports, host, seed, symbols, seconds)

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from core.clock import RealClock, VirtualClock
 from core.errors import ConfigError
-from core.settings import Settings
 from core.types import BBO, Book, BookLevel, Instrument, PriceMode, Side
 from exchanges.pricing import limit_price, slippage_limit
+from exchanges.settings import Settings
 from exchanges.symbols import from_venue_symbol, to_venue_symbol
 
 SOL = Instrument("paradex", "SOL", "SOL-USD-PERP", D("0.001"), D("0.01"), D("0.01"), D("10"), D("10000"),
@@ -55,7 +55,7 @@ def test_symbols_map_per_venue_and_back() -> None:
     assert to_venue_symbol("grvt", "ETH") == "ETH_USDT_Perp"
     assert to_venue_symbol("backpack", "SOL") == "SOL_USDC_PERP"
     assert from_venue_symbol("grvt", "ETH_USDT_Perp") == "ETH"
-    with pytest.raises(ConfigError, match="allowed: paradex, grvt, backpack"):
+    with pytest.raises(ConfigError, match="allowed: backpack, extended, grvt, hibachi, paradex"):
         to_venue_symbol("ftx", "SOL")
     with pytest.raises(ConfigError, match="is not a paradex perpetual"):
         from_venue_symbol("paradex", "ETH_USDT_Perp")

@@ -66,7 +66,7 @@ class FundingPayment:
 class MarketSlot:
     """A market with its Decimal scale, so conversions happen once, at the edge."""
 
-    __slots__ = ("instrument", "last_top", "lot", "market", "profile", "source", "tick", "tick_f")
+    __slots__ = ("hook", "instrument", "last_top", "lot", "market", "profile", "source", "tick", "tick_f")
 
     def __init__(self, instrument: Instrument, profile: MarketProfile, market: SimMarket) -> None:
         self.instrument = instrument
@@ -77,6 +77,7 @@ class MarketSlot:
         self.tick_f = float(instrument.tick)
         self.source: Any = None  # ModelSource or ReplaySource
         self.last_top: tuple[int, int, int, int] | None = None
+        self.hook: Any = None  # called after each market event while someone listens or we rest orders
 
 
 class SimExchange:
@@ -101,13 +102,16 @@ class SimExchange:
         # are for ever: runs of different sessions recorded in one warehouse never share a natural key.
         self._ids = f"{self.name[:3]}-{random.Random(f'{seed}/{self.name}/{now}/ids').getrandbits(32):08x}"
         self.next_funding = (math.floor(now / profile.funding_interval_s) + 1) * profile.funding_interval_s
-        self._feed_latency = profile.feed_latency_ms / 1000
+        self._feed_latency = self.feed_latency = profile.feed_latency_ms / 1000
         self.published: dict[str, BBO] = {}
+        self._next_drop: float | None = None
+        self.clock: Any = None  # the world's clock, set by the world: message arrival times
 
     # --- market plumbing ---------------------------------------------------------------------
     def add_market(self, symbol: str, market: SimMarket, source: Any) -> None:
         slot = MarketSlot(self.profile.instrument(symbol), self.profile.market(symbol), market)
         slot.source = source
+        slot.hook = lambda t: self._after_event(symbol, slot, t)
         self.slots[symbol] = slot
 
     def slot(self, symbol: str) -> MarketSlot:
@@ -121,26 +125,65 @@ class SimExchange:
     def events(self) -> int:
         return sum(s.market.events for s in self.slots.values())
 
-    def step(self, t: float, dt: float) -> None:
-        """Advance every market to ``t``, settle our maker fills, publish what changed."""
-        stale = self.faults.stale(t)
-        for symbol, slot in self.slots.items():
-            slot.source.advance(t)
-            m = slot.market
-            if m.maker_fills:
-                fills, m.maker_fills = m.maker_fills, []
-                for o, price, lots, ts in fills:
-                    self._settle(slot, o, price, lots, ts, Liquidity.MAKER)
-            if not stale:
-                self._publish_market(symbol, slot, t)
-        if t >= self.next_funding:
-            self._pay_funding(t)
+    def next_event(self) -> float:
+        """When the next market event of this venue happens (inf: none scheduled)."""
+        return min((s.source.next_t for s in self.slots.values()), default=math.inf)
+
+    def next_visible(self) -> float:
+        """When the next event a subscriber could see happens: any event while someone watches a
+        whole book, else the next that can move a top of book or fill us."""
+        if any(sub.channel == "book" for sub in self.subs):
+            return self.next_event()
+        return min((s.source.next_visible_t for s in self.slots.values()), default=math.inf)
+
+    def advance(self, t: float) -> None:
+        """Move every market to ``t`` event by event: settle our maker fills the instant they happen,
+        pay funding at its settlement time, publish what changed."""
+        while self.next_funding <= t:
+            self._advance_slots(self.next_funding)
+            self._pay_funding(self.next_funding)
+        self._advance_slots(t)
         drops = self.faults.stream_drop_per_hour
-        if drops and self.subs and self.rng.random() < drops * dt / 3600:
-            self.drop_streams()
+        if drops and self.subs:
+            if self._next_drop is None:
+                self._next_drop = t + self.rng.expovariate(drops / 3600)
+            elif self._next_drop <= t:
+                self._next_drop = None
+                self.drop_streams()
+
+    def _advance_slots(self, t: float) -> None:
+        for symbol, slot in self.slots.items():
+            m = slot.market
+            if self.subs or m.own_bids or m.own_asks:
+                slot.source.advance(t, slot.hook)
+            else:
+                slot.source.advance(t)
+            if not self.faults.stale(t):
+                self._publish_market(symbol, slot, t)
+
+    def _after_event(self, symbol: str, slot: MarketSlot, t: float) -> None:
+        m = slot.market
+        if m.maker_fills:
+            fills, m.maker_fills = m.maker_fills, []
+            for o, price, lots, ts in fills:
+                self._settle(slot, o, price, lots, ts, Liquidity.MAKER)
+        if self.subs and not self.faults.stale(t):
+            self._publish_market(symbol, slot, t)
+
+    def step(self, t: float, dt: float = 0.0) -> None:
+        """Advance to ``t`` and settle what a test moved by hand (trades applied directly)."""
+        self.advance(t)
+        for symbol, slot in self.slots.items():
+            self._after_event(symbol, slot, t)
+            if not self.faults.stale(t):
+                self._publish_market(symbol, slot, t)
 
     def _publish_market(self, symbol: str, slot: MarketSlot, t: float) -> None:
-        top = slot.market.top()
+        m = slot.market
+        if m.own_bids or m.own_asks:
+            top = m.top()
+        else:  # nobody's orders of ours in the book: the top is others' best levels
+            top = (m.best_bid, m.bids.get(m.best_bid, 0), m.best_ask, m.asks.get(m.best_ask, 0))
         if top == slot.last_top:
             return
         slot.last_top = top
@@ -168,14 +211,24 @@ class SimExchange:
             self.subs.remove(sub)
 
     def publish(self, channel: str, symbol: str | None, item: Any, t: float) -> None:
+        """Send ``item`` (published at ``t``) to matching subscribers, arriving ``t`` + feed latency.
+
+        On a running loop the message is handed over at its arrival time by a timer, so a reader
+        wakes once, exactly when it arrives; each subscription's arrival times strictly increase,
+        which keeps its messages in publishing order."""
         lat = self._feed_latency
+        loop = asyncio._get_running_loop()
+        now = self.clock.now() if loop is not None and self.clock is not None else None
         for sub in self.subs:
             if sub.channel == channel and (sub.symbol is None or sub.symbol == symbol):
                 at = t + lat
-                if at < sub.last_at:
-                    at = sub.last_at
+                if at <= sub.last_at:
+                    at = sub.last_at + 1e-7
                 sub.last_at = at
-                sub.queue.put_nowait((at, item))
+                if now is None or at <= now:
+                    sub.queue.put_nowait((at, item))
+                else:
+                    loop.call_later(at - now, sub.queue.put_nowait, (at, item))  # type: ignore[union-attr]
 
     def drop_streams(self) -> None:
         """Fault: every stream of this venue disconnects; messages in flight are lost."""
