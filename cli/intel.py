@@ -102,6 +102,7 @@ def fake_intel_cmd(
     """
     import asyncio
     import contextlib
+    import signal
 
     from tasks.fakes.llm import FakeLlm
     from tasks.fakes.sentiment import FakeSentiment
@@ -117,8 +118,12 @@ def fake_intel_cmd(
         typer.echo(f"PERPFLOW_SENTIMENT__FEAR_GREED_URL={sources.fear_greed_url}")
         typer.echo(f"PERPFLOW_SENTIMENT__LONG_SHORT_URL={sources.long_short_url}")
         typer.echo("serving; Ctrl-C to stop", err=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # explicit: a background job starts with SIGINT ignored
+            loop.add_signal_handler(sig, stop.set)
         try:
-            await asyncio.Event().wait()
+            await stop.wait()
         finally:
             await llm.stop()
             await sources.stop()
