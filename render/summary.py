@@ -37,9 +37,11 @@ def _size(value: Any) -> str:
 
 
 def taker_reasons(row: Mapping[str, Any]) -> str:
-    parts = [(row.get("taker_adverse_cycles") or 0, "adverse move"), (row.get("taker_timeout_cycles") or 0, "timeout"),
-             (row.get("taker_after_failure_cycles") or 0, "after a failed hedge")]
-    said = [f"{n} on {what}" if what != "after a failed hedge" else f"{n} {what}" for n, what in parts if n]
+    parts = [(row.get("taker_adverse_cycles") or 0, "on adverse move"),
+             (row.get("taker_timeout_cycles") or 0, "on timeout"),
+             (row.get("taker_after_failure_cycles") or 0, "after a failed hedge"),
+             (row.get("taker_by_mode_cycles") or 0, "as configured (hedge mode market)")]
+    said = [f"{n} {what}" for n, what in parts if n]
     return ("cycles: " + ", ".join(said)) if said else "never"
 
 

@@ -86,6 +86,7 @@ WITH v AS (SELECT run_id, CAST(sum(fills) AS BIGINT) AS fills, sum(volume) AS vo
                   count(*) FILTER (WHERE hedge_taker_reason LIKE '%timeout%') AS taker_timeout_cycles,
                   count(*) FILTER (WHERE hedge_taker_reason LIKE '%adverse_move%') AS taker_adverse_cycles,
                   count(*) FILTER (WHERE hedge_taker_reason LIKE '%hedge_failed%') AS taker_after_failure_cycles,
+                  count(*) FILTER (WHERE hedge_taker_reason LIKE '%hedge_mode_market%') AS taker_by_mode_cycles,
                   count(*) FILTER (WHERE status = 'recovered') AS recovered_cycles,
                   median(hedge_latency_ms) AS hedge_latency_p50_ms
            FROM cycles GROUP BY run_id),
@@ -128,6 +129,7 @@ SELECT r.run_id, r.bot, r.symbol, r.mode, r.clock, r.status, r.reason, r.started
        coalesce(c.taker_timeout_cycles, 0) AS taker_timeout_cycles,
        coalesce(c.taker_adverse_cycles, 0) AS taker_adverse_cycles,
        coalesce(c.taker_after_failure_cycles, 0) AS taker_after_failure_cycles,
+       coalesce(c.taker_by_mode_cycles, 0) AS taker_by_mode_cycles,
        coalesce(k.hedge_failures, 0) AS hedge_failures, coalesce(c.recovered_cycles, 0) AS recovered_cycles,
        coalesce(k.halts, 0) AS halts, coalesce(k.risk_events, 0) AS risk_events,
        c.hedge_latency_p50_ms,
@@ -153,6 +155,7 @@ SELECT run_id, bot, symbol, mode, clock, status, reason, started, ended, round(d
        round(close_edge_bps, 4) AS close_edge_bps,
        round(primary_maker_share, 4) AS primary_maker_share, round(hedge_maker_share, 4) AS hedge_maker_share,
        fills_outside_cycles, taker_timeout_cycles, taker_adverse_cycles, taker_after_failure_cycles,
+       taker_by_mode_cycles,
        hedge_failures, recovered_cycles, halts, risk_events, round(hedge_latency_p50_ms, 1) AS hedge_latency_p50_ms,
        max_abs_net_delta, round(tw_abs_net_delta, 6) AS tw_abs_net_delta, final_net_delta, tolerance,
        net_delta_state
