@@ -194,7 +194,6 @@ def _recommendations(day: Day) -> Section:
     s.items = rules or (["Nothing stood out in the data."] if day.active else [])
     llm = review_recommendations(day.review)
     if llm:
-        s.paragraphs.append("From the latest LLM review:")
         s.tables.append(("Latest LLM review", Table(["recommendation"], [[x] for x in llm])))
     return s
 

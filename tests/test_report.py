@@ -214,3 +214,40 @@ def test_the_flow_publishes_artifacts(report_warehouse: Built, prefect_harness: 
     assert found["daily-report-html"].data.startswith("file://") or "report.html" in found["daily-report-html"].data
     empty = daily_report(date="2026-01-07", data_dir=str(data_dir), return_state=True)
     assert empty.is_completed() and not empty.result()["active"]
+
+
+def test_the_html_opens_offline_in_chromium_and_every_chart_renders(report_warehouse: Built, day_md: str,
+                                                                     tmp_path: Path) -> None:
+    """Headless Chromium (the browser test's setup) opens the report from disk: every chart is a decoded
+    image, nothing is broken, and the page asks for nothing beyond its own file."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_prefect_ui import ARGS, CHROMIUM, SHOTS, ensure_chromium
+
+    html = report_warehouse[0] / "reports" / "2026-01-05" / "report.html"
+    ensure_chromium()
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=ARGS,
+            viewport={"width": 1300, "height": 900}, offline=True)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(html.as_uri(), wait_until="load")
+            images = page.eval_on_selector_all(
+                "img", "els => els.map(e => ({alt: e.alt, ok: e.complete && e.naturalWidth > 0, w: e.naturalWidth}))")
+            sections = page.eval_on_selector_all("section h2", "els => els.map(e => e.textContent)")
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            shot = SHOTS / "report-2026-01-05.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}")
+    assert sections == ["Executive summary", "Hedge bot", "Intelligence", "Recommendations"]
+    assert {i["alt"] for i in images} == {"Net PnL per run", "Fill success by order size", "Net delta over time",
+                                          "Edge per cycle", "Sentiment over the day"}
+    assert all(i["ok"] and i["w"] > 100 for i in images), images
+    leaving = [u for u in requests if not (u.startswith("file://") or u.startswith("data:"))]
+    assert not leaving, leaving
+    assert shot.stat().st_size > 50_000
