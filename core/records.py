@@ -24,6 +24,8 @@ class RunInfo:
     params: dict[str, Any]  # JSON-serialisable, secrets excluded
     started: float
     flow_run_id: str | None = None
+    mode: str | None = None  # backtest | paper | live; None: the warehouse derives it from params
+    clock: str | None = None  # virtual (simulated timestamps) | real
 
 
 @dataclass(frozen=True, slots=True)

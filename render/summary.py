@@ -48,7 +48,7 @@ def taker_reasons(row: Mapping[str, Any]) -> str:
 def summary_rows(row: Mapping[str, Any], venues: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
     """Label/value rows of one run's summary (``run_summary`` row, ``run_venues`` rows)."""
     sym = row.get("symbol") or ""
-    simulated = row.get("clock") == "simulated"
+    simulated = row.get("clock") == "virtual"
     by_venue = ", ".join(f"{v['venue']} {float(v['volume']):,.2f}" for v in venues)
     rows = [
         ("status", f"{row['status']} - {row['reason']}"),

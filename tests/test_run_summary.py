@@ -134,7 +134,7 @@ def test_what_really_happened_maker_share_taker_reasons_and_net_delta(runs_wareh
         final = sum(run.result.positions.values(), Decimal(0))
         assert row.final_net_delta == pytest.approx(float(final))
         assert row.net_delta_state == ("CLEAN" if abs(final) <= run.result.tolerance else "IMBALANCED")
-        assert row["mode"] == "backtest" and row.clock == "simulated"
+        assert row["mode"] == "backtest" and row.clock == "virtual"
     maker = df.loc["hedge-sol-maker"]
     # the demo's "maker/maker" run: its hedges mostly went taker, and the clip sat unhedged a good
     # share of the time - the summary says so instead of hiding it behind a final CLEAN

@@ -15,7 +15,8 @@ from tests.hedge_run import RUNS, RecordedRun
 from warehouse import query
 
 TESTED = {"run_summary", "today_live", "edge_by_cycle_kind", "fill_success_by_size", "net_delta_over_time",
-          "cost_per_million", "hedge_latency_percentiles", "losing_cycles", "hedge_taker_reasons"}
+          "cost_per_million", "hedge_latency_percentiles", "losing_cycles", "hedge_taker_reasons",
+          "daily_by_mode"}  # tests/test_run_modes.py
 Built = tuple[Path, list[RecordedRun]]
 
 

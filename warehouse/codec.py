@@ -90,7 +90,8 @@ def _dec(value: Decimal | None) -> str | None:
 
 def run_start(info: RunInfo, params: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "run_start", "run_id": info.run_id, "bot": info.bot, "venues": list(info.venues),
-            "symbol": info.symbol, "params": params, "started": info.started, "flow_run_id": info.flow_run_id}
+            "symbol": info.symbol, "params": params, "started": info.started, "flow_run_id": info.flow_run_id,
+            **{k: v for k, v in (("mode", info.mode), ("clock", info.clock)) if v is not None}}
 
 
 def run_end(end: RunEnd) -> dict[str, Any]:

@@ -94,6 +94,16 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         FROM {{src}} r WHERE r.kind = 'review'""", upsert=True, order="ts, seq", kind="review"),
 )}
 
+# A run's mode (backtest | paper | live) and clock (virtual: simulated timestamps | real), as its
+# run_start says or, for bots that do not say, from its parameters: live venues are live; the
+# simulator on the real clock is paper trading; on the virtual clock, a backtest.
+RUN_MODE = """coalesce({mode}, CASE WHEN ({params}) IS NULL THEN NULL
+    WHEN json_extract_string({params}, '$.venue_mode') = 'live' THEN 'live'
+    WHEN json_extract_string({params}, '$.sim_clock') = 'real' THEN 'paper' ELSE 'backtest' END)"""
+RUN_CLOCK = """coalesce({clock}, CASE WHEN ({params}) IS NULL THEN NULL
+    WHEN json_extract_string({params}, '$.venue_mode') = 'live'
+      OR json_extract_string({params}, '$.sim_clock') = 'real' THEN 'real' ELSE 'virtual' END)"""
+
 # One row per run from its run_start and run_end records (a batch may hold either or both).
 RUNS_SELECT = f"""
     SELECT r.run_id,
@@ -106,11 +116,16 @@ RUNS_SELECT = f"""
            {ts("max(r.ended) FILTER (WHERE r.kind = 'run_end')")} AS ended,
            arg_max(r.status, r.seq) FILTER (WHERE r.kind = 'run_end') AS status,
            arg_max(r.reason, r.seq) FILTER (WHERE r.kind = 'run_end') AS reason,
-           any_value(r.journal) AS journal
+           any_value(r.journal) AS journal,
+           {RUN_MODE.format(mode="any_value(r.mode) FILTER (WHERE r.kind = 'run_start')",
+                            params="any_value(r.params) FILTER (WHERE r.kind = 'run_start')")} AS mode,
+           {RUN_CLOCK.format(clock="any_value(r.clock) FILTER (WHERE r.kind = 'run_start')",
+                             params="any_value(r.params) FILTER (WHERE r.kind = 'run_start')")} AS clock
     FROM {{src}} r WHERE r.kind IN ('run_start', 'run_end') GROUP BY r.run_id"""
 
 RUN_COLUMNS = ("run_id", "bot", "flow_run_id", "venues", "symbol", "params", "started", "ended", "status", "reason",
                "journal")
+START_ONLY = ("mode", "clock")  # set by run_start only (warehouse v4 and later)
 
 
 def newest_first(table: Table) -> str:
@@ -125,5 +140,6 @@ def merged_runs(table: str, new: str) -> str:
                CASE WHEN n.status IS NOT NULL THEN n.status WHEN t.status IS NOT NULL THEN t.status
                     ELSE 'RUNNING' END AS status,
                CASE WHEN n.status IS NOT NULL THEN n.reason ELSE t.reason END AS reason,
-               coalesce(t.journal, n.journal) AS journal
+               coalesce(t.journal, n.journal) AS journal, coalesce(n.mode, t.mode) AS mode,
+               coalesce(n.clock, t.clock) AS clock
         FROM {table} t FULL OUTER JOIN ({new}) n ON t.run_id = n.run_id"""

@@ -28,6 +28,7 @@ import duckdb
 
 from warehouse.contract import DECIMAL
 from warehouse.keys import backfill_statements
+from warehouse.project import RUN_CLOCK, RUN_MODE
 
 D = DECIMAL
 STORAGE_VERSION = "v1.5.0"
@@ -98,7 +99,14 @@ V2 = Migration(2, "tables of the scheduled flows; notional per fill and volume p
 V3 = Migration(3, "key_hash and load_id on every keyed table (the loader's duplicate checks), loader_meta",
                backfill_statements())
 
-V4 = Migration(4, "what really happened per cycle (order ids per leg, maker share, why the hedge went taker), "
+V4 = Migration(4, "runs: mode (backtest | paper | live) and clock (virtual | real), backfilled from params", (
+    "ALTER TABLE runs ADD COLUMN mode VARCHAR",
+    "ALTER TABLE runs ADD COLUMN clock VARCHAR",
+    f"UPDATE runs SET mode = {RUN_MODE.format(mode='NULL', params='params')}, "
+    f"clock = {RUN_CLOCK.format(clock='NULL', params='params')}",
+))
+
+V5 = Migration(5, "what really happened per cycle (order ids per leg, maker share, why the hedge went taker), "
                   "the mark of a recorded position", (
     "ALTER TABLE cycles ADD COLUMN primary_orders VARCHAR[]",
     "ALTER TABLE cycles ADD COLUMN hedge_orders VARCHAR[]",
@@ -108,7 +116,7 @@ V4 = Migration(4, "what really happened per cycle (order ids per leg, maker shar
     f"ALTER TABLE positions ADD COLUMN mark {D}",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4)
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",

@@ -101,11 +101,11 @@ WITH v AS (SELECT run_id, CAST(sum(fills) AS BIGINT) AS fills, sum(volume) AS vo
      s AS (SELECT run_id, abs(sum(size)) AS start_abs_net FROM (
                SELECT run_id, venue, arg_min(size, ts) AS size FROM positions GROUP BY run_id, venue)
            GROUP BY run_id),
-     r AS (SELECT *,
-                  CASE WHEN json_extract_string(params, '$.venue_mode') = 'live' THEN 'live'
-                       WHEN json_extract_string(params, '$.sim_clock') = 'real' THEN 'paper' ELSE 'backtest' END AS mode,
-                  CASE WHEN json_extract_string(params, '$.venue_mode') = 'live' OR json_extract_string(params, '$.sim_clock') = 'real' THEN 'real'
-                       ELSE 'simulated' END AS clock,
+     r AS (SELECT * EXCLUDE (mode, clock),
+                  coalesce(mode, CASE WHEN json_extract_string(params, '$.venue_mode') = 'live' THEN 'live'
+                       WHEN json_extract_string(params, '$.sim_clock') = 'real' THEN 'paper' ELSE 'backtest' END) AS mode,
+                  coalesce(clock, CASE WHEN json_extract_string(params, '$.venue_mode') = 'live' OR json_extract_string(params, '$.sim_clock') = 'real' THEN 'real'
+                       ELSE 'virtual' END) AS clock,
                   greatest(CAST(json_extract_string(params, '$.net_delta_tolerance') AS DOUBLE) * CAST(json_extract_string(params, '$.size') AS DOUBLE),
                            least(CAST(json_extract_string(params, '$.instruments.' || venues[1] || '.lot') AS DOUBLE),
                                  CAST(json_extract_string(params, '$.instruments.' || venues[2] || '.lot') AS DOUBLE))

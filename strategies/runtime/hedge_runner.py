@@ -100,7 +100,7 @@ class HedgeRunner:
             await self.preflight()
         pins, hins = self._instruments
         self.recorder.run_started(RunInfo(self.run_id, BOT, (pins.venue, hins.venue), self.symbol,
-                                          self._run_params(), started, self.flow_run_id))
+                                          self._run_params(), started, self.flow_run_id, *self.cfg.run_mode))
         self.engine = engine = HedgeEngine(self.cfg, self.run_id, pins, hins, started)
         restore = self._install_signal_handlers()
         try:
@@ -140,7 +140,7 @@ class HedgeRunner:
             volume=self._volume, residual=engine.residual, hedge_failures=engine.stats.hedge_failures,
             recoveries=engine.stats.recoveries, max_abs_net=engine.stats.max_abs_net,
             net_samples=engine.stats.net_samples, started=started, ended=ended, tolerance=engine.tol,
-            reaction_s=self.reaction_s)
+            reaction_s=self.reaction_s, fee_rates={i.venue: (i.maker_fee, i.taker_fee) for i in self._instruments})
 
     def _run_params(self) -> dict[str, Any]:
         """The run's parameters, and each venue's instrument steps and fee rates: the warehouse prints
