@@ -101,7 +101,7 @@ def _executive(day: Day) -> Section:
             "detail": "detail"})))
     if len(day.runs) > 1:
         s.charts.append(Chart("pnl_by_run", "Net PnL per run", charts.pnl_by_run(day.runs)))
-    simulated = sorted(set(day.runs[day.runs.clock == "simulated"].run_id))
+    simulated = sorted(set(day.runs[day.runs.clock == "virtual"].run_id))
     if simulated:
         s.paragraphs.append(f"{MODES['backtest'].capitalize()}: {', '.join(simulated)}.")
     return s

@@ -129,9 +129,9 @@ def read_day(con: duckdb.DuckDBPyConnection, day: dt.date, bot: str | None = Non
                OR (e.state_to = 'HALTED' AND e.reason NOT IN ('RUN_COMPLETE', 'CANCELLED_BY_USER'))
                OR (e.state_to = 'REDUCING' AND e.reason <> 'CANCELLED_BY_USER')
                OR e.check_name IN ('reconcile', 'ledger', 'daily_loss'))
-        ORDER BY e.ts, e.seq""", p)
+        ORDER BY e.ts, e.run_id, e.seq""", p)
     net_delta = _df(con, f"""SELECT run_id, ts, CAST(net_delta AS DOUBLE) AS net_delta FROM net_delta_path
-                             WHERE run_id IN ({DAY_RUNS}) ORDER BY run_id, ts""", p)
+                             WHERE run_id IN ({DAY_RUNS}) ORDER BY run_id, ts, seq""", p)
     cycles = _df(con, f"""
         SELECT run_id, cycle_no, kind, CAST(size AS DOUBLE) AS size, CAST(edge_bps AS DOUBLE) AS edge_bps,
                CAST(pnl AS DOUBLE) AS pnl, hedge_taker_reason, hedge_maker_share, status

@@ -38,7 +38,7 @@ LEFT JOIN (SELECT run_id, 'primary' AS leg, cycle_no, unnest(primary_orders) AS 
 WITH start AS (SELECT run_id, sum(size) AS net FROM (
                    SELECT run_id, venue, arg_min(size, ts) AS size FROM positions GROUP BY run_id, venue)
                GROUP BY run_id)
-SELECT f.run_id, f.ts, f.venue, f.signed_size,
+SELECT f.run_id, f.ts, f.seq, f.venue, f.signed_size,
        coalesce(s.net, 0) + sum(f.signed_size) OVER (w ROWS UNBOUNDED PRECEDING) AS net_delta,
        coalesce(lead(f.ts) OVER w, greatest(r.ended, f.ts)) AS until
 FROM (SELECT run_id, ts, seq, venue, CASE side WHEN 'BUY' THEN size ELSE -size END AS signed_size FROM fills) f
