@@ -95,3 +95,30 @@ def sentiment(s: pd.DataFrame) -> bytes:
     ax.legend(fontsize=7, loc="upper right")
     fig.autofmt_xdate()
     return _png(fig)
+
+
+def markouts(m: pd.DataFrame) -> bytes:
+    """Average signed markout (bps) 1, 10 and 60 s after a fill, by side (positive: the mid moved our way)."""
+    fig, ax = plt.subplots(figsize=(6, 3), layout="constrained")
+    for r in m.itertuples():
+        ax.plot([1, 10, 60], [r.m1, r.m10, r.m60], marker="o", label=f"{r.side} ({r.fills} fills)")
+    ax.axhline(0, color="#888", linewidth=0.6)
+    ax.set_xscale("log")
+    ax.set_xticks([1, 10, 60], ["1 s", "10 s", "60 s"])
+    ax.set_ylabel("markout (bps)")
+    ax.set_title("Markout curves by side")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def inventory(inv: pd.DataFrame) -> bytes:
+    fig, ax = plt.subplots(figsize=(11, 3), layout="constrained")
+    for run_id, g in inv.groupby("run_id", sort=True):
+        g = _thin(g)
+        ax.step(g.ts, g.inventory, where="post", linewidth=0.9, label=str(run_id))
+    ax.axhline(0, color="#888", linewidth=0.6)
+    ax.set_ylabel("inventory (base units)")
+    ax.set_title("Grid inventory over time (after every fill)")
+    ax.legend(fontsize=7, loc="upper right")
+    fig.autofmt_xdate()
+    return _png(fig)

@@ -163,6 +163,82 @@ def _hedge(day: Day) -> Section | None:
     return s
 
 
+def _verdict(supported: bool | None) -> str:
+    return "no data" if supported is None else ("supported" if supported else "not supported")
+
+
+def grid_verdicts(h: pd.Series) -> list[list[str]]:
+    """Hypotheses A-D of the notes' grid investigation, judged on the day's fills."""
+    def ok(x: Any) -> bool:
+        return x is not None and not (isinstance(x, float) and math.isnan(x))
+    a = h.a_markout_60s_bps
+    b_add, b_red = h.b_adding_fill_pnl, h.b_reducing_fill_pnl
+    c_excess, c_paid = h.c_fee_excess, h.c_fee_paid
+    return [
+        ["A: adverse selection", _verdict(a < 0 if ok(a) else None),
+         f"average 60 s markout {cell(a, 2)} bps over {int(h.fills)} fills"],
+        ["B: inventory imbalance", _verdict(b_add < b_red if ok(b_add) and ok(b_red) else None),
+         f"fills adding inventory earn {cell(b_add, 6)} USD each, reducing ones {cell(b_red, 6)}"],
+        ["C: fee miscalculation", _verdict(c_excess > 0.01 * abs(c_paid) if ok(c_excess) and ok(c_paid) else None),
+         f"fees paid above the assumed maker fee: {cell(c_excess, 6)} USD of {cell(c_paid, 6)}"],
+        ["D: rounding and slippage", _verdict(h.d_slipped_fills > 0.05 * h.fills if h.fills else None),
+         f"{int(h.d_slipped_fills)} fill(s) worse than their order price, costing {cell(h.d_slippage_cost, 6)} USD"],
+    ]
+
+
+def _grid(day: Day) -> Section | None:
+    g = day.extra.get("grid")
+    if not g:
+        return None
+    s = Section("grid", "Grid")
+    s.tables.append(("PnL split (spread capture, inventory, fees, funding)", table(g["split"], {
+        "run_id": "run", "fills": "fills", "spread_capture": "spread capture", "inventory_pnl": "inventory",
+        "fees": "fees", "funding": "funding", "total": "total"}, {c: 6 for c in (
+            "spread_capture", "inventory_pnl", "fees", "funding", "total")})))
+    if not g["hyp"].empty and g["hyp"].iloc[0].fills:
+        s.tables.append(("Hypotheses", Table(["hypothesis", "verdict", "evidence"], grid_verdicts(g["hyp"].iloc[0]))))
+    if not g["pauses"].empty:
+        s.tables.append(("Pause reasons", table(g["pauses"], {"reason": "reason", "pauses": "pauses"})))
+    if not g["markouts"].empty:
+        s.tables.append(("Markouts by side (bps, positive = the mid moved our way)", table(g["markouts"], {
+            "side": "side", "fills": "fills", "m1": "1 s", "m10": "10 s", "m60": "60 s"}, {"m1": 2, "m10": 2,
+                                                                                        "m60": 2})))
+        s.charts.append(Chart("markouts", "Markout curves by side", charts.markouts(g["markouts"])))
+    if not g["inventory"].empty:
+        s.charts.append(Chart("inventory", "Grid inventory over time", charts.inventory(g["inventory"])))
+    return s
+
+
+def _agents(day: Day) -> Section | None:
+    a = day.extra.get("agents")
+    if not a:
+        return None
+    s = Section("agents", "Agents")
+    if a["totals"].empty:
+        s.paragraphs.append("No round trip closed by these runs.")
+    else:
+        s.tables.append(("Round trips", table(a["totals"], {
+        "bot": "bot", "trades": "trades", "wins": "wins", "win_rate": "win rate", "notional": "notional USD",
+        "gross_pnl": "gross PnL", "fees": "fees", "pnl": "net PnL", "fees_per_trip": "fee drag per round trip",
+        "avg_drag_pct": "avg drag %", "median_hold_h": "median hold h", "avg_hold_h": "avg hold h"},
+        {"notional": 2, "gross_pnl": 6, "fees": 6, "pnl": 6, "fees_per_trip": 6, "median_hold_h": 2,
+         "avg_hold_h": 2})))
+        s.tables.append(("Win rate by symbol and direction", table(a["by_symbol"], {
+            "symbol": "symbol", "direction": "direction", "trades": "trades", "win_rate": "win rate",
+            "pnl": "net PnL"}, {"pnl": 6})))
+        s.tables.append(("Exits by rule", table(a["exits"], {
+            "exit_rule": "exit rule", "trades": "trades", "pnl": "net PnL", "avg_hold_h": "avg hold h"},
+            {"pnl": 6, "avg_hold_h": 2})))
+    if not a["calibration"].empty:
+        s.tables.append(("Calibration (stated confidence vs realised win rate)", table(a["calibration"], {
+            "bucket": "confidence bucket", "trades": "trades", "stated": "stated", "realised": "realised"},
+            {"bucket": 1})))
+    if not a["modes"].empty:
+        s.tables.append(("Mode changes", table(a["modes"], {
+            "ts": "time", "run_id": "run", "mode_from": "from", "mode_to": "to", "reason": "reason"})))
+    return s
+
+
 def _intelligence(day: Day) -> Section | None:
     if day.sentiment.empty and day.insights.empty and not day.review:
         return None
@@ -214,7 +290,7 @@ def build(day: Day, extra_sections: list[Section] | None = None) -> Report:
     narrowed += f" - run {day.run}" if day.run else ""
     sections = [_executive(day)]
     if day.active:
-        sections += [x for x in (_hedge(day),) if x]
+        sections += [x for x in (_hedge(day), _grid(day), _agents(day)) if x]
         sections += extra_sections or []
     sections += [x for x in (_intelligence(day),) if x]
     if day.active or day.review:

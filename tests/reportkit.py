@@ -16,6 +16,8 @@ from warehouse.paths import WarehousePaths
 DAY = dt.date(2026, 1, 5)
 EMPTY_DAY = dt.date(2026, 1, 7)
 REVIEW_RECOMMENDATION = "Shrink the ETH clip to 0.2 on GRVT"
+GRID_RUN = "grid-diag-1"
+AGENT_RUN = "agent-day"
 
 
 def write_intelligence(journal_dir: Path) -> None:
@@ -34,12 +36,42 @@ def write_intelligence(journal_dir: Path) -> None:
     j.close_sync()
 
 
+def write_agent_run(journal_dir: Path) -> list[dict]:
+    """An agent backtest of three simulated days (started on DAY), journalled as the agent flow does;
+    returns its round trips."""
+    from core.records import RunEnd, RunInfo
+    from exchanges.sim.paths import generate_path
+    from strategies.agent.adviser import local_ask
+    from strategies.agent.backtest import run_backtest
+    from strategies.agent.params import AgentParams
+    from strategies.agent.policies import quick
+
+    params = AgentParams(venue="hibachi", symbols=("SOL", "ETH"), mode="volume", burn=False)
+    path = generate_path(["SOL", "ETH"], days=3, seed=5, start=DEFAULT_VIRTUAL_START, bar_s=300)
+    r = run_backtest(params, path, local_ask(quick))
+    j = Journal(AGENT_RUN, journal_dir)
+    j.run_started(RunInfo(AGENT_RUN, "agent", ("hibachi",), "SOL,ETH", params.model_dump(mode="json"), path.start))
+    for d in r.decisions:
+        j.record("decision", **d)
+    for n in r.notes:
+        if n.kind in ("agent_trade", "mode_change"):
+            j.record(n.kind, **n.payload)
+    j.run_ended(RunEnd(AGENT_RUN, path.end, "COMPLETED"))
+    j.close_sync()
+    return list(r.trades)
+
+
 def build_report_warehouse(data_dir: Path) -> dict[str, RecordedRun]:
+    """Hedge runs (returned), a grid run (tests/test_grid_diagnostics.py's) and an agent backtest."""
+    from tests.test_grid_diagnostics import _journal as write_grid_run
+
     paths = WarehousePaths(data_dir)
     runs = [record_hedge_run(paths.journal_dir, run_id) for run_id in RUNS]
     runs.append(record_hedge_run(paths.journal_dir, "hedge-thin-grvt", script=thin_hedge_book_at_first,
                                  ticker="SOL", size=RUNS["hedge-sol-taker"]["size"], iterations=2,
                                  hedge_mode="market", seed=11))
     write_intelligence(paths.journal_dir)
+    write_grid_run(paths.journal_dir)
+    write_agent_run(paths.journal_dir)
     load(paths)
     return {r.run_id: r for r in runs}

@@ -51,8 +51,10 @@ def test_a_day_of_hedge_runs_reports_the_bots_own_figures(report_warehouse: Buil
     volume = sum(f.price * f.size for r in runs.values() for f in r.unique_fills)
     fees = sum(f.fee for r in runs.values() for f in r.unique_fills)
     net = sum(sum(r.result.cash.values(), Decimal(0)) for r in runs.values())  # every run ends flat
-    [bot] = md_table(md, "Per bot")
-    assert bot["bot"] == "hedge" and bot["mode"] == "backtest" and int(bot["runs"]) == len(runs)
+    bots = {b["bot"]: b for b in md_table(md, "Per bot")}
+    assert set(bots) == {"hedge", "grid", "agent"}
+    bot = bots["hedge"]
+    assert bot["mode"] == "backtest" and int(bot["runs"]) == len(runs)
     assert num(bot["volume USD"]) == pytest.approx(float(volume), abs=0.011)
     assert num(bot["fees USD"]) == pytest.approx(float(fees), abs=2e-6)
     assert num(bot["net PnL"]) == pytest.approx(float(net), abs=2e-6)
@@ -60,7 +62,7 @@ def test_a_day_of_hedge_runs_reports_the_bots_own_figures(report_warehouse: Buil
     assert int(bot["cycles"]) == sum(len(r.cycles) for r in runs.values())
     # per run: the cookbook's run_summary, figure for figure
     cookbook = query.named_query("run_summary", path=data_dir / "warehouse.duckdb").set_index("run_id")
-    rows = {r["run"]: r for r in md_table(md, "Runs")}
+    rows = {r["run"]: r for r in md_table(md, "Runs") if r["bot"] == "hedge"}
     assert set(rows) == set(runs)
     for run_id, r in rows.items():
         c = cookbook.loc[run_id]
@@ -105,9 +107,40 @@ def test_recommendations_follow_the_data(report_warehouse: Built, day_md: str) -
                                             WHERE edge_bps IS NOT NULL GROUP BY kind""").fetchall():
             said = f"{kind.capitalize()} cycles lose on average {abs(float(edge)):.2f} bps of edge over {n} cycles"
             assert (said in recs) == (edge < 0), (kind, edge)
-        [(cost,)] = con.execute("SELECT -sum(net_pnl) / sum(volume) * 1e6 FROM run_totals").fetchall()
-    assert f"$1M of volume cost {cost:,.2f} USD" in recs
+        [(cost,)] = con.execute("SELECT -sum(net_pnl) / sum(volume) * 1e6 FROM run_totals WHERE bot = 'hedge'"
+                                ).fetchall()
+    assert f"hedge (backtest): $1M of volume cost {cost:,.2f} USD" in recs
     assert REVIEW_RECOMMENDATION in recs  # the latest LLM review's, after the rules
+
+
+def test_the_grid_and_agent_sections_are_their_tables(report_warehouse: Built, day_md: str) -> None:
+    from tests.reportkit import AGENT_RUN, GRID_RUN
+
+    data_dir, _ = report_warehouse
+    md = day_md
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        split = con.execute("SELECT fills, spread_capture, inventory_pnl, fees, funding, total FROM pnl_split "
+                            "WHERE run_id = ?", [GRID_RUN]).fetchone()
+        markout = con.execute("SELECT avg(markout_60s_bps) FROM fill_diagnostics WHERE run_id = ?", [GRID_RUN]
+                              ).fetchone()[0]
+        trades = con.execute("SELECT count(*), count(*) FILTER (WHERE win), sum(pnl), sum(fees) FROM agent_trades "
+                             "WHERE run_id = ?", [AGENT_RUN]).fetchone()
+        exits = dict(con.execute("SELECT exit_rule, count(*) FROM agent_trades WHERE run_id = ? GROUP BY 1",
+                                 [AGENT_RUN]).fetchall())
+    [row] = md_table(md, "PnL split (spread capture, inventory, fees, funding)")
+    assert row["run"] == GRID_RUN and int(row["fills"]) == split[0]
+    for key, value in zip(("spread capture", "inventory", "fees", "funding", "total"), split[1:], strict=True):
+        assert num(row[key]) == pytest.approx(float(value), abs=1e-6), key
+    hyp = {r["hypothesis"][0]: r for r in md_table(md, "Hypotheses")}
+    assert set(hyp) == {"A", "B", "C", "D"}
+    assert hyp["A"]["verdict"] == ("supported" if markout < 0 else "not supported")
+    assert f"{markout:,.2f} bps" in hyp["A"]["evidence"]
+    assert md_table(md, "Pause reasons") == [{"reason": "trend up", "pauses": "1"}]
+    [agent] = md_table(md, "Round trips")
+    assert (int(agent["trades"]), int(agent["wins"])) == (trades[0], trades[1]) and trades[0] > 0
+    assert num(agent["net PnL"]) == pytest.approx(float(trades[2]), abs=1e-6)
+    assert num(agent["fee drag per round trip"]) == pytest.approx(float(trades[3]) / trades[0], abs=1e-6)
+    assert {r["exit rule"]: int(r["trades"]) for r in md_table(md, "Exits by rule")} == exits
 
 
 def test_the_intelligence_section_shows_the_day(day_md: str) -> None:
@@ -126,7 +159,7 @@ def test_a_day_without_activity_gives_a_short_report(report_warehouse: Built) ->
     built = build_report(EMPTY_DAY, data_dir=data_dir)
     md = built.files["markdown"].read_text()
     assert "No activity: no bot run started on this day." in md
-    assert "## Hedge bot" not in md and "### Runs" not in md
+    assert "## Hedge bot" not in md and "### Runs" not in md and "## Grid" not in md and "## Agents" not in md
     assert built.files["html"].exists() and not built.report.charts
 
 
@@ -170,7 +203,8 @@ def test_a_warehouse_being_loaded_is_read_from_its_published_snapshot(tmp_path: 
         built = build_report(DAY, data_dir=paths.data_dir)
         master.execute("ROLLBACK")
     md = built.files["markdown"].read_text()
-    assert {r["run"] for r in md_table(md, "Runs")} == set(runs)
+    assert {r["run"] for r in md_table(md, "Runs") if r["bot"] == "hedge"} == set(runs)  # not hedge-late
+    assert all(int(r["cycles"]) > 0 for r in md_table(md, "Runs") if r["bot"] == "hedge")
 
 
 def test_the_cli_builds_a_report_and_refuses_a_bad_date(report_warehouse: Built,
@@ -204,7 +238,7 @@ def test_the_flow_publishes_artifacts(report_warehouse: Built, prefect_harness: 
     state = daily_report(date="2026-01-05", data_dir=str(data_dir), return_state=True)
     assert state.is_completed(), state.message
     out = state.result()
-    assert out["active"] and out["runs"] == 4 and out["html"].endswith("2026-01-05/report.html")
+    assert out["active"] and out["runs"] == 6 and out["html"].endswith("2026-01-05/report.html")
     with get_client(sync_client=True) as client:
         found = {a.key: a for a in client.read_artifacts(artifact_filter=ArtifactFilter(
             flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])))}
@@ -244,9 +278,10 @@ def test_the_html_opens_offline_in_chromium_and_every_chart_renders(report_wareh
         finally:
             browser.close()
     print(f"screenshot: {shot}")
-    assert sections == ["Executive summary", "Hedge bot", "Intelligence", "Recommendations"]
+    assert sections == ["Executive summary", "Hedge bot", "Grid", "Agents", "Intelligence", "Recommendations"]
     assert {i["alt"] for i in images} == {"Net PnL per run", "Fill success by order size", "Net delta over time",
-                                          "Edge per cycle", "Sentiment over the day"}
+                                          "Edge per cycle", "Markout curves by side", "Grid inventory over time",
+                                          "Sentiment over the day"}
     assert all(i["ok"] and i["w"] > 100 for i in images), images
     leaving = [u for u in requests if not (u.startswith("file://") or u.startswith("data:"))]
     assert not leaving, leaving

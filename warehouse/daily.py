@@ -138,9 +138,85 @@ def read_day(con: duckdb.DuckDBPyConnection, day: dt.date, bot: str | None = Non
         FROM cycles WHERE run_id IN ({DAY_RUNS}) ORDER BY run_id, cycle_no""", p)
     day = Day(day, bot, run, runs, bots, venues, edges, fill_success, executable, latency, incidents, net_delta,
               cycles, tables=have)
+    if {"fill_diagnostics", "pnl_split", "strategy_events"} <= have | _views(con):
+        _grid(con, day, p)
+    if {"agent_trades", "mode_changes"} <= have:
+        _agents(con, day, p)
     if bot is None and run is None:  # market intelligence is not a bot's: only in the whole day's report
         _intelligence(con, day, start, end)
     return day
+
+
+def _views(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("SELECT view_name FROM duckdb_views() WHERE database_name = current_database()").fetchall()
+    return {r[0] for r in rows}
+
+
+GRID_RUNS = f"SELECT run_id FROM runs WHERE bot = 'grid' AND run_id IN ({DAY_RUNS})"
+
+
+def _grid(con: duckdb.DuckDBPyConnection, day: Day, p: list[Any]) -> None:
+    """The grid's diagnostics (warehouse/diagnostics.py) for the day's grid runs, if any."""
+    ids = [r[0] for r in con.execute(GRID_RUNS, p).fetchall()]
+    if not ids:
+        return
+    g: dict[str, pd.DataFrame] = {}
+    g["split"] = _df(con, f"""SELECT run_id, CAST(fills AS BIGINT) AS fills, round(spread_capture, 6) AS spread_capture,
+                                   round(inventory_pnl, 6) AS inventory_pnl, round(fees, 6) AS fees,
+                                   round(funding, 6) AS funding, round(total, 6) AS total
+                              FROM pnl_split WHERE run_id IN ({GRID_RUNS}) ORDER BY run_id""", p)
+    g["markouts"] = _df(con, f"""SELECT side, count(*) AS fills, avg(markout_1s_bps) AS m1,
+                                      avg(markout_10s_bps) AS m10, avg(markout_60s_bps) AS m60
+                                 FROM fill_diagnostics WHERE run_id IN ({GRID_RUNS}) GROUP BY side ORDER BY side""", p)
+    g["inventory"] = _df(con, f"""SELECT run_id, ts, CAST(inventory_after AS DOUBLE) AS inventory
+                                  FROM fill_diagnostics WHERE run_id IN ({GRID_RUNS}) ORDER BY run_id, ts, seq""", p)
+    g["pauses"] = _df(con, f"""SELECT coalesce(detail, '') AS reason, count(*) AS pauses
+                               FROM strategy_events WHERE event = 'pause' AND run_id IN ({GRID_RUNS})
+                               GROUP BY reason ORDER BY pauses DESC, reason""", p)
+    g["hyp"] = _df(con, f"""SELECT
+            avg(markout_60s_bps) AS a_markout_60s_bps, count(*) AS fills,
+            avg(spread_capture - fee) FILTER (WHERE abs(inventory_after) > abs(inventory_before)) AS b_adding_fill_pnl,
+            avg(spread_capture - fee) FILTER (WHERE abs(inventory_after) <= abs(inventory_before))
+              AS b_reducing_fill_pnl,
+            sum(fee_excess) AS c_fee_excess, sum(fee) AS c_fee_paid,
+            count(*) FILTER (WHERE slippage_ticks > 0) AS d_slipped_fills,
+            sum(CASE WHEN slippage_ticks > 0 THEN (fill_price - order_price) * size
+                     * CASE side WHEN 'BUY' THEN 1 ELSE -1 END ELSE 0 END) AS d_slippage_cost
+        FROM fill_diagnostics WHERE run_id IN ({GRID_RUNS})""", p)
+    day.extra["grid"] = g
+
+
+AGENT_RUNS = f"SELECT run_id FROM runs WHERE run_id IN ({DAY_RUNS})"
+
+
+def _agents(con: duckdb.DuckDBPyConnection, day: Day, p: list[Any]) -> None:
+    """The agents' round trips (agent_trades) and mode changes of the day's runs, if any."""
+    n = con.execute(f"SELECT count(*) FROM agent_trades WHERE run_id IN ({AGENT_RUNS})", p).fetchone()
+    m = con.execute(f"SELECT count(*) FROM mode_changes WHERE run_id IN ({AGENT_RUNS})", p).fetchone()
+    if not (n and n[0]) and not (m and m[0]):
+        return
+    a: dict[str, pd.DataFrame] = {}
+    a["totals"] = _df(con, f"""SELECT bot, count(*) AS trades, count(*) FILTER (WHERE win) AS wins,
+            round(count(*) FILTER (WHERE win) / count(*), 4) AS win_rate,
+            round(CAST(sum(notional) AS DOUBLE), 2) AS notional,
+            round(CAST(sum(gross_pnl) AS DOUBLE), 6) AS gross_pnl, round(CAST(sum(fees) AS DOUBLE), 6) AS fees,
+            round(CAST(sum(pnl) AS DOUBLE), 6) AS pnl, round(CAST(avg(fees) AS DOUBLE), 6) AS fees_per_trip,
+            round(avg(drag_pct), 4) AS avg_drag_pct, round(median(hold_s) / 3600, 2) AS median_hold_h,
+            round(avg(hold_s) / 3600, 2) AS avg_hold_h
+        FROM agent_trades WHERE run_id IN ({AGENT_RUNS}) GROUP BY bot ORDER BY bot""", p)
+    a["by_symbol"] = _df(con, f"""SELECT symbol, lower(direction) AS direction, count(*) AS trades,
+            round(count(*) FILTER (WHERE win) / count(*), 4) AS win_rate, round(CAST(sum(pnl) AS DOUBLE), 6) AS pnl
+        FROM agent_trades WHERE run_id IN ({AGENT_RUNS}) GROUP BY ALL ORDER BY symbol, direction""", p)
+    a["exits"] = _df(con, f"""SELECT coalesce(exit_rule, '-') AS exit_rule, count(*) AS trades,
+            round(CAST(sum(pnl) AS DOUBLE), 6) AS pnl, round(avg(hold_s) / 3600, 2) AS avg_hold_h
+        FROM agent_trades WHERE run_id IN ({AGENT_RUNS}) GROUP BY ALL ORDER BY trades DESC, exit_rule""", p)
+    a["calibration"] = _df(con, f"""SELECT floor(confidence * 10) / 10 AS bucket, count(*) AS trades,
+            round(avg(confidence), 4) AS stated, round(count(*) FILTER (WHERE win) / count(*), 4) AS realised
+        FROM agent_trades WHERE run_id IN ({AGENT_RUNS}) AND confidence IS NOT NULL
+        GROUP BY bucket ORDER BY bucket""", p)
+    a["modes"] = _df(con, f"""SELECT ts, run_id, mode_from, mode_to, reason
+        FROM mode_changes WHERE run_id IN ({AGENT_RUNS}) ORDER BY ts, run_id, seq""", p)
+    day.extra["agents"] = a
 
 
 def _intelligence(con: duckdb.DuckDBPyConnection, day: Day, start: dt.datetime, end: dt.datetime) -> None:
