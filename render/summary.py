@@ -58,6 +58,7 @@ def summary_rows(row: Mapping[str, Any], venues: Sequence[Mapping[str, Any]]) ->
         ("volume", f"{_n(row['volume'], 2)} USD ({by_venue})"),
         ("gross PnL", f"{_n(row['gross_pnl'], sign=True)} USD"),
         ("fees", f"{_n(row['fees'])} USD"),
+        ("funding paid", f"{_n(row.get('funding'), sign=True)} USD"),
         ("net PnL", f"{_n(row['net_pnl'], sign=True)} USD ({_n(row['pnl_pct'], sign=True)}% of volume)"),
         ("net PnL of cycles / outside cycles", f"{_n(row['cycles_pnl'], sign=True)} / "
                                                f"{_n(row['other_pnl'], sign=True)} USD (flatten, open positions)"),

@@ -129,6 +129,9 @@ def test_the_grid_and_agent_sections_are_their_tables(report_warehouse: Built, d
                                  [AGENT_RUN]).fetchall())
     [row] = md_table(md, "PnL split (spread capture, inventory, fees, funding)")
     assert row["run"] == GRID_RUN and int(row["fills"]) == split[0]
+    # one truth: the grid's split adds up to the net PnL its run shows everywhere (funding included)
+    [grid_run] = [r for r in md_table(md, "Runs") if r["run"] == GRID_RUN]
+    assert num(grid_run["net PnL"]) == pytest.approx(float(split[-1]), abs=2e-6) and split[4] != 0
     for key, value in zip(("spread capture", "inventory", "fees", "funding", "total"), split[1:], strict=True):
         assert num(row[key]) == pytest.approx(float(value), abs=1e-6), key
     hyp = {r["hypothesis"][0]: r for r in md_table(md, "Hypotheses")}

@@ -4,8 +4,9 @@
 --
 -- Conventions. Money in quote currency (USD). Every fill of the run counts, inside a cycle or not
 -- (a flatten's fills too): volume = sum of fill notionals; fees = sum of fill fees; net PnL = the
--- cash of every fill (-signed notional - fee) plus what the run's fills left open, marked at the
--- mid the bot recorded with its final positions; gross PnL = net PnL + fees; cost per $1M =
+-- cash of every fill (-signed notional - fee) minus funding paid, plus what the run's fills left
+-- open, marked at the mid the bot recorded with its final positions (else its last fill price);
+-- gross PnL = net PnL + fees + funding; cost per $1M =
 -- -net PnL / volume * 1e6 (positive: what $1M of volume cost). A fill's leg is the cycle order it
 -- belongs to (cycles.primary_orders / hedge_orders); 'other' is a fill outside any finished cycle
 -- (flattening, an interrupted cycle). Net delta is the run's starting net position plus every
@@ -46,7 +47,8 @@ LEFT JOIN start s USING (run_id) LEFT JOIN runs r USING (run_id)
 WINDOW w AS (PARTITION BY f.run_id ORDER BY f.ts, f.seq);
 
 -- name: run_venues
--- Per run and venue: fills, volume, fees, maker share, final position and the mark it is valued at.
+-- Per run and venue: fills, volume, fees, funding paid, maker share, final position and the mark it
+-- is valued at; net PnL = fill cash - fees - funding + what the fills left open at the mark.
 WITH f AS (SELECT run_id, venue, count(*) AS fills, sum(notional) AS volume, sum(fee) AS fees,
                   coalesce(sum(size) FILTER (WHERE liquidity = 'MAKER'), 0) / sum(size) AS maker_share,
                   sum(CASE side WHEN 'BUY' THEN size ELSE -size END) AS traded,
@@ -55,18 +57,23 @@ WITH f AS (SELECT run_id, venue, count(*) AS fills, sum(notional) AS volume, sum
            FROM fills GROUP BY run_id, venue),
      p AS (SELECT run_id, venue, arg_max(size, ts) AS position,
                   arg_max(mark, ts) FILTER (WHERE mark IS NOT NULL) AS mark
-           FROM positions GROUP BY run_id, venue)
-SELECT coalesce(f.run_id, p.run_id) AS run_id, coalesce(f.venue, p.venue) AS venue,
+           FROM positions GROUP BY run_id, venue),
+     u AS (SELECT run_id, venue, sum(payment) AS funding FROM funding GROUP BY run_id, venue),
+     k AS (SELECT run_id, venue FROM f UNION SELECT run_id, venue FROM p UNION SELECT run_id, venue FROM u)
+SELECT k.run_id, k.venue,
        coalesce(f.fills, 0) AS fills, coalesce(f.volume, 0) AS volume, coalesce(f.fees, 0) AS fees,
+       coalesce(u.funding, 0) AS funding,
        f.maker_share, coalesce(f.traded, 0) AS traded, p.position, coalesce(p.mark, f.last_price) AS mark,
-       coalesce(f.cash, 0) - coalesce(f.fees, 0)
+       coalesce(f.cash, 0) - coalesce(f.fees, 0) - coalesce(u.funding, 0)
          + coalesce(f.traded, 0) * coalesce(p.mark, f.last_price, 0) AS net_pnl
-FROM f FULL OUTER JOIN p ON f.run_id = p.run_id AND f.venue = p.venue;
+FROM k LEFT JOIN f ON f.run_id = k.run_id AND f.venue = k.venue
+LEFT JOIN p ON p.run_id = k.run_id AND p.venue = k.venue
+LEFT JOIN u ON u.run_id = k.run_id AND u.venue = k.venue;
 
 -- name: run_totals
 -- One row per run: every figure of its summary, unrounded (sums over runs start here).
 WITH v AS (SELECT run_id, CAST(sum(fills) AS BIGINT) AS fills, sum(volume) AS volume, sum(fees) AS fees,
-                  sum(net_pnl) AS net_pnl, sum(position) AS final_net_delta
+                  sum(funding) AS funding, sum(net_pnl) AS net_pnl, sum(position) AS final_net_delta
            FROM run_venues GROUP BY run_id),
      legs AS (SELECT run_id,
                      coalesce(sum(size) FILTER (WHERE leg = 'primary' AND liquidity = 'MAKER'), 0)
@@ -116,8 +123,8 @@ SELECT r.run_id, r.bot, r.symbol, r.mode, r.clock, r.status, r.reason, r.started
        coalesce(c.cycles, 0) AS cycles, coalesce(c.open_cycles, 0) AS open_cycles,
        coalesce(c.close_cycles, 0) AS close_cycles, coalesce(v.fills, 0) AS fills,
        coalesce(v.volume, 0) AS volume,
-       CAST(coalesce(v.net_pnl, 0) + coalesce(v.fees, 0) AS DOUBLE) AS gross_pnl,
-       CAST(coalesce(v.fees, 0) AS DOUBLE) AS fees,
+       CAST(coalesce(v.net_pnl, 0) + coalesce(v.fees, 0) + coalesce(v.funding, 0) AS DOUBLE) AS gross_pnl,
+       CAST(coalesce(v.fees, 0) AS DOUBLE) AS fees, CAST(coalesce(v.funding, 0) AS DOUBLE) AS funding,
        CAST(coalesce(v.net_pnl, 0) AS DOUBLE) AS net_pnl,
        CAST(coalesce(c.cycles_pnl, 0) AS DOUBLE) AS cycles_pnl,
        CAST(coalesce(v.net_pnl, 0) - coalesce(c.cycles_pnl, 0) AS DOUBLE) AS other_pnl,
@@ -147,7 +154,8 @@ LEFT JOIN k USING (run_id) LEFT JOIN d USING (run_id) LEFT JOIN s USING (run_id)
 -- One row per run, as its summary prints it: run_totals rounded (money to 6 places, edges to 4).
 SELECT run_id, bot, symbol, mode, clock, status, reason, started, ended, round(duration_s, 3) AS duration_s,
        cycles, open_cycles, close_cycles, fills, round(volume, 2) AS volume,
-       round(gross_pnl, 6) AS gross_pnl, round(fees, 6) AS fees, round(net_pnl, 6) AS net_pnl,
+       round(gross_pnl, 6) AS gross_pnl, round(fees, 6) AS fees, round(funding, 6) AS funding,
+       round(net_pnl, 6) AS net_pnl,
        round(cycles_pnl, 6) AS cycles_pnl, round(other_pnl, 6) AS other_pnl,
        round(net_pnl / nullif(volume, 0) * 100, 6) AS pnl_pct,
        round(-net_pnl / nullif(volume, 0) * 1e6, 4) AS cost_per_1m,
