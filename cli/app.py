@@ -25,6 +25,17 @@ app.command("demo")(demo)
 
 
 def main() -> None:
+    """Settings are read first: a malformed one is one line naming it (exit 2), not a traceback."""
+    from core.errors import ConfigError
+    from core.settings import get_settings
+    from exchanges.settings import get_settings as get_venue_settings
+
+    try:
+        get_settings()
+        get_venue_settings()  # every venue's section too
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
     app()
 
 

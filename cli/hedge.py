@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from cli.strict import decimal_arg, float_arg, int_arg
 from exchanges import registry
 from render.tables import text_table
 
@@ -48,25 +49,37 @@ def hedge_cmd(
     primary: Annotated[str, typer.Option(help=f"primary (maker) venue: {PRIMARIES}")] = "paradex",
     hedge: Annotated[str, typer.Option(help=f"hedge venue: {HEDGES}")] = "grvt",
     ticker: Annotated[str, typer.Option(help="SOL|ETH|BTC")] = "SOL",
-    size: Annotated[Decimal, typer.Option(help="order size per cycle, base units")] = Decimal("0.1"),
-    iterations: Annotated[int, typer.Option("--iter", help="iterations (one open + one close cycle each)")] = 10,
+    size: Annotated[Decimal, typer.Option(help="order size per cycle, base units", parser=decimal_arg)]
+    = Decimal("0.1"),
+    iterations: Annotated[int, typer.Option("--iter", help="iterations (one open + one close cycle each)",
+                                            parser=int_arg)] = 10,
     primary_mode: Annotated[str, typer.Option(help=f"primary price mode: {PRIMARY_MODES}")] = "bbo_minus_1",
     hedge_mode: Annotated[str, typer.Option(help="hedge price mode: bbo_minus_1|market")] = "bbo_minus_1",
     direction: Annotated[str, typer.Option(help="long|short|alternate (the primary's side when opening)")] = "long",
-    build_to: Annotated[int, typer.Option(help="open cycles before closing (bounded by --max-position)")] = 1,
-    max_position: Annotated[Decimal | None, typer.Option(help="max |primary position|; default size*build-to")] = None,
-    daily_loss_limit: Annotated[Decimal, typer.Option(help="USD; from real fills and fees, UTC day")] = Decimal(25),
-    net_delta_tolerance: Annotated[Decimal, typer.Option(help="unexplained |net delta| allowed, fraction of size")]
-    = Decimal("0.01"),
+    build_to: Annotated[int, typer.Option(help="open cycles before closing (bounded by --max-position)",
+                                          parser=int_arg)] = 1,
+    max_position: Annotated[Decimal | None, typer.Option(help="max |primary position|; default size*build-to",
+                                                         parser=decimal_arg)] = None,
+    daily_loss_limit: Annotated[Decimal, typer.Option(help="USD; from real fills and fees, UTC day",
+                                                      parser=decimal_arg)] = Decimal(25),
+    net_delta_tolerance: Annotated[Decimal, typer.Option(help="unexplained |net delta| allowed, fraction of size",
+                                                         parser=decimal_arg)] = Decimal("0.01"),
     min_spread_bps: Annotated[Decimal | None, typer.Option(help="quote only if the hedge touch is this much "
-                                                                 "better than the primary price (bps)")] = None,
-    hedge_timeout: Annotated[float, typer.Option(help="seconds before a maker hedge turns taker")] = 5.0,
+                                                                 "better than the primary price (bps)",
+                                                           parser=decimal_arg)] = None,
+    hedge_timeout: Annotated[float, typer.Option(help="seconds before a maker hedge turns taker",
+                                                 parser=float_arg)] = 5.0,
     on_cancel: Annotated[str, typer.Option(help="flatten|leave positions when the run is cancelled")] = "flatten",
     venue_mode: Annotated[str, typer.Option(help="sim (embedded simulator) | live")] = "sim",
-    seed: Annotated[int, typer.Option(help="simulator seed")] = 7,
-    lock_timeout: Annotated[float, typer.Option(help="seconds to wait if another bot holds the account")] = 600,
+    seed: Annotated[int, typer.Option(help="simulator seed", parser=int_arg)] = 7,
+    lock_timeout: Annotated[float, typer.Option(help="seconds to wait if another bot holds the account",
+                                                parser=float_arg)] = 600,
     sim_clock: Annotated[str, typer.Option(help="virtual (accelerated backtest) | real (paper trading in real "
                                                 "time); simulator only")] = "virtual",
+    primary_fees: Annotated[str | None, typer.Option(help="primary account's fee rates, maker/taker in bps, e.g. "
+                                                          "0.3/4.5 (simulator; live reads the account's own)")] = None,
+    hedge_fees: Annotated[str | None, typer.Option(help="hedge account's fee rates, maker/taker in bps, e.g. "
+                                                        "-0.3/1.9 (simulator; live reads the account's own)")] = None,
 ) -> None:
     """Run the delta-neutral hedge bot (a Prefect flow run) and print its summary.
 
@@ -78,7 +91,7 @@ def hedge_cmd(
                   max_position=max_position, daily_loss_limit=daily_loss_limit,
                   net_delta_tolerance=net_delta_tolerance, min_spread_bps=min_spread_bps,
                   hedge_timeout=hedge_timeout, on_cancel=on_cancel, venue_mode=venue_mode, seed=seed,
-                  lock_timeout=lock_timeout, sim_clock=sim_clock)
+                  lock_timeout=lock_timeout, sim_clock=sim_clock, primary_fees=primary_fees, hedge_fees=hedge_fees)
     try:
         status, message, summary = run_hedge(params)
     except ValidationError as exc:

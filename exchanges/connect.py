@@ -9,6 +9,7 @@ venue's settings are its section of ``exchanges.settings.Settings`` (``.env`` /
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from core.clock import Clock, RealClock, VirtualClock
@@ -16,6 +17,7 @@ from core.errors import ConfigError
 from core.settings import Settings
 from exchanges import registry
 from exchanges.base import Venue
+from exchanges.fees import FeeRates
 from exchanges.settings import venue_settings
 from exchanges.sim.world import SimWorld
 
@@ -40,14 +42,18 @@ class VenueSession:
 
 
 def open_sim(names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int, clock: str = "virtual",
-             warmup: float = SIM_WARMUP_S, start: float | None = None, regime: str = "base") -> VenueSession:
+             warmup: float = SIM_WARMUP_S, start: float | None = None,
+             fees: Mapping[str, FeeRates] | None = None, regime: str = "base") -> VenueSession:
     """Simulated venues sharing one seeded market (virtual clock: accelerated; real: paper).
 
     Virtual time starts now unless ``start`` says otherwise, so a simulated run's
-    rows sit where an analyst expects them; the seed alone fixes the market's path.
+    rows sit where an analyst expects them; the seed alone fixes the market's path. ``fees``:
+    the accounts' maker/taker rates per venue (default: each venue profile's).
     """
     clk: Clock = VirtualClock(time.time() if start is None else start) if clock == "virtual" else RealClock()
-    world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, warmup=warmup, regime=regime)
+    overrides = {v: (str(r.maker), str(r.taker)) for v, r in (fees or {}).items()}
+    world = SimWorld(venues=names, symbols=symbols, seed=seed, clock=clk, warmup=warmup, fee_overrides=overrides,
+                     regime=regime)
     return VenueSession({n: world.venue(n) for n in names}, clk, world)
 
 
@@ -64,10 +70,30 @@ def open_live(names: tuple[str, ...], settings: Settings | None = None) -> Venue
     return VenueSession(venues, clock, None, list(venues.values()))
 
 
+def sim_fees(names: tuple[str, ...], settings: Settings | None,
+             given: Mapping[str, FeeRates] | None = None) -> dict[str, FeeRates]:
+    """The fee rates a simulated run charges each venue's account: ``given`` (a bot parameter),
+    else the venue's ``fees`` setting, else (absent here) the venue profile's."""
+    out = dict(given or {})
+    for n in names:
+        if n not in out and n in registry.names():
+            rates = getattr(venue_settings(settings, n), "fee_rates", lambda: None)()
+            if rates is not None:
+                out[n] = rates
+    return out
+
+
 def open_venues(mode: str, names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int,
-                settings: Settings | None = None, sim_clock: str = "virtual", regime: str = "base") -> VenueSession:
+                settings: Settings | None = None, sim_clock: str = "virtual",
+                fees: Mapping[str, FeeRates] | None = None, regime: str = "base") -> VenueSession:
+    """The run's venues. ``fees`` (simulator only): per-venue account rates; live adapters read
+    the account's real rates from the venue."""
     if mode == "sim":
-        return open_sim(names, symbols, seed=seed, clock=sim_clock, regime=regime)
+        return open_sim(names, symbols, seed=seed, clock=sim_clock, fees=sim_fees(names, settings, fees),
+                        regime=regime)
+    if fees:
+        raise ConfigError("fees", "a live run trades at the account's own rates, read from the venue; "
+                                  "fee rates are for the simulator")
     if mode == "live":
         return open_live(names, settings)
     raise ConfigError("venue_mode", f"{mode!r}; allowed: sim, live")

@@ -13,7 +13,9 @@ the warehouse and returns a Cancelled state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -25,7 +27,6 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 from prefect.cache_policies import NO_CACHE
-from prefect.concurrency.sync import concurrency
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import Field
@@ -33,7 +34,8 @@ from pydantic import Field
 from core.records import CycleRecord
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
-from flows.params import Fraction, PositiveDecimal, SpreadBps
+from flows.params import Count, FeeBps, Fraction, PositiveDecimal, Seconds, SpreadBps
+from render.summary import summary_rows
 from render.tables import markdown_table
 from strategies.hedge.config import (
     Direction,
@@ -47,11 +49,14 @@ from strategies.hedge.config import (
     Ticker,
     VenueMode,
 )
-from strategies.hedge.result import HedgeSummary, RunResult, summarize, summary_rows
+from strategies.hedge.result import RunResult, summarize
+from strategies.hedge.result import summary_rows as fallback_rows
 from strategies.preflight import PreTradeError
 from strategies.runtime.hedge_runner import HedgeRunner
+from tasks.account import AccountBusy, hold_account, limit_name
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
+from warehouse.summary import run_figures
 
 
 class BotStopped(Exception):
@@ -68,7 +73,7 @@ class BotStopped(Exception):
 
 def account_limit_name(cfg: HedgeConfig) -> str:
     """One bot per account pair: the name of its strict Prefect global concurrency limit."""
-    return f"account-{cfg.account_key}"
+    return limit_name(cfg.account_key)
 
 
 @task(name="pre-trade validation", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE,
@@ -88,18 +93,54 @@ def _progress_reporter(artifact_id: Any) -> Any:
     return on_cycle
 
 
-def publish_artifacts(summary: HedgeSummary, result: RunResult) -> None:
-    rows = summary_rows(summary)
+def publish_artifacts(summary: dict[str, Any], result: RunResult) -> None:
+    rows = summary["rows"]
     create_markdown_artifact(
-        f"# Hedge run {summary.run_id}\n\n{markdown_table(['metric', 'value'], rows)}\n",
-        key="hedge-summary", description=f"{summary.status}: {summary.reason}")
+        f"# Hedge run {summary['run_id']}\n\n{markdown_table(['metric', 'value'], rows)}\n",
+        key="hedge-summary", description=f"{summary['status']}: {summary['reason']}")
     create_table_artifact(
         [{"cycle": c.cycle_no, "kind": c.kind, "direction": c.direction, "size": str(c.size),
           "primary_price": str(c.primary_price), "hedge_price": str(c.hedge_price), "edge_bps": str(c.edge_bps),
           "fees": f"{c.fees:.6f}", "pnl": f"{c.pnl:.6f}", "net_delta_after": str(c.net_delta_after),
           "hedge_latency_ms": None if c.hedge_latency_ms is None else round(c.hedge_latency_ms),
+          "primary_maker_share": c.primary_maker_share, "hedge_maker_share": c.hedge_maker_share,
+          "hedge_taker_reason": c.hedge_taker_reason, "orders": " ".join(c.primary_orders + c.hedge_orders),
           "status": c.status} for c in result.cycles],
         key="hedge-cycles", description="every cycle of the run, prices from fill events")
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_plain(x) for x in v]
+    return v
+
+
+def run_summary(result: RunResult) -> dict[str, Any]:
+    """The run's summary from the warehouse (``warehouse/summary.sql``), read after the final load:
+    the same figures as the cookbook's. If the warehouse does not hold the run (its load failed), the
+    bot's own accounting stands in, and the summary says so."""
+    try:
+        figures = run_figures(result.run_id)
+    except FileNotFoundError:
+        figures = None
+    if figures is not None:
+        data = _plain(figures.row)
+        data["venues"] = _plain(figures.venues)
+        data["source"] = "warehouse"
+        data["rows"] = summary_rows(figures.row, figures.venues)
+        return data
+    fallback = summarize(result)
+    data = _plain(fallback.__dict__)
+    data["source"] = "memory"
+    data["rows"] = [*fallback_rows(fallback),
+                    ("figures", "from the bot's memory: the warehouse holds no load of this run")]
+    return data
 
 
 @flow(name="hedge", description="Delta-neutral hedge bot: maker orders on the primary venue, every fill hedged on "
@@ -109,21 +150,23 @@ def hedge_flow(
     hedge: HedgeVenue = "grvt",
     ticker: Ticker = "SOL",
     size: PositiveDecimal = Decimal("0.1"),
-    iterations: Annotated[int, Field(ge=1, le=1_000_000)] = 10,
+    iterations: Annotated[int, Field(ge=1, le=1_000_000), Count] = 10,
     primary_mode: PrimaryMode = "bbo_minus_1",
     hedge_mode: HedgeMode = "bbo_minus_1",
     direction: Direction = "long",
-    build_to: Annotated[int, Field(ge=1, le=1000)] = 1,
+    build_to: Annotated[int, Field(ge=1, le=1000), Count] = 1,
     max_position: PositiveDecimal | None = None,
     daily_loss_limit: PositiveDecimal = Decimal("25"),
     net_delta_tolerance: Fraction = Decimal("0.01"),
     min_spread_bps: SpreadBps | None = None,
-    hedge_timeout: Annotated[float, Field(gt=0, le=600)] = 5.0,
+    hedge_timeout: Annotated[float, Field(gt=0, le=600), Seconds] = 5.0,
     on_cancel: OnCancel = "flatten",
     venue_mode: VenueMode = "sim",
-    seed: Annotated[int, Field(ge=0)] = 7,
-    lock_timeout: Annotated[float, Field(ge=0)] = 600.0,
+    seed: Annotated[int, Field(ge=0), Count] = 7,
+    lock_timeout: Annotated[float, Field(ge=0), Seconds] = 600.0,
     sim_clock: SimClock = "virtual",
+    primary_fees: FeeBps | None = None,
+    hedge_fees: FeeBps | None = None,
 ) -> dict[str, Any] | State:
     """One hedge bot run; the parameters are the product notes' command line.
 
@@ -149,20 +192,30 @@ def hedge_flow(
         seed: simulator seed
         lock_timeout: seconds to wait while another run holds this account's lock
         sim_clock: simulator time: virtual runs accelerated (a backtest), real is paper trading in real time
+        primary_fees: the primary account's fee rates for the simulator, maker/taker in bps (e.g. 0.3/4.5); empty =
+            the venue's fees setting, else the simulator's profile; live runs read the account's own rates
+        hedge_fees: the hedge account's fee rates for the simulator, maker/taker in bps (e.g. -0.3/1.9)
     """
     cfg = HedgeConfig(primary=primary, hedge=hedge, ticker=ticker, size=size, iterations=iterations,
                       primary_mode=primary_mode, hedge_mode=hedge_mode, direction=direction, build_to=build_to,
                       max_position=max_position, daily_loss_limit=daily_loss_limit,
                       net_delta_tolerance=net_delta_tolerance, min_spread_bps=min_spread_bps,
                       hedge_timeout=hedge_timeout, on_cancel=on_cancel, venue_mode=venue_mode, seed=seed,
-                      sim_clock=sim_clock)
+                      sim_clock=sim_clock, primary_fees=primary_fees, hedge_fees=hedge_fees)
     logger = get_run_logger()
     settings = get_settings()
     run_id = flow_run.id or str(uuid.uuid4())
-    with concurrency(account_limit_name(cfg), occupy=1, strict=True, timeout_seconds=lock_timeout):
+    held = contextlib.ExitStack()  # the account (OS lock + Prefect slot) until the venues are closed
+    try:
+        held.enter_context(hold_account([cfg.account_key], {"run_id": run_id, "flow_run_id": flow_run.id},
+                                        timeout=lock_timeout, logger=logger))
+    except AccountBusy as busy:  # before any order: one clear line, no traceback
+        logger.error("%s", busy)
+        return Failed(message=str(busy))
+    with held:
         logger.info("account %s locked for run %s", cfg.account_key, run_id)
         session = open_venues(cfg.venue_mode, (cfg.primary, cfg.hedge), (cfg.ticker,), seed=cfg.seed,
-                              settings=settings, sim_clock=cfg.sim_clock)
+                              settings=settings, sim_clock=cfg.sim_clock, fees=cfg.fee_rates())
         recorder = Journal(run_id, settings.journal_dir)
         progress = create_progress_artifact(0.0, key="hedge-progress", description="cycles done of total")
         runner = HedgeRunner(cfg, run_id, session.venue(cfg.primary), session.venue(cfg.hedge), recorder,
@@ -175,25 +228,17 @@ def hedge_flow(
             session.clock.run(session.close)
             recorder.close_sync()
     ensure_loader_limit()
-    load_warehouse()
-    summary = summarize(result)
-    publish_artifacts(summary, result)
-    for label, value in summary_rows(summary):
+    try:
+        load_warehouse()
+    except Exception as exc:  # the run is over: still report it, from the bot's own accounting
+        logger.error("warehouse load failed after its retries: %r; the summary comes from the bot's memory", exc)
+    data = run_summary(result)  # rows: what the artifact shows; the CLI prints the same
+    publish_artifacts(data, result)
+    for label, value in data["rows"]:
         logger.info("%s: %s", label, value)
-    data = _summary_dict(summary)
-    data["rows"] = summary_rows(summary)  # what the artifact shows; the CLI prints the same
     if result.status == "FAILED":
         return Failed(message=result.reason, data=BotStopped(result.reason, data))
     if result.status == "CANCELLED":
         return Cancelled(message=result.reason, data=BotStopped(result.reason, data))
     return Completed(message=result.reason, data=data)
 
-
-def _summary_dict(s: HedgeSummary) -> dict[str, Any]:
-    def plain(v: Any) -> Any:
-        if isinstance(v, Decimal):
-            return str(v)
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        return v
-    return {k: plain(v) for k, v in s.__dict__.items()}

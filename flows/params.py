@@ -10,18 +10,31 @@ bad value is refused when the run is created. Their bounds mirror ``HedgeConfig`
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, WithJsonSchema
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
-PositiveDecimal = Annotated[Decimal, Field(gt=0), WithJsonSchema({"type": "number", "exclusiveMinimum": 0})]
+from core.decimals import PlainDecimal, plain_float, plain_int
+from exchanges.fees import FEE_RATES_PATTERN
+
+PositiveDecimal = Annotated[PlainDecimal, Field(gt=0), WithJsonSchema({"type": "number", "exclusiveMinimum": 0})]
 """A size or an amount: strictly above zero."""
 
-Fraction = Annotated[Decimal, Field(gt=0, le=1),
+Fraction = Annotated[PlainDecimal, Field(gt=0, le=1),
                      WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 1})]
 """A fraction in (0, 1]."""
 
-SpreadBps = Annotated[Decimal, Field(ge=-100, le=100),
+SpreadBps = Annotated[PlainDecimal, Field(ge=-100, le=100),
                       WithJsonSchema({"type": "number", "minimum": -100, "maximum": 100})]
 """Basis points between -100 and 100."""
+
+Count = BeforeValidator(plain_int)
+"""``Annotated[int, Field(...), Count]``: a whole number in plain digits (``1_0`` is refused, not read as 10).
+A marker after the ``Field``: in another order Prefect's schema shows the bounds as ``gt``/``le``, which
+the server's JSON-schema check ignores."""
+
+Seconds = BeforeValidator(plain_float)
+"""``Annotated[float, Field(...), Seconds]``: a duration in seconds, in plain decimal notation."""
+
+FeeBps = Annotated[str, Field(pattern=FEE_RATES_PATTERN, examples=["0.3/4.5", "-0.3/1.9"])]
+"""An account's fee rates, "maker/taker" in basis points, plain decimals (a negative maker: a rebate)."""

@@ -9,6 +9,8 @@ keeps a copy in memory, so tests compute expected answers in Python, independent
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -101,26 +103,73 @@ class RecordedRun:
         return list(seen.values())
 
 
-def record_hedge_run(journal_dir: Path, run_id: str = "hedge-sol-maker", **cfg: Any) -> RecordedRun:
-    """Run the hedge bot on the simulator (``RUNS[run_id]`` unless ``cfg`` is given), journaled."""
+def record_hedge_run(journal_dir: Path, run_id: str = "hedge-sol-maker", *,
+                     script: Callable[[SimWorld, HedgeRunner], Awaitable[Any]] | None = None,
+                     start: float | None = None, **cfg: Any) -> RecordedRun:
+    """Run the hedge bot on the simulator (``RUNS[run_id]`` unless ``cfg`` is given), journaled.
+    ``script`` runs beside the bot (to cancel it, say); ``start`` is the virtual clock's start."""
     cfg = cfg or RUNS[run_id]
     config = HedgeConfig(primary="paradex", hedge="grvt", **cfg)
-    clock = VirtualClock()
+    clock = VirtualClock() if start is None else VirtualClock(start)
     world = SimWorld(venues=(config.primary, config.hedge), symbols=(config.ticker,), seed=config.seed,
                      clock=clock, warmup=900)
     tee = Tee(Journal(run_id, journal_dir))
     runner = HedgeRunner(config, run_id, world.venue(config.primary), world.venue(config.hedge), tee, clock)
 
     async def main() -> RunResult:
+        side = asyncio.ensure_future(script(world, runner)) if script is not None else None
         try:
             return await runner.run()
         finally:
+            if side is not None:
+                side.cancel()
             await world.stop()
             await tee.close()
 
     result = clock.run(main)
     m = tee.memory
     return RecordedRun(run_id, result, m.orders, m.fills, m.cycles, m.positions, m.risk_events)
+
+
+async def cancel_when_hedged(world: SimWorld, runner: HedgeRunner, *, flatten: bool) -> None:
+    """Cancel the run (as a user would) once both venues hold a hedged position."""
+    for _ in range(60_000):
+        engine = runner.engine
+        if engine is not None and engine.pos[runner.primary.name] != 0 and not engine._hedge_busy():
+            runner.request_stop(flatten=flatten)
+            return
+        await asyncio.sleep(0.01)
+
+
+async def thin_hedge_book_at_first(world: SimWorld, runner: HedgeRunner) -> None:
+    """GRVT executes nothing until the first hedge has failed, then the book fills in again."""
+    from exchanges.sim.faults import Faults
+
+    grvt = world.exchanges["grvt"]
+    grvt.faults = Faults(exec_size_cap=Decimal(0))
+    for _ in range(60_000):
+        if runner.engine is not None and runner.engine.stats.hedge_failures:
+            break
+        await asyncio.sleep(0.01)
+    grvt.faults = Faults()
+
+
+def record_ended_runs(journal_dir: Path) -> list[RecordedRun]:
+    """A run cancelled and flattened, one cancelled leaving its positions, one failed (daily loss
+    limit, flattened) - the runs whose summaries used to disagree with SQL - and one whose first
+    hedge found no liquidity on GRVT and was redone."""
+    from functools import partial
+
+    return [
+        record_hedge_run(journal_dir, "hedge-cancel-flatten", script=partial(cancel_when_hedged, flatten=True),
+                         ticker="SOL", size=Decimal("0.1"), iterations=10, on_cancel="flatten", seed=8),
+        record_hedge_run(journal_dir, "hedge-cancel-leave", script=partial(cancel_when_hedged, flatten=False),
+                         ticker="SOL", size=Decimal("0.1"), iterations=10, on_cancel="leave", seed=9),
+        record_hedge_run(journal_dir, "hedge-failed-loss", ticker="SOL", size=Decimal("0.1"), iterations=30,
+                         hedge_mode="market", primary_mode="market", daily_loss_limit=Decimal("0.05"), seed=10),
+        record_hedge_run(journal_dir, "hedge-thin-grvt", script=thin_hedge_book_at_first, ticker="SOL",
+                         size=Decimal("0.1"), iterations=2, hedge_mode="market", seed=11),
+    ]
 
 
 def record_hedge_runs(journal_dir: Path) -> list[RecordedRun]:

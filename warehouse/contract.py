@@ -49,6 +49,8 @@ def _f(name: str, type_: str = STR, required: bool = True, allowed: type | tuple
 COMMON = (_f("kind"), _f("run_id"), _f("seq", INT))
 
 RUN_STATUS = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
+RUN_MODES = ("backtest", "paper", "live")  # virtual-clock simulation, real-clock simulation, real venues
+RUN_CLOCKS = ("virtual", "real")  # virtual: the run's timestamps are simulated
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
 # What a cycle's status may say. The hedge engine (strategies/hedge/engine.py) writes ok, recovered
 # (a hedge failed and was redone within the cycle) and fills_missing (prices of some fills never came).
@@ -56,7 +58,8 @@ CYCLE_STATUS = ("ok", "recovered", "fills_missing", "hedge_failed", "partial", "
 
 KINDS: dict[str, tuple[Field, ...]] = {
     "run_start": (_f("bot"), _f("venues", STR_LIST), _f("symbol"), _f("params", OBJ), _f("started", FLOAT),
-                  _f("flow_run_id", required=False)),
+                  _f("flow_run_id", required=False), _f("mode", required=False, allowed=RUN_MODES),
+                  _f("clock", required=False, allowed=RUN_CLOCKS)),
     "run_end": (_f("ended", FLOAT), _f("status", allowed=RUN_STATUS), _f("reason", required=False)),
     "order": (_f("venue"), _f("order_id"), _f("client_id"), _f("symbol"), _f("side", allowed=Side),
               _f("type", allowed=OrderType), _f("price", DEC, False), _f("size", DEC), _f("filled", DEC),
@@ -71,9 +74,11 @@ KINDS: dict[str, tuple[Field, ...]] = {
               _f("edge_bps", DEC, False), _f("primary_fee", DEC), _f("hedge_fee", DEC), _f("gross_pnl", DEC),
               _f("pnl", DEC), _f("net_delta_after", DEC), _f("hedge_latency_ms", FLOAT, False),
               _f("status", allowed=CYCLE_STATUS), _f("started", FLOAT),
-              _f("ended", FLOAT)),
+              _f("ended", FLOAT), _f("primary_orders", STR_LIST, False), _f("hedge_orders", STR_LIST, False),
+              _f("primary_maker_share", FLOAT, False), _f("hedge_maker_share", FLOAT, False),
+              _f("hedge_taker_reason", required=False)),
     "position": (_f("venue"), _f("symbol"), _f("size", DEC), _f("entry_price", DEC, False), _f("ts", FLOAT),
-                 _f("source", allowed=("ws", "rest", "ledger"))),
+                 _f("source", allowed=("ws", "rest", "ledger")), _f("mark", DEC, False)),
     "risk": (_f("ts", FLOAT), _f("check"), _f("reason", allowed=Reason),
              _f("state_from", required=False, allowed=TRADING_STATES),
              _f("state_to", required=False, allowed=TRADING_STATES), _f("detail"), _f("data", OBJ)),

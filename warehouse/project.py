@@ -64,10 +64,14 @@ TABLES: dict[str, Table] = {t.name: t for t in (
                r.hedge_fee, r.primary_fee + r.hedge_fee AS fees, r.gross_pnl, r.pnl, r.net_delta_after,
                r.hedge_latency_ms, r.status, {ts('r.started')} AS started, {ts('r.ended')} AS ended, r.seq, r.journal,
                CAST(r.size AS DOUBLE)
-                 * CAST(coalesce(r.primary_price, 0) + coalesce(r.hedge_price, 0) AS DOUBLE) AS volume
+                 * CAST(coalesce(r.primary_price, 0) + coalesce(r.hedge_price, 0) AS DOUBLE) AS volume,
+               CAST(r.primary_orders AS VARCHAR[]) AS primary_orders,
+               CAST(r.hedge_orders AS VARCHAR[]) AS hedge_orders, r.primary_maker_share, r.hedge_maker_share,
+               r.hedge_taker_reason
         FROM {{src}} r WHERE r.kind = 'cycle'""", upsert=True, kind="cycle"),
     Table("positions", ("run_id", "venue", "symbol", "ts"), f"""
-        SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.size, r.entry_price, r.source, r.seq, r.journal
+        SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.size, r.entry_price, r.source, r.seq, r.journal,
+               r.mark
         FROM {{src}} r WHERE r.kind = 'position'""", upsert=True, kind="position"),
     Table("risk_events", ("run_id", "ts", "seq"), f"""
         SELECT r.run_id, {ts('r.ts')} AS ts, r.seq, r."check" AS check_name, r.reason, r.state_from, r.state_to,
@@ -96,6 +100,16 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         FROM {{src}} r {BOT_JOIN} WHERE r.kind = 'strategy_event'""", upsert=False, kind="strategy_event"),
 )}
 
+# A run's mode (backtest | paper | live) and clock (virtual: simulated timestamps | real), as its
+# run_start says or, for bots that do not say, from its parameters: live venues are live; the
+# simulator on the real clock is paper trading; on the virtual clock, a backtest.
+RUN_MODE = """coalesce({mode}, CASE WHEN ({params}) IS NULL THEN NULL
+    WHEN json_extract_string({params}, '$.venue_mode') = 'live' THEN 'live'
+    WHEN json_extract_string({params}, '$.sim_clock') = 'real' THEN 'paper' ELSE 'backtest' END)"""
+RUN_CLOCK = """coalesce({clock}, CASE WHEN ({params}) IS NULL THEN NULL
+    WHEN json_extract_string({params}, '$.venue_mode') = 'live'
+      OR json_extract_string({params}, '$.sim_clock') = 'real' THEN 'real' ELSE 'virtual' END)"""
+
 # One row per run from its run_start and run_end records (a batch may hold either or both).
 RUNS_SELECT = f"""
     SELECT r.run_id,
@@ -108,11 +122,16 @@ RUNS_SELECT = f"""
            {ts("max(r.ended) FILTER (WHERE r.kind = 'run_end')")} AS ended,
            arg_max(r.status, r.seq) FILTER (WHERE r.kind = 'run_end') AS status,
            arg_max(r.reason, r.seq) FILTER (WHERE r.kind = 'run_end') AS reason,
-           any_value(r.journal) AS journal
+           any_value(r.journal) AS journal,
+           {RUN_MODE.format(mode="any_value(r.mode) FILTER (WHERE r.kind = 'run_start')",
+                            params="any_value(r.params) FILTER (WHERE r.kind = 'run_start')")} AS mode,
+           {RUN_CLOCK.format(clock="any_value(r.clock) FILTER (WHERE r.kind = 'run_start')",
+                             params="any_value(r.params) FILTER (WHERE r.kind = 'run_start')")} AS clock
     FROM {{src}} r WHERE r.kind IN ('run_start', 'run_end') GROUP BY r.run_id"""
 
 RUN_COLUMNS = ("run_id", "bot", "flow_run_id", "venues", "symbol", "params", "started", "ended", "status", "reason",
                "journal")
+START_ONLY = ("mode", "clock")  # set by run_start only (warehouse v4 and later)
 
 
 def newest_first(table: Table) -> str:
@@ -127,5 +146,6 @@ def merged_runs(table: str, new: str) -> str:
                CASE WHEN n.status IS NOT NULL THEN n.status WHEN t.status IS NOT NULL THEN t.status
                     ELSE 'RUNNING' END AS status,
                CASE WHEN n.status IS NOT NULL THEN n.reason ELSE t.reason END AS reason,
-               coalesce(t.journal, n.journal) AS journal
+               coalesce(t.journal, n.journal) AS journal, coalesce(n.mode, t.mode) AS mode,
+               coalesce(n.clock, t.clock) AS clock
         FROM {table} t FULL OUTER JOIN ({new}) n ON t.run_id = n.run_id"""

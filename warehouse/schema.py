@@ -28,6 +28,7 @@ import duckdb
 
 from warehouse.contract import DECIMAL
 from warehouse.keys import backfill_statements
+from warehouse.project import RUN_CLOCK, RUN_MODE
 
 D = DECIMAL
 STORAGE_VERSION = "v1.5.0"
@@ -99,14 +100,31 @@ V3 = Migration(3, "key_hash and load_id on every keyed table (the loader's dupli
                backfill_statements(("orders", "order_events", "fills", "cycles", "positions", "risk_events",
                                     "funding", "sentiment", "insights", "reviews")))
 
-V4 = Migration(4, "book_samples (the market a bot saw, for markouts) and strategy_events (a strategy's own events)", (
+V4 = Migration(4, "runs: mode (backtest | paper | live) and clock (virtual | real), backfilled from params", (
+    "ALTER TABLE runs ADD COLUMN mode VARCHAR",
+    "ALTER TABLE runs ADD COLUMN clock VARCHAR",
+    f"UPDATE runs SET mode = {RUN_MODE.format(mode='NULL', params='params')}, "
+    f"clock = {RUN_CLOCK.format(clock='NULL', params='params')}",
+))
+
+V5 = Migration(5, "what really happened per cycle (order ids per leg, maker share, why the hedge went taker), "
+                  "the mark of a recorded position", (
+    "ALTER TABLE cycles ADD COLUMN primary_orders VARCHAR[]",
+    "ALTER TABLE cycles ADD COLUMN hedge_orders VARCHAR[]",
+    "ALTER TABLE cycles ADD COLUMN primary_maker_share DOUBLE",
+    "ALTER TABLE cycles ADD COLUMN hedge_maker_share DOUBLE",
+    "ALTER TABLE cycles ADD COLUMN hedge_taker_reason VARCHAR",
+    f"ALTER TABLE positions ADD COLUMN mark {D}",
+))
+
+V6 = Migration(6, "book_samples (the market a bot saw, for markouts) and strategy_events (a strategy's own events)", (
     f"""CREATE TABLE book_samples (run_id VARCHAR NOT NULL, venue VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
         ts TIMESTAMP NOT NULL, bid {D}, ask {D}, seq BIGINT, journal VARCHAR, key_hash UBIGINT, load_id BIGINT)""",
     """CREATE TABLE strategy_events (run_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, seq BIGINT NOT NULL,
         bot VARCHAR, event VARCHAR, detail VARCHAR, data JSON, journal VARCHAR, key_hash UBIGINT, load_id BIGINT)""",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4)
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",

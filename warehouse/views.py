@@ -21,7 +21,7 @@ import hashlib
 
 import duckdb
 
-from warehouse import diagnostics
+from warehouse import diagnostics, summary
 from warehouse.paths import JOURNAL_SUFFIX, WarehousePaths
 from warehouse.project import RUNS_SELECT, TABLES, merged_runs, newest_first
 from warehouse.validate import columns_struct, typed_select
@@ -55,7 +55,7 @@ def view_sql(paths: WarehousePaths) -> list[str]:
         else:
             body = f"SELECT * FROM {t.name} UNION ALL BY NAME {pending}"
         out.append(f"CREATE OR REPLACE VIEW live_{t.name} AS {body}")
-    return out + list(diagnostics.VIEWS)
+    return out + summary.view_sql() + list(diagnostics.VIEWS)  # the run summary's figures, the grid's diagnostics
 
 
 def create_views(con: duckdb.DuckDBPyConnection, paths: WarehousePaths) -> None:

@@ -19,7 +19,7 @@ from core.errors import StreamDisconnected, VenueError, VenueTimeout
 from core.types import BBO, Balance, Book, Fill, FundingRate, Instrument, Order, Position, Side, Trade
 from exchanges.base import Venue
 from exchanges.sim.exchange import DISCONNECTED, FundingPayment, SimExchange, Subscription
-from exchanges.streams import ResilientStream
+from exchanges.streams import ClosedPositions, ResilientStream
 
 if TYPE_CHECKING:
     from exchanges.sim.world import SimWorld
@@ -212,9 +212,9 @@ class SimVenue(Venue):
                             since=self.clock.now())
 
     def stream_positions(self) -> AsyncIterator[Position]:
-        async def catch_up(since: float) -> list[Position]:
-            return await self.positions()
-        return self._stream("positions", None, catch_up=catch_up, ts=lambda p: p.ts, since=self.clock.now())
+        closed = ClosedPositions(self.name, self.positions, self.clock.now)  # the contract's reconnect rule
+        return self._stream("positions", None, catch_up=closed.catch_up, ts=lambda p: p.ts, since=self.clock.now(),
+                            observe=closed.observe)
 
 
 def _glitch(size: Decimal, rng: random.Random) -> Decimal:

@@ -8,12 +8,15 @@ with pydantic's message, which names the field and the allowed values.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from core.decimals import PLAIN_DECIMAL, PlainDecimal, PlainFloat, PlainInt
+from core.modes import run_mode
 from core.types import PriceMode
 from exchanges import registry
+from exchanges.fees import FeeRates, parse_fee_rates
 
 # The venue choices come from the venue registry (each venue package says which roles it takes).
 PrimaryVenue = Literal[registry.names(role="primary")]  # type: ignore[valid-type]
@@ -33,45 +36,64 @@ class HedgeConfig(BaseModel):
     primary: PrimaryVenue = "paradex"
     hedge: HedgeVenue = "grvt"
     ticker: Ticker = "SOL"
-    size: Decimal = Field(Decimal("0.1"), gt=0, description="order size per cycle, base units")
-    iterations: int = Field(10, ge=1, le=1_000_000, description="open+close cycle pairs")
+    size: PlainDecimal = Field(Decimal("0.1"), gt=0, description="order size per cycle, base units")
+    iterations: PlainInt = Field(10, ge=1, le=1_000_000, description="open+close cycle pairs")
     primary_mode: PrimaryMode = "bbo_minus_1"
     hedge_mode: HedgeMode = "bbo_minus_1"
     direction: Direction = "long"
-    build_to: int = Field(1, ge=1, le=1000, description="open cycles before closing")
-    max_position: Decimal | None = Field(None, gt=0, description="largest |primary position|; default size*build_to")
-    daily_loss_limit: Decimal = Field(Decimal("25"), gt=0, description="USD, from real fills and fees; UTC day")
-    net_delta_tolerance: Decimal = Field(Decimal("0.01"), gt=0, le=1,
+    build_to: PlainInt = Field(1, ge=1, le=1000, description="open cycles before closing")
+    max_position: Annotated[Decimal, Field(gt=0), PLAIN_DECIMAL] | None = Field(
+        None, description="largest |primary position|; default size*build_to")
+    daily_loss_limit: PlainDecimal = Field(Decimal("25"), gt=0, description="USD, from real fills and fees; UTC day")
+    net_delta_tolerance: PlainDecimal = Field(Decimal("0.01"), gt=0, le=1,
                                          description="allowed unexplained |net delta| as a fraction of size")
-    min_spread_bps: Decimal | None = Field(None, ge=-100, le=100,
+    min_spread_bps: Annotated[Decimal, Field(ge=-100, le=100), PLAIN_DECIMAL] | None = Field(None,
                                            description="quote only when the hedge touch is this much better")
-    hedge_timeout: float = Field(5.0, gt=0, le=600, description="seconds before a maker hedge turns taker")
+    hedge_timeout: PlainFloat = Field(5.0, gt=0, le=600, description="seconds before a maker hedge turns taker")
     on_cancel: OnCancel = "flatten"
     venue_mode: VenueMode = "sim"
-    seed: int = Field(7, ge=0)
+    seed: PlainInt = Field(7, ge=0)
 
     # Advanced knobs with the notes' safe defaults.
-    max_hedge_failures: int = Field(3, ge=1, le=20)
-    hedge_slippage_bps: Decimal = Field(Decimal("10"), gt=0, le=500)
-    flatten_slippage_bps: Decimal = Field(Decimal("25"), gt=0, le=1000)
-    reprice_bps: Decimal = Field(Decimal("1.0"), gt=0, le=100)
-    stale_after: float = Field(30.0, gt=0, description="seconds before an unfilled primary order is renewed")
-    adverse_move_bps: Decimal = Field(Decimal("3"), gt=0, le=500)
-    reconcile_interval: float = Field(15.0, gt=0)
-    reconcile_confirmations: int = Field(2, ge=2, le=10)
-    margin_fraction: Decimal = Field(Decimal("0.2"), gt=0, le=1)
+    max_hedge_failures: PlainInt = Field(3, ge=1, le=20)
+    hedge_slippage_bps: PlainDecimal = Field(Decimal("10"), gt=0, le=500)
+    flatten_slippage_bps: PlainDecimal = Field(Decimal("25"), gt=0, le=1000)
+    reprice_bps: PlainDecimal = Field(Decimal("1.0"), gt=0, le=100)
+    stale_after: PlainFloat = Field(30.0, gt=0, description="seconds before an unfilled primary order is renewed")
+    adverse_move_bps: PlainDecimal = Field(Decimal("3"), gt=0, le=500)
+    reconcile_interval: PlainFloat = Field(15.0, gt=0)
+    reconcile_confirmations: PlainInt = Field(2, ge=2, le=10)
+    margin_fraction: PlainDecimal = Field(Decimal("0.2"), gt=0, le=1)
     sim_clock: SimClock = "virtual"
+    # The accounts' fee rates, "maker/taker" in bps (simulator only; live reads the account's own).
+    primary_fees: str | None = Field(None, description="primary account's maker/taker fee rates, bps (sim)")
+    hedge_fees: str | None = Field(None, description="hedge account's maker/taker fee rates, bps (sim)")
 
     @field_validator("ticker", mode="before")
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
 
+    @field_validator("primary_fees", "hedge_fees")
+    @classmethod
+    def _fee_rates(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None:
+            parse_fee_rates(v, info.field_name or "fees")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> HedgeConfig:
+        if self.venue_mode == "live" and (self.primary_fees or self.hedge_fees):
+            raise ValueError("primary_fees/hedge_fees are for the simulator; a live run trades at the accounts' "
+                             "own rates, read from the venues")
         if self.max_position is not None and self.max_position < self.size:
             raise ValueError(f"max_position ({self.max_position}) must be at least size ({self.size})")
         return self
+
+    def fee_rates(self) -> dict[str, FeeRates]:
+        """The fee rates given for each venue (none: the venue setting, else the simulator's profile)."""
+        given = ((self.primary, self.primary_fees), (self.hedge, self.hedge_fees))
+        return {v: parse_fee_rates(f, "fees") for v, f in given if f is not None}
 
     @property
     def position_limit(self) -> Decimal:
@@ -84,6 +106,11 @@ class HedgeConfig(BaseModel):
     @property
     def hedge_price_mode(self) -> PriceMode:
         return PriceMode(self.hedge_mode)
+
+    @property
+    def run_mode(self) -> tuple[str, str]:
+        """(mode, clock): backtest/virtual, paper/real or live/real (``core.modes``)."""
+        return run_mode(self.venue_mode, self.sim_clock)
 
     @property
     def account_key(self) -> str:

@@ -62,6 +62,7 @@ class Tracked:
     fill_qty: Decimal = ZERO  # from fill events only
     escalate: bool = False
     last_check: float = 0.0
+    why: str | None = None  # why a hedge is (or was escalated to) taker; see CycleRecord.hedge_taker_reason
 
     @property
     def live(self) -> bool:
@@ -113,6 +114,7 @@ class HedgeEngine:
         self._consecutive_hedge_failures = 0
         self._failing = False
         self._taker_hedge = cfg.hedge_mode == "market"
+        self._taker_why: str | None = "hedge_mode_market" if self._taker_hedge else None
         self._quote_after = 0.0
         self._hedge_after = 0.0
         self._transient_rejects = 0
@@ -451,7 +453,7 @@ class HedgeEngine:
         cid = self._cid("hedge")
         if self._taker_hedge:
             slip = self.cfg.hedge_slippage_bps * (1 + self._consecutive_hedge_failures)
-            self._track("hedge", self.hv, cid, side, qty, None, reduce_only, now)
+            self._track("hedge", self.hv, cid, side, qty, None, reduce_only, now).why = self._taker_why
             return [PlaceMarket(self.hv, "hedge", side, qty, cid, slip, reduce_only)]
         price = limit_price(PriceMode.BBO_MINUS_1, side, bbo, self.h)
         assert price is not None
@@ -470,6 +472,7 @@ class HedgeEngine:
                 t.state = "cancelling"
                 t.escalate = True
                 t.last_check = now
+                t.why = self._taker_why = "timeout" if now - t.placed_at >= self.cfg.hedge_timeout else "adverse_move"
                 self._taker_hedge = True
                 self.stats.escalations += 1
                 out.append(Cancel(t.venue, t.client_id))
@@ -480,6 +483,7 @@ class HedgeEngine:
         self.stats.hedge_failures += 1
         self._failing = True
         self._taker_hedge = True
+        self._taker_why = "hedge_failed"
         self._hedge_after = now + HEDGE_RETRY_COOLDOWN
         n, limit = self._consecutive_hedge_failures, self.cfg.max_hedge_failures
         code = Reason(reason) if isinstance(reason, str) and reason in Reason.__members__ else \
@@ -512,6 +516,7 @@ class HedgeEngine:
         intents = self._maybe_hedge(now)
         if not self._hedge_busy() and not self._live("hedge"):
             self._taker_hedge = self.cfg.hedge_mode == "market"  # the hedge episode is over
+            self._taker_why = "hedge_mode_market" if self._taker_hedge else None
         c = self.cycle
         if c is None:
             return intents + self._next_cycle(now)

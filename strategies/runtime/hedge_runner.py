@@ -13,6 +13,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -72,6 +73,7 @@ class HedgeRunner:
         self._cash = {v: ZERO for v in self.venues}
         self._fees = {v: ZERO for v in self.venues}
         self._volume = {v: ZERO for v in self.venues}
+        self._marks: dict[str, Decimal] = {}  # final positions' marks, as recorded
 
     # --- pre-trade ---------------------------------------------------------------------------
     async def _snapshot(self, venue: Venue) -> VenueSnapshot:
@@ -98,7 +100,7 @@ class HedgeRunner:
             await self.preflight()
         pins, hins = self._instruments
         self.recorder.run_started(RunInfo(self.run_id, BOT, (pins.venue, hins.venue), self.symbol,
-                                          self.cfg.public_params(), started, self.flow_run_id))
+                                          self._run_params(), started, self.flow_run_id, *self.cfg.run_mode))
         self.engine = engine = HedgeEngine(self.cfg, self.run_id, pins, hins, started)
         restore = self._install_signal_handlers()
         try:
@@ -133,11 +135,22 @@ class HedgeRunner:
         return RunResult(
             run_id=self.run_id, status=fin.status, reason=fin.reason, symbol=self.symbol,
             venues=(self.primary.name, self.hedge.name), cycles=self._cycles, risk_events=self._risk,
-            positions=final, marks={v: b.mid for v, b in engine.bbo.items()}, cash=self._cash, fees=self._fees,
+            positions=final, marks={v: b.mid for v, b in engine.bbo.items()} | self._marks, cash=self._cash,
+            fees=self._fees,
             volume=self._volume, residual=engine.residual, hedge_failures=engine.stats.hedge_failures,
             recoveries=engine.stats.recoveries, max_abs_net=engine.stats.max_abs_net,
             net_samples=engine.stats.net_samples, started=started, ended=ended, tolerance=engine.tol,
-            reaction_s=self.reaction_s)
+            reaction_s=self.reaction_s, fee_rates={i.venue: (i.maker_fee, i.taker_fee) for i in self._instruments})
+
+    def _run_params(self) -> dict[str, Any]:
+        """The run's parameters, and each venue's instrument steps and fee rates: the warehouse prints
+        sizes in the venue's precision and judges net delta with the run's own tolerance."""
+        params = self.cfg.public_params()
+        params["instruments"] = {
+            i.venue: {"venue_symbol": i.venue_symbol, "tick": str(i.tick), "lot": str(i.lot),
+                      "min_size": str(i.min_size), "maker_fee": str(i.maker_fee), "taker_fee": str(i.taker_fee)}
+            for i in self._instruments}
+        return params
 
     def request_stop(self, *, flatten: bool) -> None:
         """Cancel open orders, then flatten or leave positions (a user cancelling the run)."""
@@ -212,7 +225,10 @@ class HedgeRunner:
         for v in self.venues.values():
             try:
                 p = await idempotent(lambda v=v: v.position(self.symbol), f"{v.name} position")
-                self.recorder.position(p)
+                bbo = self.engine.bbo.get(v.name) if self.engine else None
+                if bbo is not None:
+                    self._marks[v.name] = bbo.mid
+                self.recorder.position(replace(p, mark=bbo.mid if bbo else None))  # what the summary marks it at
                 out[v.name] = p.size
             except VenueError:
                 out[v.name] = self.engine.pos.get(v.name, ZERO) if self.engine else ZERO
