@@ -6,6 +6,7 @@ import typer
 
 from cli.demo import demo
 from cli.hedge import hedge_cmd
+from cli.intel import insights_cmd, review_cmd, sentiment_cmd
 from cli.serve import serve_cmd, stop_cmd
 from cli.sim import sim_app
 from cli.venues import fake_venue_app, positions_app, venues_app
@@ -22,6 +23,9 @@ app.command("hedge")(hedge_cmd)
 app.command("serve")(serve_cmd)
 app.command("stop")(stop_cmd)
 app.command("demo")(demo)
+app.command("sentiment")(sentiment_cmd)
+app.command("insights")(insights_cmd)
+app.command("review")(review_cmd)
 
 
 def main() -> None:

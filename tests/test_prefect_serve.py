@@ -13,7 +13,8 @@ from server.serve import WORKER_NAME, ServePaths
 from tests.local_prefect import LocalPrefect
 
 ACCOUNT_LIMITS = {"account-sim-paradex-grvt", "account-sim-backpack-grvt", "warehouse-loader"}
-DEPLOYMENTS = {"hedge/paradex-grvt-sol", "hedge/backpack-grvt-eth", "warehouse-load/every-15-minutes"}
+DEPLOYMENTS = {"hedge/paradex-grvt-sol", "hedge/backpack-grvt-eth", "warehouse-load/every-15-minutes",
+               "sentiment/hourly", "insights/hourly", "review/every-6-hours"}
 
 
 def server_objects(lp: LocalPrefect) -> dict[str, object]:

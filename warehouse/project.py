@@ -86,11 +86,13 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         FROM {{src}} r WHERE r.kind = 'sentiment'""", upsert=False, kind="sentiment"),
     Table("insights", ("insight_id",), f"""
         SELECT r.insight_id, {ts('r.ts')} AS ts, r.scope, r.topic, r.data, r.confidence, r.source, r.run_id, r.seq,
-               r.journal
+               r.journal, r.version, {ts('r.expires')} AS expires, r.review_id
         FROM {{src}} r WHERE r.kind = 'insight'""", upsert=True, order="ts, seq", kind="insight"),
     Table("reviews", ("review_id",), f"""
         SELECT r.review_id, {ts('r.ts')} AS ts, r.reviewer, r.model, {ts('r.period_start')} AS period_start,
-               {ts('r.period_end')} AS period_end, r.summary, r.body, r.valid, r.run_id, r.seq, r.journal
+               {ts('r.period_end')} AS period_end, r.summary, r.body, r.valid, r.run_id, r.seq, r.journal,
+               r.prompt_version, r.prompt_hash, r.inputs_digest, r.answer, r.parsed, r.verdict, r.prompt_tokens,
+               r.completion_tokens, r.latency_ms, r.attempts, r.error
         FROM {{src}} r WHERE r.kind = 'review'""", upsert=True, order="ts, seq", kind="review"),
     Table("book_samples", ("run_id", "venue", "symbol", "ts"), f"""
         SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.bid, r.ask, r.seq, r.journal

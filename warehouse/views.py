@@ -55,7 +55,7 @@ def view_sql(paths: WarehousePaths) -> list[str]:
         else:
             body = f"SELECT * FROM {t.name} UNION ALL BY NAME {pending}"
         out.append(f"CREATE OR REPLACE VIEW live_{t.name} AS {body}")
-    return out + summary.view_sql() + list(diagnostics.VIEWS)  # the run summary's figures, the grid's diagnostics
+    return out + summary.view_sql() + list(diagnostics.VIEWS)  # run summary (summary.sql), grid diagnostics
 
 
 def create_views(con: duckdb.DuckDBPyConnection, paths: WarehousePaths) -> None:
