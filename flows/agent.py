@@ -65,11 +65,17 @@ def choose_ask(params: AgentParams) -> tuple[Ask, str]:
     return policy_ask(name), f"deterministic '{name}' policy ({why})"
 
 
-@task(name="pre-trade validation", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE,
-      retry_condition_fn=lambda task, run, state: not isinstance(state.result(raise_on_failure=False), PreTradeError))
+@task(name="pre-trade validation", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def agent_preflight(session: VenueSession, agent: AgentSession) -> dict[str, Any]:
-    """Read the venue for every symbol and refuse the run before any order if it cannot carry it."""
-    return session.clock.run(agent.preflight)
+    """Read the venue for every symbol and let the run be refused before any order.
+
+    A refusal is an answer, not a failure of this task: it comes back as ``{"refused": reasons}``
+    (no traceback, no retry); a venue that does not answer is retried.
+    """
+    try:
+        return {"checks": session.clock.run(agent.preflight)}
+    except PreTradeError as exc:
+        return {"refused": str(exc)}
 
 
 def _progress(agent: AgentSession) -> Any:
@@ -123,7 +129,11 @@ def agent_flow(params: AgentParams = AgentParams(), lock_timeout: float = 600.0)
                              flow_run_id=flow_run.id)
         agent.on_decision = _progress(agent)
         try:
-            agent_preflight(session, agent)
+            checks = agent_preflight(session, agent)
+            if "refused" in checks:  # an expected refusal before any order: one line, no traceback
+                logger.error("%s", checks["refused"])
+                return Failed(message=checks["refused"], data=AgentStopped(checks["refused"], {}))
+            logger.info("pre-trade checks passed: %s", checks["checks"])
             result = session.clock.run(agent.run)
         finally:
             session.clock.run(session.close)
