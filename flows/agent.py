@@ -20,7 +20,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 
+from core.errors import ConfigError
 from core.settings import get_settings
+from exchanges import registry
 from exchanges.connect import VenueSession, open_venues
 from render.tables import markdown_table
 from strategies.agent.adviser import Ask
@@ -115,6 +117,12 @@ def agent_flow(params: AgentParams = AgentParams(), lock_timeout: float = 600.0)
         journals[rid] = Journal(rid, settings.journal_dir)
         return journals[rid]
 
+    if params.venue_mode == "live":
+        try:
+            registry.get(params.venue, field="venue", live=True)
+        except ConfigError as exc:  # before the account is even taken: one line, no traceback
+            logger.error("%s", exc)
+            return Failed(message=str(exc), data=AgentStopped(str(exc), {}))
     held = contextlib.ExitStack()  # the account (OS lock + Prefect slot) until the venues are closed
     try:
         held.enter_context(hold_account([account_key(params)], {"run_id": run_id, "flow_run_id": flow_run.id},
