@@ -7,6 +7,7 @@ import typer
 from cli.agent import AGENT_CONTEXT, agent_cmd
 from cli.demo import demo
 from cli.hedge import hedge_cmd
+from cli.intel import insights_cmd, review_cmd, sentiment_cmd
 from cli.serve import serve_cmd, stop_cmd
 from cli.sim import sim_app
 from cli.venues import fake_venue_app, positions_app, venues_app
@@ -24,6 +25,9 @@ app.command("agent", context_settings=AGENT_CONTEXT)(agent_cmd)
 app.command("serve")(serve_cmd)
 app.command("stop")(stop_cmd)
 app.command("demo")(demo)
+app.command("sentiment")(sentiment_cmd)
+app.command("insights")(insights_cmd)
+app.command("review")(review_cmd)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from cli.strict import decimal_arg, float_arg, int_arg
+from core.errors import ConfigError
 from exchanges import registry
 from render.tables import text_table
 
@@ -35,6 +36,18 @@ def run_hedge(params: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
     if isinstance(data, BotStopped):
         data = data.summary
     return state.type.value, state.message or "", data if isinstance(data, dict) else None
+
+
+def check_replays(params: dict[str, Any]) -> None:
+    """Read every --replay file whole before the flow starts: a bad file is refused here, naming
+    its line and field, before any order (the flow checks again when it opens the venues)."""
+    if not params.get("replay"):
+        return
+    from exchanges.sim.replay import load_replays, parse_replay_args
+    from strategies.hedge.config import HedgeConfig
+
+    HedgeConfig(**{k: v for k, v in params.items() if k != "lock_timeout"})
+    load_replays(parse_replay_args(params["replay"]), (params["ticker"],))
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -80,6 +93,10 @@ def hedge_cmd(
                                                           "0.3/4.5 (simulator; live reads the account's own)")] = None,
     hedge_fees: Annotated[str | None, typer.Option(help="hedge account's fee rates, maker/taker in bps, e.g. "
                                                         "-0.3/1.9 (simulator; live reads the account's own)")] = None,
+    replay: Annotated[list[str] | None, typer.Option(help="VENUE=FILE: a recorded market file drives that simulated "
+                                                          "venue (repeatable); the run ends with the file")] = None,
+    max_basis_bps: Annotated[Decimal, typer.Option(help="refuse to start when the venues' mids differ by more "
+                                                        "(bps)")] = Decimal(50),
 ) -> None:
     """Run the delta-neutral hedge bot (a Prefect flow run) and print its summary.
 
@@ -91,13 +108,18 @@ def hedge_cmd(
                   max_position=max_position, daily_loss_limit=daily_loss_limit,
                   net_delta_tolerance=net_delta_tolerance, min_spread_bps=min_spread_bps,
                   hedge_timeout=hedge_timeout, on_cancel=on_cancel, venue_mode=venue_mode, seed=seed,
-                  lock_timeout=lock_timeout, sim_clock=sim_clock, primary_fees=primary_fees, hedge_fees=hedge_fees)
+                  lock_timeout=lock_timeout, sim_clock=sim_clock, primary_fees=primary_fees, hedge_fees=hedge_fees,
+                  replay=list(replay or []), max_basis_bps=max_basis_bps)
     try:
+        check_replays(params)
         status, message, summary = run_hedge(params)
     except ValidationError as exc:
         for err in exc.errors():
             field = ".".join(str(x) for x in err["loc"]) or "parameters"
             typer.echo(f"error: --{field.replace('_', '-')}: {err['msg']}", err=True)
+        raise typer.Exit(2) from None
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if summary:
         print_summary(summary)

@@ -60,6 +60,17 @@ class SentimentSettings(BaseModel):
     funding_max_age_s: float = Field(default=2 * 3600.0, gt=0)
 
 
+class InsightsSettings(BaseModel):
+    """Shared-insights statistics (``PERPFLOW_INSIGHTS__*``)."""
+
+    window_days: float = Field(default=7.0, gt=0, le=365)  # outcomes older than this are not counted
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)  # level of the Wilson bounds and the blackout test
+    min_trades: int = Field(default=10, ge=1)  # a combo needs this many outcomes before it can be blocked
+    block_hours: float = Field(default=24.0, gt=0, le=24 * 30)  # how long a statistical block lasts
+    blackout_min_sample: int = Field(default=20, ge=1)  # outcomes in an hour before it can be a blackout
+    blackout_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
                                       env_file=".env", extra="ignore")
@@ -69,6 +80,7 @@ class Settings(BaseSettings):
     seed: PlainInt = Field(default=7, ge=0)
     llm: LlmSettings = LlmSettings()
     sentiment: SentimentSettings = SentimentSettings()
+    insights: InsightsSettings = InsightsSettings()
 
     @property
     def journal_dir(self) -> Path:

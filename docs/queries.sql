@@ -143,3 +143,59 @@ SELECT run_id, coalesce(hedge_taker_reason, 'stayed maker') AS reason, count(*) 
 FROM cycles
 GROUP BY run_id, reason
 ORDER BY run_id, cycles DESC, reason;
+
+-- The grid market maker's four hypotheses for losing fills, one query each, over the
+-- fill_diagnostics view (one row per fill: book, queue time, fees, inventory, momentum, markouts;
+-- see warehouse/diagnostics.py). Markouts are signed: positive = the mid moved our way afterwards.
+
+-- name: hyp_a_markout_by_side_and_momentum
+-- A, adverse selection: are fills followed by the mid moving against us, by side and momentum state?
+SELECT bot, side, momentum, count(*) AS fills,
+       round(avg(spread_capture / notional * 1e4), 4) AS avg_edge_at_fill_bps,
+       round(avg(markout_1s_bps), 4) AS avg_markout_1s_bps,
+       round(avg(markout_10s_bps), 4) AS avg_markout_10s_bps,
+       round(avg(markout_60s_bps), 4) AS avg_markout_60s_bps,
+       round(sum(markout_60s_pnl), 6) AS markout_60s_pnl
+FROM fill_diagnostics
+GROUP BY bot, side, momentum
+ORDER BY bot, side, momentum;
+
+-- name: hyp_b_inventory_buckets
+-- B, inventory imbalance: fills and PnL by inventory before the fill (fraction of the run's
+-- max_position), and whether the fill added to the inventory or reduced it.
+WITH f AS (
+    SELECT d.*, d.inventory_before / nullif(CAST(r.params->>'max_position' AS DOUBLE), 0) AS q
+    FROM fill_diagnostics d JOIN runs r USING (run_id))
+SELECT bot,
+       CASE WHEN q IS NULL THEN 'unknown' WHEN q < -0.6 THEN '1: q < -0.6' WHEN q < -0.2 THEN '2: -0.6..-0.2'
+            WHEN q <= 0.2 THEN '3: -0.2..0.2' WHEN q <= 0.6 THEN '4: 0.2..0.6' ELSE '5: q > 0.6' END AS inventory_bucket,
+       count(*) AS fills,
+       count(*) FILTER (WHERE abs(inventory_after) > abs(inventory_before)) AS adding_fills,
+       round(sum(notional), 2) AS volume,
+       round(sum(spread_capture - fee), 6) AS fill_pnl,
+       round(avg(spread_capture - fee), 6) AS avg_fill_pnl,
+       round(sum(markout_60s_pnl), 6) AS markout_60s_pnl
+FROM f
+GROUP BY bot, inventory_bucket
+ORDER BY bot, inventory_bucket;
+
+-- name: hyp_c_maker_taker_fees
+-- C, fee miscalculation: maker/taker counts and the fee charged vs the maker fee the bot assumed.
+SELECT bot, liquidity, count(*) AS fills, round(sum(notional), 2) AS volume,
+       round(sum(fee), 6) AS fee_paid, round(sum(fee_assumed), 6) AS fee_assumed,
+       round(sum(fee_excess), 6) AS fee_excess,
+       round(sum(fee) / nullif(sum(notional), 0) * 1e4, 4) AS fee_bps
+FROM fill_diagnostics
+GROUP BY bot, liquidity
+ORDER BY bot, liquidity;
+
+-- name: hyp_d_fill_minus_order_ticks
+-- D, rounding and slippage: how far fills land from their order price, in ticks (positive = worse
+-- for us: a buy above or a sell below its limit).
+SELECT bot, round(slippage_ticks, 2) AS slippage_ticks, count(*) AS fills,
+       round(count(*) / sum(count(*)) OVER (PARTITION BY bot), 4) AS share,
+       round(sum((fill_price - order_price) * size * CASE side WHEN 'BUY' THEN 1 ELSE -1 END), 6) AS cost
+FROM fill_diagnostics
+WHERE order_price IS NOT NULL
+GROUP BY bot, round(slippage_ticks, 2)
+ORDER BY bot, slippage_ticks;

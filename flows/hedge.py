@@ -29,11 +29,12 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from core.records import CycleRecord
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
+from exchanges.sim.replay import parse_replay_args
 from flows.params import Count, FeeBps, Fraction, PositiveDecimal, Seconds, SpreadBps
 from render.summary import summary_rows
 from render.tables import markdown_table
@@ -52,6 +53,7 @@ from strategies.hedge.config import (
 from strategies.hedge.result import RunResult, summarize
 from strategies.hedge.result import summary_rows as fallback_rows
 from strategies.preflight import PreTradeError
+from strategies.runtime.data_end import run_until_data_ends
 from strategies.runtime.hedge_runner import HedgeRunner
 from tasks.account import AccountBusy, hold_account, limit_name
 from tasks.warehouse import ensure_loader_limit, load_warehouse
@@ -167,6 +169,9 @@ def hedge_flow(
     sim_clock: SimClock = "virtual",
     primary_fees: FeeBps | None = None,
     hedge_fees: FeeBps | None = None,
+    replay: list[str] | None = None,
+    max_basis_bps: Annotated[Decimal, Field(gt=0, le=10_000), WithJsonSchema(
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 10_000})] = Decimal("50"),
 ) -> dict[str, Any] | State:
     """One hedge bot run; the parameters are the product notes' command line.
 
@@ -195,13 +200,17 @@ def hedge_flow(
         primary_fees: the primary account's fee rates for the simulator, maker/taker in bps (e.g. 0.3/4.5); empty =
             the venue's fees setting, else the simulator's profile; live runs read the account's own rates
         hedge_fees: the hedge account's fee rates for the simulator, maker/taker in bps (e.g. -0.3/1.9)
+        replay: VENUE=FILE items: a recorded market file (exchanges/sim/replay.py) drives that simulated venue;
+            the run starts at the file's start and completes when it ends
+        max_basis_bps: refuse to start when the two venues' mids differ by more than this (bps)
     """
     cfg = HedgeConfig(primary=primary, hedge=hedge, ticker=ticker, size=size, iterations=iterations,
                       primary_mode=primary_mode, hedge_mode=hedge_mode, direction=direction, build_to=build_to,
                       max_position=max_position, daily_loss_limit=daily_loss_limit,
                       net_delta_tolerance=net_delta_tolerance, min_spread_bps=min_spread_bps,
                       hedge_timeout=hedge_timeout, on_cancel=on_cancel, venue_mode=venue_mode, seed=seed,
-                      sim_clock=sim_clock, primary_fees=primary_fees, hedge_fees=hedge_fees)
+                      sim_clock=sim_clock, primary_fees=primary_fees, hedge_fees=hedge_fees,
+                      replay=tuple(replay or ()), max_basis_bps=max_basis_bps)
     logger = get_run_logger()
     settings = get_settings()
     run_id = flow_run.id or str(uuid.uuid4())
@@ -215,7 +224,8 @@ def hedge_flow(
     with held:
         logger.info("account %s locked for run %s", cfg.account_key, run_id)
         session = open_venues(cfg.venue_mode, (cfg.primary, cfg.hedge), (cfg.ticker,), seed=cfg.seed,
-                              settings=settings, sim_clock=cfg.sim_clock, fees=cfg.fee_rates())
+                              settings=settings, sim_clock=cfg.sim_clock, fees=cfg.fee_rates(),
+                              replay=parse_replay_args(cfg.replay))
         recorder = Journal(run_id, settings.journal_dir)
         progress = create_progress_artifact(0.0, key="hedge-progress", description="cycles done of total")
         runner = HedgeRunner(cfg, run_id, session.venue(cfg.primary), session.venue(cfg.hedge), recorder,
@@ -223,7 +233,7 @@ def hedge_flow(
         try:
             checks = pre_trade_validation(session, runner)
             logger.info("pre-trade checks passed: %s", checks)
-            result = session.clock.run(runner.run)
+            result = session.clock.run(lambda: run_until_data_ends(runner, session.data_end))
         finally:
             session.clock.run(session.close)
             recorder.close_sync()

@@ -82,10 +82,25 @@ def _venue_limits(role: str, size: Decimal, snap: VenueSnapshot) -> list[Problem
     return out
 
 
+def basis_problem(primary: VenueSnapshot, hedge: VenueSnapshot, max_basis_bps: Decimal) -> Problem | None:
+    """Two venues quoting one asset differ by a few bps; a gap of a percent is a wrong feed, a
+    wrong instrument or a replayed file beside a model on another price - never an edge."""
+    basis = (primary.bbo.mid - hedge.bbo.mid) / hedge.bbo.mid * 10_000
+    if abs(basis) <= max_basis_bps:
+        return None
+    return Problem("max_basis_bps", Reason.BASIS_TOO_WIDE,
+                   f"{primary.instrument.venue} mid {primary.bbo.mid} vs {hedge.instrument.venue} mid {hedge.bbo.mid}: "
+                   f"basis {basis:+.1f} bps is beyond the {max_basis_bps} bps tolerance")
+
+
 def validate(size: Decimal, position_limit: Decimal, margin_fraction: Decimal,
-             primary: VenueSnapshot, hedge: VenueSnapshot) -> ExecutableEstimate:
+             primary: VenueSnapshot, hedge: VenueSnapshot, max_basis_bps: Decimal | None = None) -> ExecutableEstimate:
     """Raise ``PreTradeError`` listing every problem; return the hedge venue's executable estimate."""
     problems = _venue_limits("primary", size, primary) + _venue_limits("hedge", size, hedge)
+    if max_basis_bps is not None:
+        basis = basis_problem(primary, hedge, max_basis_bps)
+        if basis is not None:
+            problems.append(basis)
     est = executable_size(hedge.trades, hedge.book)
     hv = f"{hedge.instrument.venue} {hedge.instrument.symbol}"
     if est.size is None:

@@ -15,7 +15,7 @@ from tests.local_prefect import LocalPrefect
 ACCOUNT_LIMITS = {"account-sim-paradex-grvt", "account-sim-backpack-grvt", "account-sim-hibachi",
                   "account-sim-extended", "warehouse-loader"}
 DEPLOYMENTS = {"hedge/paradex-grvt-sol", "hedge/backpack-grvt-eth", "warehouse-load/every-15-minutes",
-               "agent/hibachi", "agent/extended"}
+               "sentiment/hourly", "insights/hourly", "review/every-6-hours", "agent/hibachi", "agent/extended"}
 
 
 def server_objects(lp: LocalPrefect) -> dict[str, object]:

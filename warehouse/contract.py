@@ -89,10 +89,20 @@ KINDS: dict[str, tuple[Field, ...]] = {
     "sentiment": (_f("source"), _f("metric"), _f("symbol", required=False), _f("value", FLOAT), _f("ts", FLOAT),
                   _f("age_s", FLOAT, False), _f("stale", BOOL), _f("detail", required=False)),
     "insight": (_f("insight_id"), _f("ts", FLOAT), _f("scope"), _f("topic"), _f("data", OBJ),
-                _f("confidence", FLOAT, False), _f("source")),
+                _f("confidence", FLOAT, False), _f("source"), _f("version", required=False),
+                _f("expires", FLOAT, False), _f("review_id", required=False)),
     "review": (_f("review_id"), _f("ts", FLOAT), _f("reviewer"), _f("model", required=False),
                _f("period_start", FLOAT, False), _f("period_end", FLOAT, False), _f("summary"), _f("body", OBJ),
-               _f("valid", BOOL)),
+               _f("valid", BOOL), _f("prompt_version", required=False), _f("prompt_hash", required=False),
+               _f("inputs_digest", required=False), _f("answer", required=False), _f("parsed", OBJ, False),
+               _f("verdict", required=False, allowed=("accepted", "rejected", "failed")),
+               _f("prompt_tokens", INT, False), _f("completion_tokens", INT, False), _f("latency_ms", FLOAT, False),
+               _f("attempts", INT, False), _f("error", required=False)),
+    # Written by bot strategies through the runner: the market as the bot saw it (sampled, for
+    # markouts and inventory PnL) and the strategy's own events (a grid's start facts, pauses,
+    # resumes), each with a free-form ``data`` object.
+    "book_sample": (_f("venue"), _f("symbol"), _f("bid", DEC), _f("ask", DEC), _f("ts", FLOAT)),
+    "strategy_event": (_f("ts", FLOAT), _f("event"), _f("detail"), _f("data", OBJ)),
     # The LLM agents: every adviser call (asked or skipped), every round trip, every mode change.
     "decision": (_f("decision_id"), _f("ts", FLOAT), _f("venue"), _f("mode"), _f("inputs_digest"), _f("prompt_hash"),
                  _f("allowed", OBJ), _f("llm_called", BOOL), _f("verdict", allowed=("accepted", "abstain", "skipped")),

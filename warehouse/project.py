@@ -86,12 +86,20 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         FROM {{src}} r WHERE r.kind = 'sentiment'""", upsert=False, kind="sentiment"),
     Table("insights", ("insight_id",), f"""
         SELECT r.insight_id, {ts('r.ts')} AS ts, r.scope, r.topic, r.data, r.confidence, r.source, r.run_id, r.seq,
-               r.journal
+               r.journal, r.version, {ts('r.expires')} AS expires, r.review_id
         FROM {{src}} r WHERE r.kind = 'insight'""", upsert=True, order="ts, seq", kind="insight"),
     Table("reviews", ("review_id",), f"""
         SELECT r.review_id, {ts('r.ts')} AS ts, r.reviewer, r.model, {ts('r.period_start')} AS period_start,
-               {ts('r.period_end')} AS period_end, r.summary, r.body, r.valid, r.run_id, r.seq, r.journal
+               {ts('r.period_end')} AS period_end, r.summary, r.body, r.valid, r.run_id, r.seq, r.journal,
+               r.prompt_version, r.prompt_hash, r.inputs_digest, r.answer, r.parsed, r.verdict, r.prompt_tokens,
+               r.completion_tokens, r.latency_ms, r.attempts, r.error
         FROM {{src}} r WHERE r.kind = 'review'""", upsert=True, order="ts, seq", kind="review"),
+    Table("book_samples", ("run_id", "venue", "symbol", "ts"), f"""
+        SELECT r.run_id, r.venue, r.symbol, {ts('r.ts')} AS ts, r.bid, r.ask, r.seq, r.journal
+        FROM {{src}} r WHERE r.kind = 'book_sample'""", upsert=False, kind="book_sample"),
+    Table("strategy_events", ("run_id", "ts", "seq"), f"""
+        SELECT r.run_id, {ts('r.ts')} AS ts, r.seq, {BOT} AS bot, r.event, r.detail, r.data, r.journal
+        FROM {{src}} r {BOT_JOIN} WHERE r.kind = 'strategy_event'""", upsert=False, kind="strategy_event"),
     Table("decisions", ("decision_id",), f"""
         SELECT r.decision_id, r.run_id, {BOT} AS bot, {ts('r.ts')} AS ts, r.venue, r.mode, r.inputs_digest,
                r.prompt_hash, r.allowed, r.llm_called, r.verdict, r.reason, r.action, r.symbol, r.size_usd,

@@ -119,9 +119,34 @@ V5 = Migration(5, "what really happened per cycle (order ids per leg, maker shar
     f"ALTER TABLE positions ADD COLUMN mark {D}",
 ))
 
+V6 = Migration(6, "what a cross-bot review and a shared-insights version need: prompt hash, inputs digest, raw and "
+                  "parsed answers, verdict, tokens, latency, error; insight versions, expiry and review provenance", (
+    "ALTER TABLE reviews ADD COLUMN prompt_version VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN prompt_hash VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN inputs_digest VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN answer VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN parsed JSON",
+    "ALTER TABLE reviews ADD COLUMN verdict VARCHAR",
+    "ALTER TABLE reviews ADD COLUMN prompt_tokens BIGINT",
+    "ALTER TABLE reviews ADD COLUMN completion_tokens BIGINT",
+    "ALTER TABLE reviews ADD COLUMN latency_ms DOUBLE",
+    "ALTER TABLE reviews ADD COLUMN attempts BIGINT",
+    "ALTER TABLE reviews ADD COLUMN error VARCHAR",
+    "ALTER TABLE insights ADD COLUMN version VARCHAR",
+    "ALTER TABLE insights ADD COLUMN expires TIMESTAMP",
+    "ALTER TABLE insights ADD COLUMN review_id VARCHAR",
+))
+
+V7 = Migration(7, "book_samples (the market a bot saw, for markouts) and strategy_events (a strategy's own events)", (
+    f"""CREATE TABLE book_samples (run_id VARCHAR NOT NULL, venue VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL, bid {D}, ask {D}, seq BIGINT, journal VARCHAR, key_hash UBIGINT, load_id BIGINT)""",
+    """CREATE TABLE strategy_events (run_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, seq BIGINT NOT NULL,
+        bot VARCHAR, event VARCHAR, detail VARCHAR, data JSON, journal VARCHAR, key_hash UBIGINT, load_id BIGINT)""",
+))
+
 KEYS = "key_hash UBIGINT, load_id BIGINT"
-V_AGENTS = Migration(6, "the LLM agents: decisions (every adviser call), agent_trades (every round trip), "
-                        "mode_changes", (
+V8 = Migration(8, "the LLM agents: decisions (every adviser call), agent_trades (every round trip), "
+                  "mode_changes", (
     f"""CREATE TABLE decisions (decision_id VARCHAR NOT NULL, run_id VARCHAR, bot VARCHAR, ts TIMESTAMP,
         venue VARCHAR, mode VARCHAR, inputs_digest VARCHAR, prompt_hash VARCHAR, allowed JSON, llm_called BOOLEAN,
         verdict VARCHAR, reason VARCHAR, action VARCHAR, symbol VARCHAR, size_usd DOUBLE, confidence DOUBLE,
@@ -138,11 +163,12 @@ V_AGENTS = Migration(6, "the LLM agents: decisions (every adviser call), agent_t
         {KEYS})""",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V_AGENTS)
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",
-          "sentiment", "insights", "reviews", "quarantine", "decisions", "agent_trades", "mode_changes")
+          "sentiment", "insights", "reviews", "quarantine", "book_samples", "strategy_events", "decisions",
+          "agent_trades", "mode_changes")
 
 
 def version(con: duckdb.DuckDBPyConnection) -> int:

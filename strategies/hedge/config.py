@@ -64,7 +64,10 @@ class HedgeConfig(BaseModel):
     reconcile_interval: PlainFloat = Field(15.0, gt=0)
     reconcile_confirmations: PlainInt = Field(2, ge=2, le=10)
     margin_fraction: PlainDecimal = Field(Decimal("0.2"), gt=0, le=1)
+    max_basis_bps: PlainDecimal = Field(Decimal("50"), gt=0, le=10_000,
+                                        description="refuse to start when the venues' mids differ by more (bps)")
     sim_clock: SimClock = "virtual"
+    replay: tuple[str, ...] = Field((), description="VENUE=FILE: a recorded market drives that simulated venue")
     # The accounts' fee rates, "maker/taker" in bps (simulator only; live reads the account's own).
     primary_fees: str | None = Field(None, description="primary account's maker/taker fee rates, bps (sim)")
     hedge_fees: str | None = Field(None, description="hedge account's maker/taker fee rates, bps (sim)")
@@ -88,6 +91,15 @@ class HedgeConfig(BaseModel):
                              "own rates, read from the venues")
         if self.max_position is not None and self.max_position < self.size:
             raise ValueError(f"max_position ({self.max_position}) must be at least size ({self.size})")
+        for item in self.replay:
+            venue, sep, file = item.partition("=")
+            if not sep or not file.strip():
+                raise ValueError(f"replay {item!r} is not VENUE=FILE (e.g. grvt=data/grvt-ETH.jsonl.gz)")
+            if venue.strip() not in (self.primary, self.hedge):
+                raise ValueError(f"replay venue {venue.strip()!r} is not traded; allowed: {self.primary}, {self.hedge}")
+        if self.replay and (self.venue_mode != "sim" or self.sim_clock != "virtual"):
+            raise ValueError("replay needs venue_mode sim and sim_clock virtual "
+                             "(a recorded market runs in its own time)")
         return self
 
     def fee_rates(self) -> dict[str, FeeRates]:

@@ -90,7 +90,8 @@ class HedgeRunner:
         """Validate the run against both venues; raises ``PreTradeError`` before any order."""
         p, h = await asyncio.gather(self._snapshot(self.primary), self._snapshot(self.hedge))
         self._instruments = (p.instrument, h.instrument)
-        self.estimate = validate(self.cfg.size, self.cfg.position_limit, self.cfg.margin_fraction, p, h)
+        self.estimate = validate(self.cfg.size, self.cfg.position_limit, self.cfg.margin_fraction, p, h,
+                                 self.cfg.max_basis_bps)
         return self.estimate
 
     # --- main loop ---------------------------------------------------------------------------
@@ -152,13 +153,16 @@ class HedgeRunner:
             for i in self._instruments}
         return params
 
-    def request_stop(self, *, flatten: bool) -> None:
-        """Cancel open orders, then flatten or leave positions (a user cancelling the run)."""
+    def request_stop(self, *, flatten: bool, status: str = "CANCELLED", reason: Reason = Reason.CANCELLED_BY_USER,
+                     detail: str = "") -> None:
+        """Cancel open orders, then flatten or leave positions (a user cancelling the run; the end
+        of a replayed market, which completes the run)."""
         if self.engine is None or self._stop_requested:
             return
         self._stop_requested = True
-        log.warning("stop requested: cancelling open orders, then %s", "flattening" if flatten else "leaving positions")
-        self._apply(self.engine.stop(self.clock.now(), flatten=flatten))
+        log.warning("stop requested (%s): cancelling open orders, then %s", detail or reason,
+                    "flattening" if flatten else "leaving positions")
+        self._apply(self.engine.stop(self.clock.now(), flatten=flatten, status=status, reason=reason, detail=detail))
 
     def _install_signal_handlers(self) -> Callable[[], None]:
         """SIGTERM/SIGINT (Prefect cancelling the run, Ctrl-C) stop the bot cleanly."""
