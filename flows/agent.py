@@ -30,7 +30,7 @@ from strategies.agent.params import AgentParams
 from strategies.agent.session import AgentSession
 from strategies.preflight import PreTradeError
 from tasks.account import AccountBusy, hold_account, limit_name
-from tasks.agent import llm_ask, policy_ask
+from tasks.agent import InsightsFeed, llm_ask, policy_ask
 from tasks.agent_report import agent_summary, summary_rows
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
@@ -133,8 +133,10 @@ def agent_flow(params: AgentParams = AgentParams(), lock_timeout: float = 600.0)
     with held:
         logger.info("account %s locked for run %s", account_key(params), run_id)
         session = open_venues(params.venue_mode, (params.venue,), params.symbols, seed=params.seed, settings=settings)
+        own = {f"{run_id}-{s.lower()}" for s in params.symbols}
+        feed = InsightsFeed(settings.insights_path, params.symbols, session.clock.now, own)
         agent = AgentSession(params, run_id, session.venue(params.venue), session.clock, recorder, ask,
-                             flow_run_id=flow_run.id)
+                             outlook=feed.outlook, sentiment=feed.sentiment, flow_run_id=flow_run.id)
         agent.on_decision = _progress(agent)
         try:
             checks = agent_preflight(session, agent)
