@@ -47,14 +47,9 @@ class AgentStopped(Exception):
         self.summary = summary
 
 
-def account_key(params: AgentParams) -> str:
-    """The agent's account: one bot per account (``<venue_mode>-<venue>``)."""
-    return f"{params.venue_mode}-{params.venue}"
-
-
 def account_limit_name(params: AgentParams) -> str:
     """One bot per account: the strict Prefect global concurrency limit of the agent's account."""
-    return limit_name(account_key(params))
+    return limit_name(params.account_key)
 
 
 def choose_ask(params: AgentParams) -> tuple[Ask, str]:
@@ -98,12 +93,11 @@ def _progress(agent: AgentSession) -> Any:
 
 @flow(name="agent", description="LLM-advised directional bot on one account: allowed actions in code, one adviser "
                                 "call per interval, exits by rules, shared insights.", log_prints=False)
-def agent_flow(params: AgentParams = AgentParams(), lock_timeout: float = 600.0) -> dict[str, Any] | State:  # noqa: B008
+def agent_flow(params: AgentParams = AgentParams()) -> dict[str, Any] | State:  # noqa: B008
     """One agent run.
 
     Args:
-        params: the agent's parameters (venue, symbols, mode, sizes, exit tables, burn, execution)
-        lock_timeout: seconds to wait while another run holds this account's lock
+        params: the agent's parameters (venue, symbols, mode, sizes, exit tables, burn, execution, lock timeout)
     """
     logger = get_run_logger()
     settings = get_settings()
@@ -125,13 +119,13 @@ def agent_flow(params: AgentParams = AgentParams(), lock_timeout: float = 600.0)
             return Failed(message=str(exc), data=AgentStopped(str(exc), {}))
     held = contextlib.ExitStack()  # the account (OS lock + Prefect slot) until the venues are closed
     try:
-        held.enter_context(hold_account([account_key(params)], {"run_id": run_id, "flow_run_id": flow_run.id},
-                                        timeout=lock_timeout, logger=logger))
+        held.enter_context(hold_account([params.account_key], {"run_id": run_id, "flow_run_id": flow_run.id},
+                                        timeout=params.lock_timeout, logger=logger))
     except AccountBusy as busy:  # before any order: one clear line, no traceback
         logger.error("%s", busy)
         return Failed(message=str(busy))
     with held:
-        logger.info("account %s locked for run %s", account_key(params), run_id)
+        logger.info("account %s locked for run %s", params.account_key, run_id)
         session = open_venues(params.venue_mode, (params.venue,), params.symbols, seed=params.seed, settings=settings)
         own = {f"{run_id}-{s.lower()}" for s in params.symbols}
         feed = InsightsFeed(settings.insights_path, params.symbols, session.clock.now, own)
