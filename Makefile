@@ -63,6 +63,7 @@ sql: install  ## open the warehouse (published snapshot, read-only) in the duckd
 
 bench: install  ## print the benchmark figures
 	$(BIN)/python bench/sim_throughput.py
+	$(BIN)/python bench/replay.py
 
 bench-venues: install  ## per-order and per-message overhead of every venue adapter, against its fake
 	$(BIN)/python bench/adapters.py

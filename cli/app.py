@@ -7,7 +7,8 @@ import typer
 from cli.agent import AGENT_CONTEXT, agent_cmd
 from cli.demo import demo
 from cli.hedge import hedge_cmd
-from cli.intel import insights_cmd, review_cmd, sentiment_cmd
+from cli.intel import fake_intel_cmd, insights_cmd, review_cmd, sentiment_cmd
+from cli.report import report_cmd
 from cli.serve import serve_cmd, stop_cmd
 from cli.sim import sim_app
 from cli.venues import fake_venue_app, positions_app, venues_app
@@ -28,6 +29,8 @@ app.command("demo")(demo)
 app.command("sentiment")(sentiment_cmd)
 app.command("insights")(insights_cmd)
 app.command("review")(review_cmd)
+app.command("fake-intel")(fake_intel_cmd)
+app.command("report")(report_cmd)
 
 
 def main() -> None:

@@ -22,12 +22,14 @@ def demo(seed: Annotated[int, typer.Option(help="simulation seed")] = 7) -> None
     """The main job on the simulator: a Paradex+GRVT SOL hedge run (size 0.1, 10 iterations,
     maker/maker) as a Prefect flow run, then its summary and edge by cycle kind from the warehouse."""
     from cli.hedge import print_summary, run_hedge
+    from exchanges import registry
     from warehouse.query import df
 
-    typer.echo("Running the hedge flow on the simulator: paradex primary, grvt hedge, SOL 0.1 x 10 iterations, "
+    primary, hedge = registry.default("primary"), registry.default("hedge")
+    typer.echo(f"Running the hedge flow on the simulator: {primary} primary, {hedge} hedge, SOL 0.1 x 10 iterations, "
                "bbo_minus_1 on both legs ...")
     try:
-        status, message, summary = run_hedge(dict(primary="paradex", hedge="grvt", ticker="SOL", size=Decimal("0.1"),
+        status, message, summary = run_hedge(dict(primary=primary, hedge=hedge, ticker="SOL", size=Decimal("0.1"),
                                                   iterations=10, primary_mode="bbo_minus_1",
                                                   hedge_mode="bbo_minus_1", seed=seed))
     except ServerUnavailable as exc:

@@ -62,12 +62,13 @@ def print_summary(summary: dict[str, Any]) -> None:
     typer.echo(text_table(["metric", "value"], summary["rows"]))
 
 
+DEFAULT_PRIMARY, DEFAULT_HEDGE = registry.default("primary"), registry.default("hedge")
 PRIMARIES, HEDGES = ('|'.join(registry.names(role=r)) for r in ('primary', 'hedge'))
 
 
 def hedge_cmd(
-    primary: Annotated[str, typer.Option(help=f"primary (maker) venue: {PRIMARIES}")] = "paradex",
-    hedge: Annotated[str, typer.Option(help=f"hedge venue: {HEDGES}")] = "grvt",
+    primary: Annotated[str, typer.Option(help=f"primary (maker) venue: {PRIMARIES}")] = DEFAULT_PRIMARY,
+    hedge: Annotated[str, typer.Option(help=f"hedge venue: {HEDGES}")] = DEFAULT_HEDGE,
     ticker: Annotated[str, typer.Option(help="SOL|ETH|BTC")] = "SOL",
     size: Annotated[Decimal, typer.Option(help="order size per cycle, base units", parser=decimal_arg)]
     = Decimal("0.1"),
@@ -96,14 +97,14 @@ def hedge_cmd(
                                                 parser=float_arg)] = 600,
     sim_clock: Annotated[str, typer.Option(help="virtual (accelerated backtest) | real (paper trading in real "
                                                 "time); simulator only")] = "virtual",
+    replay: Annotated[list[str] | None, typer.Option(help="VENUE=FILE: a recorded market file drives that simulated "
+                                                          "venue (repeatable); the run ends with the file")] = None,
+    max_basis_bps: Annotated[Decimal, typer.Option(help="refuse to start when the venues' mids differ by more "
+                                                        "(bps)", parser=decimal_arg)] = Decimal(50),
     primary_fees: Annotated[str | None, typer.Option(help="primary account's fee rates, maker/taker in bps, e.g. "
                                                           "0.3/4.5 (simulator; live reads the account's own)")] = None,
     hedge_fees: Annotated[str | None, typer.Option(help="hedge account's fee rates, maker/taker in bps, e.g. "
                                                         "-0.3/1.9 (simulator; live reads the account's own)")] = None,
-    replay: Annotated[list[str] | None, typer.Option(help="VENUE=FILE: a recorded market file drives that simulated "
-                                                          "venue (repeatable); the run ends with the file")] = None,
-    max_basis_bps: Annotated[Decimal, typer.Option(help="refuse to start when the venues' mids differ by more "
-                                                        "(bps)")] = Decimal(50),
 ) -> None:
     """Run the delta-neutral hedge bot (a Prefect flow run) and print its summary.
 

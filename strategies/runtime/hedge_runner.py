@@ -153,6 +153,12 @@ class HedgeRunner:
             i.venue: {"venue_symbol": i.venue_symbol, "tick": str(i.tick), "lot": str(i.lot),
                       "min_size": str(i.min_size), "maker_fee": str(i.maker_fee), "taker_fee": str(i.taker_fee)}
             for i in self._instruments}
+        if self.estimate is not None:  # what the hedge venue could execute vs what its book displayed
+            e = self.estimate
+            params["preflight"] = {"venue": self.hedge.name, "displayed_top": str(e.displayed_top),
+                                   "executable_size": None if e.size is None else str(e.size),
+                                   "largest_print": None if e.largest_print is None else str(e.largest_print),
+                                   "trades_seen": e.trades_seen}
         return params
 
     def request_stop(self, *, flatten: bool, status: str = "CANCELLED", reason: Reason = Reason.CANCELLED_BY_USER,
