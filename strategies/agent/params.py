@@ -99,7 +99,9 @@ class AgentParams(BaseModel):
     # run
     venue_mode: VenueMode = Field("sim", description="sim: the embedded simulator; live: the real venue")
     days: float = Field(1.0, gt=0, le=90, description="how long the run trades (virtual days on the simulator)")
-    seed: int = Field(7, ge=0)
+    seed: int = Field(7, ge=0, description="simulator seed")
+    lock_timeout: float = Field(600.0, ge=0, le=86_400, description="seconds to wait while another run holds "
+                                                                    "this account")
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -149,6 +151,11 @@ class AgentParams(BaseModel):
             raise ValueError(f"burn_budget_usd: {self.burn_budget_usd} is above the banked profit a burn "
                              f"starts from (burn_threshold_usd = {self.burn_threshold_usd})")
         return self
+
+    @property
+    def account_key(self) -> str:
+        """The account this run trades: one bot per account (``<venue_mode>-<venue>``)."""
+        return f"{self.venue_mode}-{self.venue}"
 
     def rules(self, mode: str) -> ExitRules:
         """The exit table of ``mode``."""
