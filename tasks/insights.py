@@ -4,6 +4,8 @@ Outcomes (one row per thing that won or lost) come from whichever tables exist:
 
 - ``cycles`` (the hedge bot): every cycle, ``kind`` "cycle" — delta-neutral, so its direction is
   which leg was bought, not a market bet: its win rates are shown, but it never blocks a combo;
+- ``fill_diagnostics`` (the grid market maker's fills), ``kind`` "fill": won when the 60 s markout
+  after the fee is positive (direction: the side of the fill); shown, and never blocks a combo;
 - directional trades, ``kind`` "trade", from any of ``TRADE_TABLES`` present in the warehouse
   (the grid and agent bots add theirs) having ``symbol``, ``pnl``, a direction (``direction``
   long/short, or ``side`` BUY/SELL/LONG/SHORT), a time (``closed_at``, ``exit_ts``, ``ended`` or
@@ -53,7 +55,8 @@ from core.insights import (
 from core.settings import InsightsSettings
 from core.stats import wilson, z_one_sided
 
-TRADE_TABLES = {"agent_trades": "agent", "grid_trades": "grid", "grid_fills": "grid"}
+TRADE_TABLES = {"agent_trades": "agent"}
+MARKOUT_BOTS = ("grid",)  # market makers: each fill is an outcome, won when its 60 s markout (after fee) is positive
 TIME_COLUMNS = ("closed_at", "exit_ts", "ended", "ts")
 CALIBRATION_EDGES = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 REVIEW_TOPICS = {"blocked_combo": BlockedCombo, "unblock": Unblock, "blackout": Blackout,
@@ -103,6 +106,14 @@ def read_outcomes(con: duckdb.DuckDBPyConnection, since: datetime) -> tuple[list
         status.append(SourceStatus(name="cycles", rows=len(rows)))
     else:
         status.append(SourceStatus(name="cycles", rows=0, note="table absent"))
+    if {"bot", "symbol", "side", "ts", "markout_60s_pnl"} <= cols.get("fill_diagnostics", set()):
+        bots = ", ".join(f"'{b}'" for b in MARKOUT_BOTS)
+        rows = con.execute(f"""
+            SELECT bot, symbol, CASE side WHEN 'BUY' THEN 'long' ELSE 'short' END, markout_60s_pnl, ts
+            FROM fill_diagnostics
+            WHERE bot IN ({bots}) AND markout_60s_pnl IS NOT NULL AND ts >= ? ORDER BY ts""", [since]).fetchall()
+        out += [Outcome(b, s, d, p, t, "fill") for b, s, d, p, t in rows]
+        status.append(SourceStatus(name="fill_diagnostics", rows=len(rows), note="grid fills, 60 s markout after fee"))
     for table, default_bot in TRADE_TABLES.items():
         have = cols.get(table)
         if have is None:
