@@ -79,7 +79,8 @@ class Outcome:
 
 
 # --- reading the warehouse ------------------------------------------------------------------------
-def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+def table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Columns of every table and view in the warehouse: what the readers may use (others add tables later)."""
     rows = con.execute("SELECT table_name, column_name FROM information_schema.columns "
                        "WHERE table_catalog = current_database()").fetchall()
     out: dict[str, set[str]] = defaultdict(set)
@@ -88,15 +89,16 @@ def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return out
 
 
-def _naive(ts: datetime) -> datetime:
+def naive_utc(ts: datetime) -> datetime:
+    """DuckDB's TIMESTAMP columns hold naive UTC."""
     return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
 
 
 def read_outcomes(con: duckdb.DuckDBPyConnection, since: datetime) -> tuple[list[Outcome], list[SourceStatus]]:
-    cols = _columns(con)
+    cols = table_columns(con)
     out: list[Outcome] = []
     status: list[SourceStatus] = []
-    since = _naive(since)
+    since = naive_utc(since)
     if {"bot", "symbol", "direction", "pnl", "started"} <= cols.get("cycles", set()):
         rows = con.execute("""
             SELECT coalesce(bot, 'hedge'), symbol, direction, CAST(pnl AS DOUBLE), coalesce(ended, started)
@@ -143,7 +145,7 @@ def read_outcomes(con: duckdb.DuckDBPyConnection, since: datetime) -> tuple[list
 
 
 def read_positions(con: duckdb.DuckDBPyConnection) -> list[ActivePosition]:
-    cols = _columns(con)
+    cols = table_columns(con)
     if "positions" not in cols or "runs" not in cols:
         return []
     rows = con.execute("""
@@ -158,7 +160,7 @@ def read_positions(con: duckdb.DuckDBPyConnection) -> list[ActivePosition]:
 
 
 def read_sentiment(con: duckdb.DuckDBPyConnection) -> SentimentSnapshot | None:
-    if "sentiment" not in _columns(con):
+    if "sentiment" not in table_columns(con):
         return None
     rows = con.execute("""
         SELECT symbol, value, ts, detail FROM sentiment
@@ -177,12 +179,12 @@ def read_sentiment(con: duckdb.DuckDBPyConnection) -> SentimentSnapshot | None:
 def read_review_items(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Any]:
     """Recommendations of accepted reviews still in force: the rows the review flow wrote
     (``insight_id`` ``review/<review id>/<n>``; each hourly version carries copies, not read back)."""
-    if "review_id" not in _columns(con).get("insights", set()):
+    if "review_id" not in table_columns(con).get("insights", set()):
         return []
     rows = con.execute("""
         SELECT topic, data FROM insights
         WHERE review_id IS NOT NULL AND insight_id LIKE 'review/%' AND expires > ? ORDER BY ts, insight_id""",
-                       [_naive(now)]).fetchall()
+                       [naive_utc(now)]).fetchall()
     items = []
     for topic, data in rows:
         model = REVIEW_TOPICS.get(topic)
