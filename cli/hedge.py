@@ -12,6 +12,7 @@ from cli.strict import decimal_arg, float_arg, int_arg
 from core.errors import ConfigError
 from exchanges import registry
 from render.tables import text_table
+from server.flow_api import ServerUnavailable
 
 PRIMARY_MODES = "bbo|bbo_minus_1|bbo_plus_1|market"
 
@@ -25,13 +26,19 @@ def ensure_account_limit(name: str) -> None:
 
 
 def run_hedge(params: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
-    """Validate, make sure the account lock exists, run the flow. Returns (status, message, summary)."""
+    """Validate, find or start a Prefect API, make sure the account lock exists, run the flow.
+
+    Returns (status, message, summary); raises ``ServerUnavailable`` (before any order) when no
+    Prefect API can be reached or started."""
+    from core.settings import get_settings
     from flows.hedge import BotStopped, account_limit_name, hedge_flow
+    from server.flow_api import flow_api
     from strategies.hedge.config import HedgeConfig
 
     cfg = HedgeConfig(**{k: v for k, v in params.items() if k != "lock_timeout"})
-    ensure_account_limit(account_limit_name(cfg))
-    state = hedge_flow(**params, return_state=True)
+    with flow_api(get_settings().data_dir):  # the local server when it runs, else a temporary one
+        ensure_account_limit(account_limit_name(cfg))
+        state = hedge_flow(**params, return_state=True)
     data = state.result(raise_on_failure=False)
     if isinstance(data, BotStopped):
         data = data.summary
@@ -55,12 +62,13 @@ def print_summary(summary: dict[str, Any]) -> None:
     typer.echo(text_table(["metric", "value"], summary["rows"]))
 
 
+DEFAULT_PRIMARY, DEFAULT_HEDGE = registry.default("primary"), registry.default("hedge")
 PRIMARIES, HEDGES = ('|'.join(registry.names(role=r)) for r in ('primary', 'hedge'))
 
 
 def hedge_cmd(
-    primary: Annotated[str, typer.Option(help=f"primary (maker) venue: {PRIMARIES}")] = "paradex",
-    hedge: Annotated[str, typer.Option(help=f"hedge venue: {HEDGES}")] = "grvt",
+    primary: Annotated[str, typer.Option(help=f"primary (maker) venue: {PRIMARIES}")] = DEFAULT_PRIMARY,
+    hedge: Annotated[str, typer.Option(help=f"hedge venue: {HEDGES}")] = DEFAULT_HEDGE,
     ticker: Annotated[str, typer.Option(help="SOL|ETH|BTC")] = "SOL",
     size: Annotated[Decimal, typer.Option(help="order size per cycle, base units", parser=decimal_arg)]
     = Decimal("0.1"),
@@ -89,14 +97,14 @@ def hedge_cmd(
                                                 parser=float_arg)] = 600,
     sim_clock: Annotated[str, typer.Option(help="virtual (accelerated backtest) | real (paper trading in real "
                                                 "time); simulator only")] = "virtual",
+    replay: Annotated[list[str] | None, typer.Option(help="VENUE=FILE: a recorded market file drives that simulated "
+                                                          "venue (repeatable); the run ends with the file")] = None,
+    max_basis_bps: Annotated[Decimal, typer.Option(help="refuse to start when the venues' mids differ by more "
+                                                        "(bps)", parser=decimal_arg)] = Decimal(50),
     primary_fees: Annotated[str | None, typer.Option(help="primary account's fee rates, maker/taker in bps, e.g. "
                                                           "0.3/4.5 (simulator; live reads the account's own)")] = None,
     hedge_fees: Annotated[str | None, typer.Option(help="hedge account's fee rates, maker/taker in bps, e.g. "
                                                         "-0.3/1.9 (simulator; live reads the account's own)")] = None,
-    replay: Annotated[list[str] | None, typer.Option(help="VENUE=FILE: a recorded market file drives that simulated "
-                                                          "venue (repeatable); the run ends with the file")] = None,
-    max_basis_bps: Annotated[Decimal, typer.Option(help="refuse to start when the venues' mids differ by more "
-                                                        "(bps)")] = Decimal(50),
 ) -> None:
     """Run the delta-neutral hedge bot (a Prefect flow run) and print its summary.
 
@@ -113,6 +121,9 @@ def hedge_cmd(
     try:
         check_replays(params)
         status, message, summary = run_hedge(params)
+    except ServerUnavailable as exc:
+        typer.echo(f"error: {exc}; no order was sent", err=True)
+        raise typer.Exit(1) from None
     except ValidationError as exc:
         for err in exc.errors():
             field = ".".join(str(x) for x in err["loc"]) or "parameters"

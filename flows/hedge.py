@@ -29,16 +29,18 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
-from pydantic import Field, WithJsonSchema
+from pydantic import Field
 
 from core.records import CycleRecord
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
 from exchanges.sim.replay import parse_replay_args
-from flows.params import Count, FeeBps, Fraction, PositiveDecimal, Seconds, SpreadBps
+from flows.params import BasisBps, Count, FeeBps, Fraction, PositiveDecimal, Seconds, SpreadBps
 from render.summary import summary_rows
 from render.tables import markdown_table
 from strategies.hedge.config import (
+    DEFAULT_HEDGE,
+    DEFAULT_PRIMARY,
     Direction,
     HedgeConfig,
     HedgeMode,
@@ -55,6 +57,7 @@ from strategies.hedge.result import summary_rows as fallback_rows
 from strategies.preflight import PreTradeError
 from strategies.runtime.data_end import run_until_data_ends
 from strategies.runtime.hedge_runner import HedgeRunner
+from strategies.runtime.recorder_guard import GuardedRecorder
 from tasks.account import AccountBusy, hold_account, limit_name
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
@@ -148,8 +151,8 @@ def run_summary(result: RunResult) -> dict[str, Any]:
 @flow(name="hedge", description="Delta-neutral hedge bot: maker orders on the primary venue, every fill hedged on "
                                "GRVT, net delta kept near zero.", log_prints=False)
 def hedge_flow(
-    primary: PrimaryVenue = "paradex",
-    hedge: HedgeVenue = "grvt",
+    primary: PrimaryVenue = DEFAULT_PRIMARY,
+    hedge: HedgeVenue = DEFAULT_HEDGE,
     ticker: Ticker = "SOL",
     size: PositiveDecimal = Decimal("0.1"),
     iterations: Annotated[int, Field(ge=1, le=1_000_000), Count] = 10,
@@ -170,8 +173,7 @@ def hedge_flow(
     primary_fees: FeeBps | None = None,
     hedge_fees: FeeBps | None = None,
     replay: list[str] | None = None,
-    max_basis_bps: Annotated[Decimal, Field(gt=0, le=10_000), WithJsonSchema(
-        {"type": "number", "exclusiveMinimum": 0, "maximum": 10_000})] = Decimal("50"),
+    max_basis_bps: BasisBps = Decimal("50"),
 ) -> dict[str, Any] | State:
     """One hedge bot run; the parameters are the product notes' command line.
 
@@ -226,10 +228,11 @@ def hedge_flow(
         session = open_venues(cfg.venue_mode, (cfg.primary, cfg.hedge), (cfg.ticker,), seed=cfg.seed,
                               settings=settings, sim_clock=cfg.sim_clock, fees=cfg.fee_rates(),
                               replay=parse_replay_args(cfg.replay))
-        recorder = Journal(run_id, settings.journal_dir)
+        recorder = GuardedRecorder(Journal(run_id, settings.journal_dir))  # a journal that fails stops the bot
         progress = create_progress_artifact(0.0, key="hedge-progress", description="cycles done of total")
         runner = HedgeRunner(cfg, run_id, session.venue(cfg.primary), session.venue(cfg.hedge), recorder,
                              session.clock, flow_run_id=flow_run.id, on_cycle=_progress_reporter(progress))
+        recorder.on_failure = runner.fail
         try:
             checks = pre_trade_validation(session, runner)
             logger.info("pre-trade checks passed: %s", checks)

@@ -28,6 +28,10 @@ SpreadBps = Annotated[PlainDecimal, Field(ge=-100, le=100),
                       WithJsonSchema({"type": "number", "minimum": -100, "maximum": 100})]
 """Basis points between -100 and 100."""
 
+BasisBps = Annotated[PlainDecimal, Field(gt=0, le=10_000),
+                     WithJsonSchema({"type": "number", "exclusiveMinimum": 0, "maximum": 10_000})]
+"""A cross-venue basis tolerance in bps: above zero, at most 100 %."""
+
 Count = BeforeValidator(plain_int)
 """``Annotated[int, Field(...), Count]``: a whole number in plain digits (``1_0`` is refused, not read as 10).
 A marker after the ``Field``: in another order Prefect's schema shows the bounds as ``gt``/``le``, which

@@ -14,9 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from exchanges import registry
 from exchanges.sim.profiles import load_profiles
 
-AgentVenue = Literal["hibachi", "extended"]
+# the agents' venues come from the venue registry (each venue package says which roles it takes)
+AgentVenue = Literal[registry.names(role="agent")]  # type: ignore[valid-type]
 Mode = Literal["profit", "volume"]
 VenueMode = Literal["sim", "live"]
 Policy = Literal["llm", "rules"]
@@ -47,7 +49,8 @@ class AgentParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    venue: AgentVenue = Field("hibachi", description="the account this run trades (one bot per account)")
+    venue: AgentVenue = Field(registry.default("agent"),
+                              description="the account this run trades (one bot per account)")
     symbols: tuple[str, ...] = Field(("SOL", "ETH", "BTC"), min_length=1,
                                      description="symbols the agent may trade on its venue")
     mode: Mode = Field("profit", description="starting mode: profit (hold 1-48 h) or volume (quick trades)")

@@ -21,6 +21,8 @@ from exchanges.fees import FeeRates, parse_fee_rates
 # The venue choices come from the venue registry (each venue package says which roles it takes).
 PrimaryVenue = Literal[registry.names(role="primary")]  # type: ignore[valid-type]
 HedgeVenue = Literal[registry.names(role="hedge")]  # type: ignore[valid-type]
+DEFAULT_PRIMARY: str = registry.default("primary")
+DEFAULT_HEDGE: str = registry.default("hedge")
 Ticker = Literal["SOL", "ETH", "BTC"]
 PrimaryMode = Literal["bbo", "bbo_minus_1", "bbo_plus_1", "market"]
 HedgeMode = Literal["bbo_minus_1", "market"]
@@ -33,8 +35,8 @@ SimClock = Literal["virtual", "real"]  # virtual: accelerated backtest; real: pa
 class HedgeConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    primary: PrimaryVenue = "paradex"
-    hedge: HedgeVenue = "grvt"
+    primary: PrimaryVenue = DEFAULT_PRIMARY
+    hedge: HedgeVenue = DEFAULT_HEDGE
     ticker: Ticker = "SOL"
     size: PlainDecimal = Field(Decimal("0.1"), gt=0, description="order size per cycle, base units")
     iterations: PlainInt = Field(10, ge=1, le=1_000_000, description="open+close cycle pairs")

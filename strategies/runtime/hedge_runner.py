@@ -69,6 +69,7 @@ class HedgeRunner:
         self._risk: list[RiskEvent] = []
         self.reaction_s: list[float] = []
         self._stop_requested = False
+        self._failure: str | None = None  # set by fail(): no new risk from then on
         self._fills = FillDeduper()
         self._cash = {v: ZERO for v in self.venues}
         self._fees = {v: ZERO for v in self.venues}
@@ -115,7 +116,8 @@ class HedgeRunner:
             except VenueError as exc:  # cannot prove the position: add no risk at all
                 self._finish = Finish("FAILED", f"could not start: {exc}")
             else:
-                self._apply(engine.start(self.clock.now(), positions))
+                if self._failure is None:  # the recorder failed already: add no risk at all
+                    self._apply(engine.start(self.clock.now(), positions))
                 self._spawn(self._ticker())
                 self._spawn(self._reconcile_loop())
                 await self._done.wait()
@@ -151,6 +153,12 @@ class HedgeRunner:
             i.venue: {"venue_symbol": i.venue_symbol, "tick": str(i.tick), "lot": str(i.lot),
                       "min_size": str(i.min_size), "maker_fee": str(i.maker_fee), "taker_fee": str(i.taker_fee)}
             for i in self._instruments}
+        if self.estimate is not None:  # what the hedge venue could execute vs what its book displayed
+            e = self.estimate
+            params["preflight"] = {"venue": self.hedge.name, "displayed_top": str(e.displayed_top),
+                                   "executable_size": None if e.size is None else str(e.size),
+                                   "largest_print": None if e.largest_print is None else str(e.largest_print),
+                                   "trades_seen": e.trades_seen}
         return params
 
     def request_stop(self, *, flatten: bool, status: str = "CANCELLED", reason: Reason = Reason.CANCELLED_BY_USER,
@@ -163,6 +171,21 @@ class HedgeRunner:
         log.warning("stop requested (%s): cancelling open orders, then %s", detail or reason,
                     "flattening" if flatten else "leaving positions")
         self._apply(self.engine.stop(self.clock.now(), flatten=flatten, status=status, reason=reason, detail=detail))
+
+    def fail(self, detail: str, reason: Reason = Reason.RECORD_FAILED) -> None:
+        """Stop adding risk now: cancel everything, flatten with reduce-only orders, end FAILED with ``detail``.
+
+        Safe to call from inside a recorder call (it runs on the loop's next turn) and more than once."""
+        self._failure = self._failure or detail
+
+        def stop() -> None:
+            if self.engine is None:
+                self._finish = self._finish or Finish("FAILED", detail)
+                self._done.set()
+            elif not self._done.is_set():
+                self._apply(self.engine.stop(self.clock.now(), flatten=True, status="FAILED", reason=reason,
+                                             detail=detail))
+        asyncio.get_running_loop().call_soon(stop)
 
     def _install_signal_handlers(self) -> Callable[[], None]:
         """SIGTERM/SIGINT (Prefect cancelling the run, Ctrl-C) stop the bot cleanly."""
