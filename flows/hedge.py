@@ -30,11 +30,11 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import Field
 
-from core.records import CycleRecord
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
 from flows.params import Fraction, PositiveDecimal, SpreadBps
 from render.tables import markdown_table
+from strategies.base import Record
 from strategies.hedge.config import (
     Direction,
     HedgeConfig,
@@ -47,9 +47,10 @@ from strategies.hedge.config import (
     Ticker,
     VenueMode,
 )
-from strategies.hedge.result import HedgeSummary, RunResult, summarize, summary_rows
+from strategies.hedge.result import HedgeSummary, RunResult, hedge_result, summarize, summary_rows
+from strategies.hedge.strategy import HedgeStrategy
 from strategies.preflight import PreTradeError
-from strategies.runtime.hedge_runner import HedgeRunner
+from strategies.runtime.runner import Runner
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
 
@@ -73,19 +74,19 @@ def account_limit_name(cfg: HedgeConfig) -> str:
 
 @task(name="pre-trade validation", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE,
       retry_condition_fn=lambda task, run, state: not isinstance(state.result(raise_on_failure=False), PreTradeError))
-def pre_trade_validation(session: VenueSession, runner: HedgeRunner) -> dict[str, Any]:
+def pre_trade_validation(session: VenueSession, runner: Runner) -> dict[str, Any]:
     """Read both venues and refuse the run before any order if they cannot carry it."""
-    est = session.clock.run(runner.preflight)
-    return {"hedge_executable_size": str(est.size), "largest_print": str(est.largest_print),
-            "displayed_top": str(est.displayed_top), "trades_seen": est.trades_seen}
+    return session.clock.run(runner.preflight)
 
 
 def _progress_reporter(artifact_id: Any) -> Any:
-    def on_cycle(done: int, total: int, cycle: CycleRecord) -> None:
-        pct = min(100.0, 100.0 * done / max(1, total))
+    def on_record(runner: Runner, record: Record) -> None:
+        progress = runner.strategy.progress()
+        if record.kind != "cycle" or progress is None:
+            return
         loop = asyncio.get_running_loop()  # Prefect I/O off the bot's loop (and its virtual clock)
-        loop.run_in_executor(None, lambda: update_progress_artifact(artifact_id, pct, _sync=True))
-    return on_cycle
+        loop.run_in_executor(None, lambda: update_progress_artifact(artifact_id, 100.0 * progress, _sync=True))
+    return on_record
 
 
 def publish_artifacts(summary: HedgeSummary, result: RunResult) -> None:
@@ -165,12 +166,13 @@ def hedge_flow(
                               settings=settings, sim_clock=cfg.sim_clock)
         recorder = Journal(run_id, settings.journal_dir)
         progress = create_progress_artifact(0.0, key="hedge-progress", description="cycles done of total")
-        runner = HedgeRunner(cfg, run_id, session.venue(cfg.primary), session.venue(cfg.hedge), recorder,
-                             session.clock, flow_run_id=flow_run.id, on_cycle=_progress_reporter(progress))
+        strategy = HedgeStrategy(cfg)
+        runner = Runner(strategy, run_id, [session.venue(cfg.primary), session.venue(cfg.hedge)], recorder,
+                        session.clock, flow_run_id=flow_run.id, on_record=_progress_reporter(progress))
         try:
             checks = pre_trade_validation(session, runner)
             logger.info("pre-trade checks passed: %s", checks)
-            result = session.clock.run(runner.run)
+            result = hedge_result(session.clock.run(runner.run), strategy)
         finally:
             session.clock.run(session.close)
             recorder.close_sync()

@@ -187,6 +187,7 @@ class Kernel:
         for t in self.table.open():
             if t.price is not None and t.state in (OrderState.LIVE, OrderState.SENDING, OrderState.UNKNOWN):
                 self.table.cancelling(t, self.now)
+                t.withdrawn = True
                 out.append(Cancel(t.venue, t.client_id))
         return out
 

@@ -1,10 +1,11 @@
 """Real hedge-bot runs on the simulator, recorded through a real ``Journal``: the warehouse tests' data.
 
-Each run is the ``HedgeRunner`` the ``hedge`` flow drives (without Prefect around it) on its own
-seeded ``SimWorld`` in virtual time, so the warehouse and the cookbook queries are tested on what
-the bot really records: re-priced and cancelled maker orders, hedges that escalate to takers,
-partial fills, cycles, positions and risk events. A ``Tee`` hands every record to the journal and
-keeps a copy in memory, so tests compute expected answers in Python, independently of SQL.
+Each run is the hedge strategy on the kernel's ``Runner``, as the ``hedge`` flow drives it (without
+Prefect around it), on its own seeded ``SimWorld`` in virtual time, so the warehouse and the
+cookbook queries are tested on what the bot really records: re-priced and cancelled maker
+orders, hedges that escalate to takers, partial fills, cycles, positions and risk events. A
+``Tee`` hands every record to the journal and keeps a copy in memory, so tests compute expected
+answers in Python, independently of SQL.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from core.records import CycleRecord, FundingRecord, MemoryRecorder, RiskEvent, 
 from core.types import Fill, Order, Position
 from exchanges.sim.world import SimWorld
 from strategies.hedge.config import HedgeConfig
-from strategies.hedge.result import RunResult
-from strategies.runtime.hedge_runner import HedgeRunner
+from strategies.hedge.result import RunResult, hedge_result
+from strategies.hedge.strategy import HedgeStrategy
+from strategies.runtime.runner import Runner
 from warehouse.journal import Journal
 
 # Two sizes, maker and taker hedges, both directions, two symbols; long enough (virtual time) for
@@ -109,11 +111,12 @@ def record_hedge_run(journal_dir: Path, run_id: str = "hedge-sol-maker", **cfg: 
     world = SimWorld(venues=(config.primary, config.hedge), symbols=(config.ticker,), seed=config.seed,
                      clock=clock, warmup=900)
     tee = Tee(Journal(run_id, journal_dir))
-    runner = HedgeRunner(config, run_id, world.venue(config.primary), world.venue(config.hedge), tee, clock)
+    strategy = HedgeStrategy(config)
+    runner = Runner(strategy, run_id, [world.venue(config.primary), world.venue(config.hedge)], tee, clock)
 
     async def main() -> RunResult:
         try:
-            return await runner.run()
+            return hedge_result(await runner.run(), strategy)
         finally:
             await world.stop()
             await tee.close()

@@ -5,9 +5,14 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from core.records import CycleRecord, RiskEvent
 from core.types import ZERO
+
+if TYPE_CHECKING:
+    from strategies.hedge.strategy import HedgeStrategy
+    from strategies.runtime.runner import RunOutcome
 
 
 @dataclass
@@ -33,6 +38,18 @@ class RunResult:
     ended: float
     tolerance: Decimal
     reaction_s: list[float] = field(default_factory=list)  # fill received -> hedge order sent
+
+
+def hedge_result(outcome: RunOutcome, strategy: HedgeStrategy) -> RunResult:
+    """The hedge bot's view of a run the kernel's runner ran."""
+    return RunResult(
+        run_id=outcome.run_id, status=outcome.status, reason=outcome.reason, symbol=outcome.symbol,
+        venues=(strategy.pv, strategy.hv), cycles=list(outcome.records.get("cycle", [])),
+        risk_events=outcome.risk_events, positions=outcome.positions, marks=outcome.marks, cash=outcome.cash,
+        fees=outcome.fees, volume=outcome.volume, residual=strategy.residual,
+        hedge_failures=strategy.stats.hedge_failures, recoveries=strategy.stats.recoveries,
+        max_abs_net=outcome.max_abs_net, net_samples=outcome.net_samples, started=outcome.started,
+        ended=outcome.ended, tolerance=outcome.tolerance, reaction_s=outcome.reaction_s)
 
 
 @dataclass(frozen=True)
