@@ -146,10 +146,13 @@ class Filled:
 
 @dataclass(frozen=True, slots=True)
 class Done:
+    """An order is final. ``filled`` is what the venue's final answer said was filled, when it said."""
+
     order: TrackedOrder
     outcome: Outcome
     reason: Reason | str | None = None
     detail: str = ""
+    filled: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

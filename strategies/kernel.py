@@ -313,7 +313,8 @@ class Kernel:
         if order.status.is_final and t.live:
             outcome = Outcome.FILLED if t.accounted >= t.size else Outcome.CANCELLED
             self.table.retire(t, outcome)
-            self._hook(self.strategy.on_order_done(self.ctx, Done(t, outcome, order.reject_reason)), out)
+            done = Done(t, outcome, order.reject_reason, "", order.filled)
+            self._hook(self.strategy.on_order_done(self.ctx, done), out)
         out += self._maybe_stopped()
         return out
 

@@ -209,8 +209,8 @@ class HedgeStrategy(Strategy):
                 self._transient_rejects = 0
         elif t.meta.get("escalate") or t.withdrawn:
             pass  # escalated: the remainder is re-sent as a taker; withdrawn by a stop: not a failure
-        elif t.accounted < t.size:
-            yield from self._hedge_failed(ctx, t, ev.reason, f"hedge {t.client_id} filled {t.accounted} of {t.size}")
+        elif (filled := t.accounted if ev.filled is None else ev.filled) < t.size:
+            yield from self._hedge_failed(ctx, t, ev.reason, f"hedge {t.client_id} filled {filled} of {t.size}")
         else:
             self._consecutive_hedge_failures = 0
             if self._failing:
