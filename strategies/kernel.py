@@ -134,8 +134,9 @@ class Kernel:
         if self.mode != "trading":
             denial: tuple[Reason, str] | None = (Reason.STATE_HALTED, f"the run is {self.mode}: no new orders")
         else:
+            pending = self.table.open_qty(it.venue, it.side) - it.size  # the venue's other open orders, this side
             denial = self.guard.check(it.side.sign, it.size, it.reduce_only, self.ledger.position(it.venue),
-                                      self.ledger.net, len(self.table.open(it.venue)) - 1, f"a {it.tag}")
+                                      self.ledger.net, len(self.table.open(it.venue)) - 1, f"a {it.tag}", pending)
         if denial is None:
             out.append(it)
             return
