@@ -1,7 +1,7 @@
 """GRVT adapter overhead: per order (build, sign, send to the fake + acknowledge) and per stream
 message (JSON decode + parse into domain objects), p50/p99.
 
-Runs grvt-pysdk's real code against the fake GRVT on loopback (``exchanges/fakes/grvt.py``):
+Runs grvt-pysdk's real code against the fake GRVT on loopback (``exchanges/grvt/fake.py``):
 
 - build: ``get_grvt_order`` (the SDK's order object, expiry, nonce);
 - sign: ``get_order_payload`` (EIP-712 encoding + secp256k1 signature with eth-account);
@@ -31,11 +31,11 @@ from pydantic import SecretStr
 from pysdk.grvt_ccxt_utils import get_grvt_order, get_order_payload
 
 from core.clock import RealClock
-from core.settings import GrvtSettings
 from core.types import Side
-from exchanges.fakes.grvt import FakeGrvt, demo_account
-from exchanges.grvt import GrvtVenue
-from exchanges.grvt_wire import client_order_id, parse_book, parse_fill, parse_mini, parse_order
+from exchanges.grvt.adapter import GrvtVenue
+from exchanges.grvt.fake import FakeGrvt, demo_account
+from exchanges.grvt.settings import GrvtSettings
+from exchanges.grvt.wire import client_order_id, parse_book, parse_fill, parse_mini, parse_order
 from exchanges.sim.world import SimWorld
 
 

@@ -26,10 +26,10 @@ import websockets
 from pydantic import SecretStr
 
 from core.types import Side
-from exchanges import paradex_wire as wire
-from exchanges.fakes.paradex import FakeParadex
-from exchanges.paradex import BOOK_CHANNEL, ParadexVenue
-from exchanges.paradex_ws import WsFeed
+from exchanges.paradex import wire
+from exchanges.paradex.adapter import BOOK_CHANNEL, ParadexVenue
+from exchanges.paradex.fake import FakeParadex
+from exchanges.paradex.stream import WsFeed
 from exchanges.sim.flow import StaticSource
 from render.tables import text_table
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from exchanges import registry
 from render.tables import text_table
 
 PRIMARY_MODES = "bbo|bbo_minus_1|bbo_plus_1|market"
@@ -40,9 +41,12 @@ def print_summary(summary: dict[str, Any]) -> None:
     typer.echo(text_table(["metric", "value"], summary["rows"]))
 
 
+PRIMARIES, HEDGES = ('|'.join(registry.names(role=r)) for r in ('primary', 'hedge'))
+
+
 def hedge_cmd(
-    primary: Annotated[str, typer.Option(help="primary (maker) venue: paradex|backpack")] = "paradex",
-    hedge: Annotated[str, typer.Option(help="hedge venue: grvt")] = "grvt",
+    primary: Annotated[str, typer.Option(help=f"primary (maker) venue: {PRIMARIES}")] = "paradex",
+    hedge: Annotated[str, typer.Option(help=f"hedge venue: {HEDGES}")] = "grvt",
     ticker: Annotated[str, typer.Option(help="SOL|ETH|BTC")] = "SOL",
     size: Annotated[Decimal, typer.Option(help="order size per cycle, base units")] = Decimal("0.1"),
     iterations: Annotated[int, typer.Option("--iter", help="iterations (one open + one close cycle each)")] = 10,

@@ -28,6 +28,7 @@ import typer
 
 from core.errors import ConfigError, VenueError
 from core.types import Order, Side
+from exchanges import registry
 from exchanges.base import Venue
 from render.tables import text_table
 
@@ -42,14 +43,8 @@ venues_app = typer.Typer(help="Inspect a venue account: balance, positions, open
                          no_args_is_help=True)
 positions_app = typer.Typer(help="Act on a venue account's positions.", no_args_is_help=True)
 
-# Venues whose displayed book is mostly not executable (VENUES.md): a close is sent in chunks no
-# larger than what the venue really executed recently, as the hedge bot does.
-CHUNKED = frozenset({"grvt"})
-
-
-class VenueName(StrEnum):
-    paradex = "paradex"
-    grvt = "grvt"
+# The venues come from the registry (exchanges/<venue>/ folders); typer lists them on a bad name.
+VenueName = StrEnum("VenueName", {n: n for n in registry.names()})  # type: ignore[misc]
 
 
 class VenueMode(StrEnum):
@@ -57,14 +52,15 @@ class VenueMode(StrEnum):
     live = "live"
 
 
-VenueOpt = Annotated[VenueName, typer.Option("--venue", case_sensitive=False, help="the venue: paradex|grvt")]
+VenueOpt = Annotated[VenueName, typer.Option("--venue", case_sensitive=False,
+                                             help=f"the venue: {'|'.join(registry.names())}")]
 ModeOpt = Annotated[VenueMode | None, typer.Option(
     "--venue-mode", case_sensitive=False,
     help="sim: the embedded simulator (the default); live: the account in your settings (.env, "
-         "PERPFLOW_PARADEX__* / PERPFLOW_GRVT__*). Giving --endpoint implies live.")]
+         "PERPFLOW_<VENUE>__*). Giving --endpoint implies live.")]
 EndpointOpt = Annotated[str | None, typer.Option(
-    help="live only: the venue's REST base URL, overriding settings (e.g. a fake venue: "
-         "http://127.0.0.1:8765/v1 for paradex, http://127.0.0.1:8740 for grvt)")]
+    help="live only: the venue's REST base URL, overriding settings (e.g. a fake venue's URL, as "
+         "perpflow fake-venue prints it)")]
 WsEndpointOpt = Annotated[str | None, typer.Option(
     help="live only: the WebSocket URL; default: derived from --endpoint")]
 SeedOpt = Annotated[int, typer.Option(help="sim only: simulation seed")]
@@ -92,16 +88,14 @@ def public_url(url: str | None) -> str:
 
 def live_settings(venue: str, endpoint: str | None, ws_endpoint: str | None) -> Settings:
     """Settings from the environment and ``.env``, with the venue's endpoints overridden."""
-    from core.settings import Settings
+    from exchanges.settings import Settings
 
     settings = Settings()
     if endpoint is None and ws_endpoint is None:
         return settings
     sub = getattr(settings, venue)
-    if ws_endpoint is None and endpoint is not None and venue == "paradex":
-        parts = urlsplit(endpoint)  # Paradex serves its WebSocket at the REST path on a ws:// URL
-        ws_endpoint = urlunsplit(("wss" if parts.scheme == "https" else "ws", parts.netloc, parts.path, "", ""))
-    # grvt: with no ws_endpoint the adapter derives <endpoint>/ws itself
+    if ws_endpoint is None and endpoint is not None:
+        ws_endpoint = registry.get(venue).ws_endpoint(endpoint)  # None: the adapter derives it
     updated = sub.model_copy(update={"endpoint": endpoint or sub.endpoint, "ws_endpoint": ws_endpoint})
     return settings.model_copy(update={venue: updated})
 
@@ -118,8 +112,9 @@ def on_venue(venue: str, mode: str, endpoint: str | None, ws_endpoint: str | Non
         settings = live_settings(venue, endpoint, ws_endpoint)
         session = open_live((venue,), settings)
         sub = getattr(settings, venue)
-        account = sub.l2_address or sub.l1_address if venue == "paradex" else sub.trading_account_id
-        where = f"live {sub.env}, {public_url(sub.endpoint)}, account {account}"
+        account = registry.get(venue).account_label(sub)
+        env = getattr(sub, "env", None)
+        where = f"live {env + ', ' if env else ''}{public_url(sub.endpoint)}, account {account}"
 
     async def main() -> T:
         try:
@@ -133,7 +128,7 @@ def on_venue(venue: str, mode: str, endpoint: str | None, ws_endpoint: str | Non
 
 
 def env_name(field: str) -> str:
-    """The environment variable of a dotted settings field (paradex.l2_address -> PERPFLOW_PARADEX__L2_ADDRESS)."""
+    """The environment variable of a dotted settings field (venue.api_key -> PERPFLOW_VENUE__API_KEY)."""
     return "PERPFLOW_" + field.upper().replace(".", "__")
 
 
@@ -203,12 +198,12 @@ def check_cmd(
 ) -> None:
     """Balance, positions, open orders and best bid/offer of one venue account (read-only).
 
-    On the simulator: perpflow venues check --venue grvt
+    On the simulator: perpflow venues check --venue <venue>
 
-    Your account (credentials from settings): perpflow venues check --venue paradex --venue-mode live
+    Your account (credentials from settings): perpflow venues check --venue <venue> --venue-mode live
 
-    A fake venue (perpflow fake-venue paradex): perpflow venues check --venue paradex --endpoint
-    http://127.0.0.1:8765/v1
+    A fake venue (perpflow fake-venue <venue> prints its URL): perpflow venues check --venue <venue>
+    --endpoint <URL>
     """
     with cli_errors():
         mode = venue_mode(venue_mode_, endpoint, ws_endpoint)
@@ -240,7 +235,7 @@ async def close_position(venue: Venue, where: str, symbol: str, *, slippage_bps:
                                      max_slippage_bps=Decimal(50))
         lines.append(f"  rehearsal: opened {o.side.value} {o.filled} with a market order")
     before = (await venue.position(symbol)).size
-    if chunk is None and venue.name in CHUNKED:
+    if chunk is None and venue.name in registry.names() and registry.get(venue.name).chunked_close:
         chunk = await executable_chunk(venue, symbol)
     lines.append(f"  position before: {before}" + (f"; IOC chunks of at most {chunk}" if chunk else ""))
     sent: list[Order] = []
@@ -266,7 +261,8 @@ def close_cmd(
     slippage_bps: Annotated[Decimal, typer.Option(help="slippage cap of the first IOC order from the touch "
                                                       "(it grows with each retry)")] = Decimal(25),
     chunk: Annotated[Decimal | None, typer.Option(help="largest IOC order; default: the venue's max order size, "
-                                                      "or on grvt what it really executed recently")] = None,
+                                                      "or where the displayed book is mostly not executable, "
+                                                      "what it really executed recently")] = None,
     sim_position: Annotated[Decimal | None, typer.Option(help="sim only: open this signed position first, to "
                                                               "rehearse the close")] = None,
     seed: SeedOpt = 7,
@@ -277,9 +273,9 @@ def close_cmd(
     orders with a growing slippage cap and, if takers find nothing, a resting reduce-only order at the touch.
     Reduce-only orders can only shrink a position, never flip it. Flat is believed after consecutive reads agree.
 
-    Rehearse on the simulator: perpflow positions close --venue paradex --symbol SOL --sim-position 0.5
+    Rehearse on the simulator: perpflow positions close --venue <venue> --symbol SOL --sim-position 0.5
 
-    Your account (credentials from settings): perpflow positions close --venue grvt --symbol ETH --venue-mode live
+    Your account (credentials from settings): perpflow positions close --venue <venue> --symbol ETH --venue-mode live
     """
     with cli_errors():
         mode = venue_mode(venue_mode_, endpoint, ws_endpoint)
@@ -301,24 +297,25 @@ def close_cmd(
 
 
 # --- fake-venue ----------------------------------------------------------------------------------
-async def serve_fakes(names: tuple[str, ...], host: str, ports: dict[str, int], seed: int, symbols: tuple[str, ...],
-                      seconds: float | None) -> None:
-    """Run the fakes of ``names`` on one simulated market until interrupted (or ``seconds``)."""
+async def serve_fakes(names: tuple[str, ...] | None, host: str, ports: dict[str, int], seed: int,
+                      symbols: tuple[str, ...], seconds: float | None) -> None:
+    """Run the fakes of ``names`` (None: every venue's) on one simulated market until interrupted
+    (or ``seconds``)."""
     from exchanges.fakes.venues import FakeVenues
 
-    # Open registration on Paradex: any Starknet key also signs in (POST /auth/{public_key}).
+    # open registration: fakes that can also sign in any other account's key
     fakes = FakeVenues(names, symbols=symbols, seed=seed, open_registration=True)
-    await fakes.start(host, paradex_port=ports.get("paradex", 0), grvt_port=ports.get("grvt", 0))
+    await fakes.start(host, ports=ports)
     try:
-        for fake, label, ws in ((fakes.paradex, "Paradex", "WebSocket"), (fakes.grvt, "GRVT", "WebSocket")):
-            if fake is not None:
-                typer.echo(f"fake {label} on {fake.base_url} ({ws} {fake.ws_url}), seed {seed}, markets "
-                           f"{', '.join(symbols)}")
+        for name in fakes.names:
+            fake = fakes.server(name)
+            typer.echo(f"fake {registry.get(name).label} on {fake.base_url} (WebSocket {fake.ws_url}), seed {seed}, "
+                       f"markets {', '.join(symbols)}")
         typer.echo("Point perpflow at it (.env, or export these; the keys are throwaway demo accounts):")
         for name, value in fakes.env().items():
             typer.echo(f"  {name}={value}")
-        if fakes.paradex is not None:
-            typer.echo("  (the fake Paradex also signs in any other Starknet key)")
+        for note in fakes.notes():
+            typer.echo(f"  ({note})")
         typer.echo("Ctrl-C stops.")
         if seconds is None:
             await asyncio.Event().wait()
@@ -328,7 +325,7 @@ async def serve_fakes(names: tuple[str, ...], host: str, ports: dict[str, int], 
         await fakes.stop()
 
 
-def _serve(names: tuple[str, ...], host: str, ports: dict[str, int], seed: int, symbols: str,
+def _serve(names: tuple[str, ...] | None, host: str, ports: dict[str, int], seed: int, symbols: str,
            seconds: float | None) -> None:
     with cli_errors():
         markets = symbol_list(symbols)
@@ -336,41 +333,68 @@ def _serve(names: tuple[str, ...], host: str, ports: dict[str, int], seed: int, 
             asyncio.run(serve_fakes(names, host, ports, seed, markets, seconds))
 
 
+def port_map(ports: str | None, names: tuple[str, ...]) -> dict[str, int]:
+    """``venue=port,...`` over each venue's default port."""
+    out = {n: registry.get(n).fake_port for n in names}
+    for item in (ports or "").split(","):
+        if not item.strip():
+            continue
+        name, _, port = item.partition("=")
+        name = name.strip().lower()
+        if name not in names or not port.strip().isdigit():
+            raise ConfigError("--ports", f"{item.strip()!r}: give venue=port with a venue among "
+                                         f"{', '.join(names)}")
+        out[name] = int(port)
+    return out
+
+
 HostOpt = Annotated[str, typer.Option(help="address to listen on")]
 FakeSeedOpt = Annotated[int, typer.Option(help="simulation seed")]
 SymbolsOpt = Annotated[str, typer.Option(help="comma-separated markets (SOL, ETH, BTC)")]
 SecondsOpt = Annotated[float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")]
+PortsOpt = Annotated[str | None, typer.Option(help="venue=port,... (0: any free port); default: each venue's "
+                                                   "usual fake port")]
 
 
-@fake_venue_app.command("paradex")
-def paradex_cmd(
-    port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = 8765,
+def _fake_command(name: str) -> None:
+    spec = registry.get(name)
+
+    def command(
+        port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = spec.fake_port,
+        host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
+        seconds: SecondsOpt = None,
+    ) -> None:
+        _serve((name,), host, {name: port}, seed, symbols, seconds)
+
+    command.__doc__ = f"A fake {spec.label}: {spec.fake_about}."
+    fake_venue_app.command(name)(command)
+
+
+for _name in registry.names(fake=True):
+    _fake_command(_name)
+
+
+@fake_venue_app.command("all")
+def all_cmd(
+    ports: PortsOpt = None,
     host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
     seconds: SecondsOpt = None,
 ) -> None:
-    """A fake Paradex: REST /v1 and the JSON-RPC WebSocket, on the simulator's Paradex market."""
-    _serve(("paradex",), host, {"paradex": port}, seed, symbols, seconds)
+    """Every venue's fake on one simulated market (one fair value): every bot's venues, offline.
 
-
-@fake_venue_app.command("grvt")
-def grvt_cmd(
-    port: Annotated[int, typer.Option(help="TCP port (0: any free port)")] = 8740,
-    host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
-    seconds: SecondsOpt = None,
-) -> None:
-    """A fake GRVT: its REST RPCs and legacy WebSocket, on the simulator's GRVT market."""
-    _serve(("grvt",), host, {"grvt": port}, seed, symbols, seconds)
-
-
-@fake_venue_app.command("pair")
-def pair_cmd(
-    paradex_port: Annotated[int, typer.Option(help="fake Paradex's TCP port (0: any free port)")] = 8765,
-    grvt_port: Annotated[int, typer.Option(help="fake GRVT's TCP port (0: any free port)")] = 8740,
-    host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
-    seconds: SecondsOpt = None,
-) -> None:
-    """Fake Paradex and fake GRVT on one simulated market (one fair value): the hedge bot's pair, offline.
-
-    Then, with the printed lines in .env: perpflow hedge --venue-mode live --ticker SOL --iter 2
+    Then, with the printed lines in .env: perpflow venues check --all, or perpflow hedge --venue-mode live
     """
-    _serve(("paradex", "grvt"), host, {"paradex": paradex_port, "grvt": grvt_port}, seed, symbols, seconds)
+    names = registry.names(fake=True)
+    with cli_errors():
+        port_of = port_map(ports, names)
+    _serve(names, host, port_of, seed, symbols, seconds)
+
+
+@fake_venue_app.command("pair", hidden=True)
+def pair_cmd(
+    ports: PortsOpt = None,
+    host: HostOpt = "127.0.0.1", seed: FakeSeedOpt = 7, symbols: SymbolsOpt = "SOL,ETH,BTC",
+    seconds: SecondsOpt = None,
+) -> None:
+    """The same as ``all`` (its former name, when two venues had fakes)."""
+    all_cmd(ports, host, seed, symbols, seconds)

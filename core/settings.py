@@ -3,6 +3,9 @@
 Credentials are ``SecretStr``: their ``repr`` and ``str`` print ``**********``, so a settings
 object can be logged without leaking a key. Invalid values fail at start with pydantic's
 message naming the field and the allowed values.
+
+Venue sections (``PERPFLOW_<VENUE>__*``) are declared by each venue package and added by
+``exchanges.settings.Settings``; this core model knows no venue.
 """
 
 from __future__ import annotations
@@ -15,35 +18,40 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ParadexSettings(BaseModel):
-    env: Literal["testnet", "prod"] = "testnet"
-    endpoint: str | None = None  # override the REST base URL (a fake venue on loopback)
-    ws_endpoint: str | None = None
-    l1_address: str | None = None
-    l2_private_key: SecretStr | None = None
-    l2_address: str | None = None
-
-
-class GrvtSettings(BaseModel):
-    env: Literal["testnet", "prod", "dev"] = "testnet"
-    endpoint: str | None = None
-    ws_endpoint: str | None = None
-    api_key: SecretStr | None = None
-    private_key: SecretStr | None = None
-    trading_account_id: str | None = None
-
-
-class BackpackSettings(BaseModel):
-    endpoint: str | None = None
-    ws_endpoint: str | None = None
-    api_key: str | None = None
-    api_secret: SecretStr | None = None
-
-
 class LlmSettings(BaseModel):
+    """An OpenAI-compatible chat endpoint (Qwen by default): ``PERPFLOW_LLM__BASE_URL`` etc."""
+
     base_url: str | None = None  # OpenAI-compatible endpoint; None = statistical reviewer
     api_key: SecretStr | None = None
+    api_key_block: str | None = None  # name of a Prefect Secret block holding the key (when api_key is unset)
     model: str = "qwen-plus"
+    # json_schema is served by some models only; "auto" tries it and falls back to json_object on a refusal.
+    response_format: Literal["auto", "json_schema", "json_object"] = "auto"
+    enable_thinking: bool | None = False  # Qwen's switch, sent in the body; None = not sent (other vendors)
+    timeout_s: float = Field(default=60.0, gt=0, le=600)
+    max_retries: int = Field(default=2, ge=0, le=10)  # 429/5xx/connection retries by the client, with backoff
+    temperature: float = Field(default=0.0, ge=0, le=2)
+
+
+class SentimentSettings(BaseModel):
+    """Sentiment sources (``PERPFLOW_SENTIMENT__*``). An empty URL turns a source off; tests and the
+    demo point both URLs at the loopback fake (tasks/fakes/sentiment.py), never at the internet."""
+
+    fear_greed_url: str = "https://api.alternative.me/fng/"
+    long_short_url: str = "https://fapi.binance.com/futures/data/globalLongShortAccountRatio"
+    long_short_quote: str = "USDT"  # the endpoint's symbol is <SYMBOL><quote>, e.g. BTCUSDT
+    symbols: list[str] = Field(default_factory=lambda: ["BTC", "ETH", "SOL"], min_length=1)
+    funding_venues: list[str] = Field(default_factory=lambda: ["paradex", "grvt"])  # read via the venue contract
+    timeout_s: float = Field(default=5.0, gt=0, le=120)
+    retries: int = Field(default=2, ge=0, le=10)  # transient errors only (timeouts, 429, 5xx)
+    backoff_s: float = Field(default=1.0, ge=0, le=60)  # first retry delay, doubled each time
+    max_retry_after_s: float = Field(default=30.0, ge=0, le=600)  # a longer Retry-After gives up instead
+    fear_greed_ttl_s: float = Field(default=3600.0, ge=0)  # cache: re-fetch no sooner than this
+    long_short_ttl_s: float = Field(default=300.0, ge=0)
+    funding_ttl_s: float = Field(default=300.0, ge=0)
+    fear_greed_max_age_s: float = Field(default=36 * 3600.0, gt=0)  # older data is stale: neutral
+    long_short_max_age_s: float = Field(default=2 * 3600.0, gt=0)
+    funding_max_age_s: float = Field(default=2 * 3600.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -53,10 +61,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     venue_mode: Literal["sim", "live"] = "sim"
     seed: int = Field(default=7, ge=0)
-    paradex: ParadexSettings = ParadexSettings()
-    grvt: GrvtSettings = GrvtSettings()
-    backpack: BackpackSettings = BackpackSettings()
     llm: LlmSettings = LlmSettings()
+    sentiment: SentimentSettings = SentimentSettings()
 
     @property
     def journal_dir(self) -> Path:
@@ -69,6 +75,14 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def insights_path(self) -> Path:
+        return self.data_dir / "shared_insights.json"
 
 
 @lru_cache(maxsize=1)

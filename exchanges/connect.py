@@ -1,43 +1,25 @@
 """Open the venues a bot trades on: the simulator by default, real adapters with --venue-mode live.
 
-Live adapters are looked up in ``LIVE_ADAPTERS``. Their factories import the adapter (and its SDK:
-paradex-py, grvt-pysdk, Starknet and Ethereum crypto) only when called, so a simulator run never
-pays for them; settings come from ``core.settings`` (``.env`` / ``PERPFLOW_PARADEX__*``,
-``PERPFLOW_GRVT__*``; endpoints are overridable, which is how a run reaches the protocol fakes).
+Live adapters come from the venue registry (``exchanges.registry``). Their factories import the
+adapter (and its SDK and crypto) only when called, so a simulator run never pays for them; each
+venue's settings are its section of ``exchanges.settings.Settings`` (``.env`` /
+``PERPFLOW_<VENUE>__*``; endpoints are overridable, which is how a run reaches the protocol fakes).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from core.clock import Clock, RealClock, VirtualClock
 from core.errors import ConfigError
 from core.settings import Settings
+from exchanges import registry
 from exchanges.base import Venue
+from exchanges.settings import venue_settings
 from exchanges.sim.world import SimWorld
 
 SIM_WARMUP_S = 900.0
-
-
-def _paradex(settings: Settings, clock: Clock) -> Venue:
-    from exchanges.paradex import ParadexVenue
-
-    ParadexVenue.check_settings(settings.paradex)
-    return ParadexVenue(settings.paradex, clock=clock)
-
-
-def _grvt(settings: Settings, clock: Clock) -> Venue:
-    from exchanges.grvt import GrvtVenue
-
-    GrvtVenue.check_settings(settings.grvt)
-    return GrvtVenue(settings.grvt, clock=clock)
-
-
-# name -> factory(settings, clock) of a live adapter; a factory refuses missing credentials (ConfigError
-# naming the field) before anything connects.
-LIVE_ADAPTERS: dict[str, Callable[[Settings, Clock], Venue]] = {"paradex": _paradex, "grvt": _grvt}
 
 
 @dataclass
@@ -69,16 +51,16 @@ def open_sim(names: tuple[str, ...], symbols: tuple[str, ...], *, seed: int, clo
     return VenueSession({n: world.venue(n) for n in names}, clk, world)
 
 
-def open_live(names: tuple[str, ...], settings: Settings) -> VenueSession:
+def open_live(names: tuple[str, ...], settings: Settings | None = None) -> VenueSession:
     """Real venues (not yet started: the first call connects and signs in)."""
     clock = RealClock()
     venues = {}
     for n in names:
-        factory = LIVE_ADAPTERS.get(n)
-        if factory is None:
+        spec = registry.get(n) if n in registry.names() else None
+        if spec is None or spec.adapter is None:
             raise ConfigError("venue_mode", f"no live adapter for {n!r}; live venues: "
-                                            f"{', '.join(sorted(LIVE_ADAPTERS)) or 'none installed'}")
-        venues[n] = factory(settings, clock)
+                                            f"{', '.join(registry.names(live=True)) or 'none installed'}")
+        venues[n] = spec.adapter(venue_settings(settings, n), clock)
     return VenueSession(venues, clock, None, list(venues.values()))
 
 
@@ -87,5 +69,5 @@ def open_venues(mode: str, names: tuple[str, ...], symbols: tuple[str, ...], *, 
     if mode == "sim":
         return open_sim(names, symbols, seed=seed, clock=sim_clock)
     if mode == "live":
-        return open_live(names, settings or Settings())
+        return open_live(names, settings)
     raise ConfigError("venue_mode", f"{mode!r}; allowed: sim, live")

@@ -16,10 +16,10 @@ from typing import Any
 from pydantic import SecretStr
 
 from core.clock import RealClock
-from core.settings import GrvtSettings
 from core.types import Order, Side
-from exchanges.fakes.grvt import FakeGrvt, demo_account
-from exchanges.grvt import GrvtVenue
+from exchanges.grvt.adapter import GrvtVenue
+from exchanges.grvt.fake import FakeGrvt, demo_account
+from exchanges.grvt.settings import GrvtSettings
 from exchanges.sim.world import SimWorld
 
 ACCOUNT, PRIVATE_KEY = demo_account("perpflow grvt tests")

@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from core.types import Side
-from exchanges.fakes.paradex import FakeParadex
-from exchanges.paradex import ParadexVenue
+from exchanges.paradex.adapter import ParadexVenue
+from exchanges.paradex.fake import FakeParadex
 from exchanges.sim.flow import StaticSource
 from tests.stark import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY
 

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 
 from core.clock import RealClock, VirtualClock
 from core.errors import ConfigError
-from core.settings import Settings
 from core.types import BBO, Book, BookLevel, Instrument, PriceMode, Side
 from exchanges.pricing import limit_price, slippage_limit
+from exchanges.settings import Settings
 from exchanges.symbols import from_venue_symbol, to_venue_symbol
 
 SOL = Instrument("paradex", "SOL", "SOL-USD-PERP", D("0.001"), D("0.01"), D("0.01"), D("10"), D("10000"),

@@ -10,7 +10,7 @@ import pytest
 from core.errors import ConfigError, OrderRejected
 from core.reasons import Reason
 from core.types import Liquidity, OrderStatus, OrderType, Side
-from exchanges.grvt_wire import client_order_id
+from exchanges.grvt.wire import client_order_id
 from tests.grvt_kit import SIZE, grvt_env, resting, taker
 
 

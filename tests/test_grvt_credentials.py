@@ -6,9 +6,9 @@ import pytest
 from pydantic import SecretStr
 
 from core.errors import ConfigError
-from core.settings import GrvtSettings
 from exchanges.credentials import resolve_secret
-from exchanges.grvt import GrvtVenue
+from exchanges.grvt.adapter import GrvtVenue
+from exchanges.grvt.settings import GrvtSettings
 from tests.grvt_kit import ACCOUNT, PRIVATE_KEY, grvt_env
 
 

@@ -12,7 +12,7 @@ from core.clock import RealClock
 from core.errors import OrderRejected, VenueError
 from core.reasons import Reason
 from core.types import Side
-from exchanges.grvt_wire import grvt_code
+from exchanges.grvt.wire import grvt_code
 from tests.grvt_kit import PRIVATE_KEY, SIZE, grvt_env, settings, taker
 
 

@@ -1,4 +1,4 @@
-"""``python -m exchanges.fakes.grvt``: a fake GRVT for offline strategy work, and its .env lines."""
+"""``python -m exchanges.grvt.fake``: a fake GRVT for offline strategy work, and its .env lines."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from core.settings import Settings
 from core.types import OrderStatus
-from exchanges.fakes.grvt import serve
-from exchanges.grvt import GrvtVenue
+from exchanges.grvt.adapter import GrvtVenue
+from exchanges.grvt.fake import serve
+from exchanges.settings import Settings
 from tests.grvt_kit import taker, wait_until
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from core.errors import ConfigError, PerpflowError
 from core.types import Side
-from exchanges.grvt import GrvtVenue
+from exchanges.grvt.adapter import GrvtVenue
 from tests.grvt_kit import ACCOUNT, PRIVATE_KEY, collect, grvt_env, settings, subscribed, taker, wait_until
 from tests.logkit import everything_logged
 

@@ -12,10 +12,10 @@ from pysdk.grvt_ccxt_env import GrvtEnv
 from pysdk.grvt_ccxt_utils import get_grvt_order, get_order_payload
 
 from core.errors import ConfigError
-from core.settings import GrvtSettings
 from core.types import OrderStatus
-from exchanges.fakes.grvt_codec import CHAIN_IDS, recover_signer
-from exchanges.grvt import GrvtVenue
+from exchanges.grvt.adapter import GrvtVenue
+from exchanges.grvt.fake_codec import CHAIN_IDS, recover_signer
+from exchanges.grvt.settings import GrvtSettings
 from tests.grvt_kit import PRIVATE_KEY, collect, grvt_env, resting, subscribed, wait_until
 
 INSTRUMENTS = {"ETH_USDT_Perp": {"instrument": "ETH_USDT_Perp", "instrument_hash": "0x030401", "base_decimals": 9}}

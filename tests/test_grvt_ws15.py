@@ -1,4 +1,4 @@
-"""grvt-pysdk's WebSocket client on websockets 15 (adapted in exchanges/grvt_ws.py)."""
+"""grvt-pysdk's WebSocket client on websockets 15 (adapted in exchanges/grvt/stream.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import importlib.metadata
 
 from pysdk.grvt_ccxt_env import GrvtWSEndpointType
 
-from exchanges.grvt_ws import LegacyConnection
+from exchanges.grvt.stream import LegacyConnection
 from tests.grvt_kit import collect, grvt_env, subscribed, wait_until
 
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from exchanges.fakes.venues import FakeVenues
-from exchanges.grvt import GrvtVenue
-from exchanges.paradex import ParadexVenue
+from exchanges.grvt.adapter import GrvtVenue
+from exchanges.paradex.adapter import ParadexVenue
 from strategies.hedge.config import HedgeConfig
 from tests.livekit import journal_text, position, rows, run_bot
 from warehouse.loader import load
@@ -30,7 +30,7 @@ async def test_a_live_hedge_run_against_both_fakes_ends_flat_with_its_cycles_in_
         venue_fills = {v: list(fakes.world.exchanges[v].fill_log) for v in ("paradex", "grvt")}
         requests = list(fakes.paradex.requests)
         grvt_creates = fakes.grvt.requests["create_order"]
-        secrets = [hex(fakes.paradex_account.private_key)[2:], fakes.grvt_private_key[2:], fakes.grvt_account.api_key]
+        secrets = [s.removeprefix('0x') for s in fakes.secrets()]
     assert any(r.startswith("POST /v1/orders") for r in requests) and grvt_creates >= 2  # through the SDKs
     assert [c.kind for c in result.cycles] == ["open", "close"] * 2
     assert all(c.status in ("ok", "recovered") and c.hedge_price is not None for c in result.cycles)
@@ -52,10 +52,13 @@ def test_live_adapters_are_registered_and_refuse_missing_credentials_by_name() -
     import pytest
 
     from core.errors import ConfigError
-    from core.settings import GrvtSettings, ParadexSettings, Settings
-    from exchanges.connect import LIVE_ADAPTERS, open_venues
+    from exchanges import registry
+    from exchanges.connect import open_venues
+    from exchanges.grvt.settings import GrvtSettings
+    from exchanges.paradex.settings import ParadexSettings
+    from exchanges.settings import Settings
 
-    assert set(LIVE_ADAPTERS) >= {"paradex", "grvt"}
+    assert set(registry.names(live=True)) >= {"paradex", "grvt"}
     full = Settings(paradex=ParadexSettings(l2_private_key="0x1", l2_address="0x2"),  # type: ignore[arg-type]
                     grvt=GrvtSettings(api_key="k" * 8, private_key="0x" + "1" * 64,  # type: ignore[arg-type]
                                       trading_account_id="1"))

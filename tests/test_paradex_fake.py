@@ -16,8 +16,8 @@ from paradex_py.api.api_client import ParadexApiClient
 from paradex_py.common.order import Order, OrderSide, OrderType
 
 from core.types import OrderStatus, Side
-from exchanges.fakes.paradex import FakeParadex
-from exchanges.paradex import ParadexVenue
+from exchanges.paradex.adapter import ParadexVenue
+from exchanges.paradex.fake import FakeParadex
 from tests.paradex_kit import ADDRESS, KEY, PUBLIC_KEY, hold_still, resting_price, session
 
 

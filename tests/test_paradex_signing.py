@@ -11,7 +11,7 @@ import fast_stark_crypto
 from starknet_py.common import int_from_bytes
 
 from core.types import Side
-from exchanges.fakes.paradex_venue import CHAIN_ID, WireOrder, parse_signature
+from exchanges.paradex.fake_venue import CHAIN_ID, WireOrder, parse_signature
 from tests.paradex_kit import ADDRESS, KEY, resting_price, session
 from tests.stark import py_verify, typed_message_hash
 

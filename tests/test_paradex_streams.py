@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import pytest
 
 from core.types import Fill, Order, OrderStatus, Position, Side
-from exchanges.fakes.paradex import FakeParadex
-from exchanges.paradex import ParadexVenue
+from exchanges.paradex.adapter import ParadexVenue
+from exchanges.paradex.fake import FakeParadex
 from tests.paradex_kit import resting_price, session, until
 
 T = TypeVar("T")

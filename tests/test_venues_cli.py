@@ -15,8 +15,8 @@ from cli.app import app
 from cli.venues import serve_fakes
 from core.types import Side
 from exchanges.fakes.venues import FakeVenues
-from exchanges.grvt import GrvtVenue
-from exchanges.paradex import ParadexVenue
+from exchanges.grvt.adapter import GrvtVenue
+from exchanges.paradex.adapter import ParadexVenue
 from tests.livekit import FakesInThread, position
 
 runner = CliRunner()
@@ -40,8 +40,8 @@ def unboxed(text: str) -> str:
 
 
 def secrets_of(fakes: FakeVenues) -> list[str]:
-    key = fakes.paradex_account.private_key
-    return [hex(key)[2:], str(key), fakes.grvt_private_key[2:], fakes.grvt_account.api_key]
+    secrets = [s.removeprefix("0x") for s in fakes.secrets()]
+    return secrets + [str(int(s, 16)) for s in secrets if all(c in "0123456789abcdefABCDEF" for c in s)]
 
 
 def assert_no_secret(text: str, fakes: FakeVenues) -> None:
@@ -79,7 +79,7 @@ def test_check_and_close_on_both_fakes(clean_env: pytest.MonkeyPatch) -> None:
                                     "--symbols", "SOL,ETH,DOGE"], terminal_width=200)
         assert check.exit_code == 0, check.output
         out = check.output
-        assert f"live testnet, {fakes.paradex.base_url}, account {hex(fakes.paradex_account.address)}" in out
+        assert f"live testnet, {fakes.paradex.base_url}, account {hex(fakes.account('paradex').address)}" in out
         assert "positions (1)" in out and "open orders (1)" in out and "cli-rest" in out and resting_id in out
         quotes = out[out.index("best bid/offer"):].splitlines()
         assert [q.split()[0] for q in quotes[3:]] == ["SOL", "ETH", "DOGE"] and "UNKNOWN_SYMBOL" in quotes[-1]
@@ -105,7 +105,7 @@ def test_check_and_close_on_both_fakes(clean_env: pytest.MonkeyPatch) -> None:
         for text in (check.output, *(r.output for r in closed)):
             assert_no_secret(text, fakes)
 
-        clean_env.setenv("PERPFLOW_GRVT__API_KEY", fakes.grvt_account.api_key + "-revoked")
+        clean_env.setenv("PERPFLOW_GRVT__API_KEY", fakes.account("grvt").api_key + "-revoked")
         refused = runner.invoke(app, ["venues", "check", "--venue", "grvt", "--venue-mode", "live"])
         assert refused.exit_code == 1 and "AUTH" in refused.output and "login rejected" in refused.output
         assert_no_secret(refused.output, fakes)
@@ -125,7 +125,7 @@ def test_check_and_a_rehearsed_close_on_the_simulator(clean_env: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize(("args", "expect"), [
-    (["venues", "check", "--venue", "kraken"], "'kraken' is not one of 'paradex', 'grvt'"),
+    (["venues", "check", "--venue", "kraken"], "'kraken' is not one of 'backpack', 'grvt', 'paradex'"),
     (["venues", "check", "--venue", "paradex", "--venue-mode", "paper"], "'paper' is not one of 'sim', 'live'"),
     (["venues", "check", "--venue", "grvt", "--venue-mode", "sim", "--endpoint", "http://127.0.0.1:1"],
      "--endpoint: targets a live venue"),

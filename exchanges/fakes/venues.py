@@ -1,72 +1,82 @@
-"""The protocol fakes for offline work: Paradex, GRVT or both, on one simulated market.
+"""The protocol fakes for offline work: any set of venues, on one simulated market.
 
-With both, ``FakeParadex`` and ``FakeGrvt`` share one ``SimWorld`` (one fair value per asset; each
-venue's book around it with its own basis, noise and lag), so a hedge between them sees
-correlated but imperfect prices, as it would live. ``env()`` and ``settings()`` give the
-``PERPFLOW_*`` values that point perpflow's live adapters at the fakes, with deterministic demo
-accounts (throwaway keys that only these fakes know).
+Every fake shares one ``SimWorld`` (one fair value per asset; each venue's book around it with its
+own basis, noise and lag), so a hedge between two fakes sees correlated but imperfect prices, as it
+would live. ``env()`` and ``settings()`` give the ``PERPFLOW_*`` values that point perpflow's live
+adapters at the fakes, with deterministic demo accounts (throwaway keys that only these fakes
+know). Which venues have a fake, and how each is built, comes from the venue registry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from pydantic import SecretStr
+from typing import Any
 
 from core.clock import RealClock
 from core.errors import ConfigError
-from core.settings import GrvtSettings, ParadexSettings, Settings
+from core.settings import Settings as CoreSettings
+from exchanges import registry
 from exchanges.connect import SIM_WARMUP_S
-from exchanges.fakes.grvt import FakeGrvt
-from exchanges.fakes.grvt import demo_account as grvt_demo_account
-from exchanges.fakes.paradex import FakeParadex
-from exchanges.fakes.paradex import demo_account as paradex_demo_account
+from exchanges.settings import Settings
 from exchanges.sim.world import SimWorld
+from exchanges.spec import DemoFake
 
-FAKES = ("paradex", "grvt")
+
+def fake_names() -> tuple[str, ...]:
+    """Every venue with a protocol fake."""
+    return registry.names(fake=True)
 
 
 class FakeVenues:
-    """Fakes of ``venues`` on loopback, backed by one shared ``SimWorld`` on the real clock.
+    """Fakes of ``venues`` (default: every venue with one) on loopback, backed by one shared
+    ``SimWorld`` on the real clock.
 
-    ``open_registration``: the fake Paradex also signs in any other Starknet key (a new account).
+    ``open_registration``: fakes that can, also sign in accounts they were not told about.
     """
 
-    def __init__(self, venues: Iterable[str] = FAKES, *, symbols: Iterable[str] = ("SOL", "ETH", "BTC"),
+    def __init__(self, venues: Iterable[str] | None = None, *, symbols: Iterable[str] = ("SOL", "ETH", "BTC"),
                  seed: int = 7, warmup: float = SIM_WARMUP_S, open_registration: bool = False,
                  world: SimWorld | None = None) -> None:
-        names = tuple(venues)
-        unknown = [v for v in names if v not in FAKES]
-        if unknown or not names:
-            raise ConfigError("venues", f"{', '.join(unknown) or 'none'}; allowed: {', '.join(FAKES)}")
+        names = tuple(dict.fromkeys(v.lower() for v in (fake_names() if venues is None else venues)))
+        if not names:
+            raise ConfigError("venues", f"none; allowed: {', '.join(fake_names())}")
+        specs = [registry.get(n, field="venues", fake=True) for n in names]
         # warmup: a market with a past, whose recent trades the pre-trade checks read
         self.world = world or SimWorld(venues=names, symbols=tuple(symbols), seed=seed, clock=RealClock(),
                                        warmup=warmup)
-        self.paradex: FakeParadex | None = None
-        self.grvt: FakeGrvt | None = None
-        self.paradex_account = paradex_demo_account()
-        self.grvt_account, self.grvt_private_key = grvt_demo_account()
-        if "paradex" in names:
-            self.paradex = FakeParadex(self.world, open_registration=open_registration,
-                                       accounts={self.paradex_account.address: self.paradex_account.public_key})
-        if "grvt" in names:
-            self.grvt = FakeGrvt(self.world, accounts=[self.grvt_account])
+        self.fakes: dict[str, DemoFake] = {s.name: s.fake(self.world, open_registration)  # type: ignore[misc]
+                                           for s in specs}
 
-    async def start(self, host: str = "127.0.0.1", *, paradex_port: int = 0, grvt_port: int = 0) -> None:
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.fakes)
+
+    def server(self, venue: str) -> Any:
+        """The running fake of ``venue`` (its base_url, ws_url, fault knobs, ...)."""
+        return self.fakes[venue].server
+
+    def account(self, venue: str) -> Any:
+        """``venue``'s demo account (the venue's own object)."""
+        return self.fakes[venue].account
+
+    def __getattr__(self, name: str) -> Any:  # transitional: ``fakes.<venue>`` is the venue's server
+        fakes = self.__dict__.get("fakes", {})
+        if name in fakes:
+            return fakes[name].server
+        raise AttributeError(name)
+
+    async def start(self, host: str = "127.0.0.1", *, ports: dict[str, int] | None = None) -> None:
+        """Listen on ``host`` (``ports``: venue -> port; default any free port)."""
         try:
-            if self.paradex is not None:
-                await self.paradex.start(host, paradex_port)
-            if self.grvt is not None:
-                await self.grvt.start(host, grvt_port)
+            for name, fake in self.fakes.items():
+                await fake.server.start(host, (ports or {}).get(name, 0))
         except BaseException:
             await self.stop()
             raise
 
     async def stop(self) -> None:
-        if self.grvt is not None:
-            await self.grvt.stop()
-        if self.paradex is not None:
-            await self.paradex.stop()
+        for fake in reversed(self.fakes.values()):
+            await fake.server.stop()
         await self.world.stop()
 
     async def __aenter__(self) -> FakeVenues:
@@ -79,32 +89,19 @@ class FakeVenues:
     def env(self) -> dict[str, str]:
         """The ``.env`` lines (environment variables) that point perpflow at the running fakes."""
         out: dict[str, str] = {}
-        if self.paradex is not None:
-            out |= {"PERPFLOW_PARADEX__ENV": "testnet",
-                    "PERPFLOW_PARADEX__ENDPOINT": self.paradex.base_url,
-                    "PERPFLOW_PARADEX__WS_ENDPOINT": self.paradex.ws_url,
-                    "PERPFLOW_PARADEX__L2_PRIVATE_KEY": hex(self.paradex_account.private_key),
-                    "PERPFLOW_PARADEX__L2_ADDRESS": hex(self.paradex_account.address)}
-        if self.grvt is not None:
-            out |= {"PERPFLOW_GRVT__ENV": "testnet",
-                    "PERPFLOW_GRVT__ENDPOINT": self.grvt.base_url,
-                    "PERPFLOW_GRVT__WS_ENDPOINT": self.grvt.ws_url,
-                    "PERPFLOW_GRVT__API_KEY": self.grvt_account.api_key,
-                    "PERPFLOW_GRVT__PRIVATE_KEY": self.grvt_private_key,
-                    "PERPFLOW_GRVT__TRADING_ACCOUNT_ID": self.grvt_account.sub_account_id}
+        for name, fake in self.fakes.items():
+            out |= registry.get(name).env_lines(fake.settings())
         return out
 
-    def settings(self, **overrides: object) -> Settings:
+    def secrets(self) -> list[str]:
+        """Every demo secret (keys, API keys), as tests grep logs and tables for them."""
+        return [v for name, fake in self.fakes.items() for v in registry.get(name).secrets(fake.settings())]
+
+    def notes(self) -> list[str]:
+        return [f.note for f in self.fakes.values() if f.note]
+
+    def settings(self, **overrides: object) -> CoreSettings:
         """``Settings`` for live mode against the running fakes (``overrides``: other fields)."""
         fields: dict[str, object] = {"venue_mode": "live"}
-        if self.paradex is not None:
-            fields["paradex"] = ParadexSettings(
-                env="testnet", endpoint=self.paradex.base_url, ws_endpoint=self.paradex.ws_url,
-                l2_private_key=SecretStr(hex(self.paradex_account.private_key)),
-                l2_address=hex(self.paradex_account.address))
-        if self.grvt is not None:
-            fields["grvt"] = GrvtSettings(
-                env="testnet", endpoint=self.grvt.base_url, ws_endpoint=self.grvt.ws_url,
-                api_key=SecretStr(self.grvt_account.api_key), private_key=SecretStr(self.grvt_private_key),
-                trading_account_id=self.grvt_account.sub_account_id)
+        fields |= {name: fake.settings() for name, fake in self.fakes.items()}
         return Settings(**(fields | overrides))  # type: ignore[arg-type]

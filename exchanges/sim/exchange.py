@@ -66,7 +66,7 @@ class FundingPayment:
 class MarketSlot:
     """A market with its Decimal scale, so conversions happen once, at the edge."""
 
-    __slots__ = ("instrument", "last_top", "lot", "market", "profile", "source", "tick", "tick_f")
+    __slots__ = ("hook", "instrument", "last_top", "lot", "market", "profile", "source", "tick", "tick_f")
 
     def __init__(self, instrument: Instrument, profile: MarketProfile, market: SimMarket) -> None:
         self.instrument = instrument
@@ -77,6 +77,7 @@ class MarketSlot:
         self.tick_f = float(instrument.tick)
         self.source: Any = None  # ModelSource or ReplaySource
         self.last_top: tuple[int, int, int, int] | None = None
+        self.hook: Any = None  # called after each market event while someone listens or we rest orders
 
 
 class SimExchange:
@@ -103,11 +104,13 @@ class SimExchange:
         self.next_funding = (math.floor(now / profile.funding_interval_s) + 1) * profile.funding_interval_s
         self._feed_latency = profile.feed_latency_ms / 1000
         self.published: dict[str, BBO] = {}
+        self._next_drop: float | None = None
 
     # --- market plumbing ---------------------------------------------------------------------
     def add_market(self, symbol: str, market: SimMarket, source: Any) -> None:
         slot = MarketSlot(self.profile.instrument(symbol), self.profile.market(symbol), market)
         slot.source = source
+        slot.hook = lambda t: self._after_event(symbol, slot, t)
         self.slots[symbol] = slot
 
     def slot(self, symbol: str) -> MarketSlot:
@@ -121,23 +124,51 @@ class SimExchange:
     def events(self) -> int:
         return sum(s.market.events for s in self.slots.values())
 
-    def step(self, t: float, dt: float) -> None:
-        """Advance every market to ``t``, settle our maker fills, publish what changed."""
-        stale = self.faults.stale(t)
-        for symbol, slot in self.slots.items():
-            slot.source.advance(t)
-            m = slot.market
-            if m.maker_fills:
-                fills, m.maker_fills = m.maker_fills, []
-                for o, price, lots, ts in fills:
-                    self._settle(slot, o, price, lots, ts, Liquidity.MAKER)
-            if not stale:
-                self._publish_market(symbol, slot, t)
-        if t >= self.next_funding:
-            self._pay_funding(t)
+    def next_event(self) -> float:
+        """When the next market event of this venue happens (inf: none scheduled)."""
+        return min((s.source.next_t for s in self.slots.values()), default=math.inf)
+
+    def advance(self, t: float) -> None:
+        """Move every market to ``t`` event by event: settle our maker fills the instant they happen,
+        pay funding at its settlement time, publish what changed."""
+        while self.next_funding <= t:
+            self._advance_slots(self.next_funding)
+            self._pay_funding(self.next_funding)
+        self._advance_slots(t)
         drops = self.faults.stream_drop_per_hour
-        if drops and self.subs and self.rng.random() < drops * dt / 3600:
-            self.drop_streams()
+        if drops and self.subs:
+            if self._next_drop is None:
+                self._next_drop = t + self.rng.expovariate(drops / 3600)
+            elif self._next_drop <= t:
+                self._next_drop = None
+                self.drop_streams()
+
+    def _advance_slots(self, t: float) -> None:
+        for symbol, slot in self.slots.items():
+            m = slot.market
+            if self.subs or m.own_bids or m.own_asks:
+                slot.source.advance(t, slot.hook)
+            else:
+                slot.source.advance(t)
+            if not self.faults.stale(t):
+                self._publish_market(symbol, slot, t)
+
+    def _after_event(self, symbol: str, slot: MarketSlot, t: float) -> None:
+        m = slot.market
+        if m.maker_fills:
+            fills, m.maker_fills = m.maker_fills, []
+            for o, price, lots, ts in fills:
+                self._settle(slot, o, price, lots, ts, Liquidity.MAKER)
+        if self.subs and not self.faults.stale(t):
+            self._publish_market(symbol, slot, t)
+
+    def step(self, t: float, dt: float = 0.0) -> None:
+        """Advance to ``t`` and settle what a test moved by hand (trades applied directly)."""
+        self.advance(t)
+        for symbol, slot in self.slots.items():
+            self._after_event(symbol, slot, t)
+            if not self.faults.stale(t):
+                self._publish_market(symbol, slot, t)
 
     def _publish_market(self, symbol: str, slot: MarketSlot, t: float) -> None:
         top = slot.market.top()

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable
 
 from core.types import OrderStatus
+from exchanges.sim.models import queue_advance
 from exchanges.sim.orders import SimOrder
 
 # (ts, price_tick, lots, taker_sign)
@@ -30,8 +31,9 @@ MakerFill = tuple[SimOrder, int, int, float]
 
 class SimMarket:
     def __init__(self, *, levels: int, gap_ticks: int, depth_lots: list[int],
-                 size_noise: Callable[[], float], queue_real: float = 1.0) -> None:
+                 size_noise: Callable[[], float], queue_real: float = 1.0, proportional_queue: bool = False) -> None:
         self.levels = levels
+        self.proportional_queue = proportional_queue
         self.gap = max(1, gap_ticks)
         self.depth_lots = depth_lots
         self._noise = size_noise
@@ -127,30 +129,33 @@ class SimMarket:
     def update_level(self, direction: int, price: int, lots: int) -> None:
         """Others changed their displayed size at ``price`` (0 removes the level)."""
         side, own = (self.bids, self.own_bids) if direction < 0 else (self.asks, self.own_asks)
+        old = side.get(price, 0)
         if lots > 0:
             side[price] = lots
-        elif price in side:
+        elif old:
             del side[price]
         else:
             return
         self.events += 1
         orders = own.get(price)
         if orders:
+            real = self._real(lots)
             for o in orders:
-                if o.ahead > lots:
-                    o.ahead = lots
+                o.ahead = queue_advance(self.proportional_queue, o.ahead, self._real(old), real)
 
-    def refresh_random_level(self, pick: float, which: float) -> None:
-        """One size update on a random displayed level (the background L2 churn)."""
-        direction = -1 if which < 0.5 else 1
-        side = self.bids if direction < 0 else self.asks
-        if not side:
-            return
-        keys = list(side)
-        p = keys[int(pick * len(keys))]
-        best = self.best_bid if direction < 0 else self.best_ask
-        k = abs(p - best) // self.gap
-        self.update_level(direction, p, self._draw(k))
+    def refresh_level(self, direction: int, top: bool, u: float) -> None:
+        """One size update (the background L2 churn): the best level, or a deeper one at random."""
+        if direction < 0:
+            best, anchor = self.best_bid, self._bid_top
+        else:
+            best, anchor = self.best_ask, self._ask_top
+        if top or anchor is None or self.levels < 2:
+            p, k = best, 0
+        else:
+            k = 1 + int(u * (self.levels - 1))
+            p = anchor + direction * self.gap * (k - 1)
+        if p:
+            self.update_level(direction, p, self._draw(k))
 
     # --- trades ------------------------------------------------------------------------------
     def flow_trade(self, t: float, taker_sign: int, lots: int, limit: int | None = None) -> int:

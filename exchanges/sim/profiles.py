@@ -24,6 +24,23 @@ class AssetProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class Regime:
+    """The market regime the shared fair value runs in: the place for scenario parameters.
+
+    ``base`` is a driftless random walk at each asset's own volatility. Scenarios (quiet,
+    trending, volatile, mean-reverting, ...) are ``[regimes.<name>]`` tables in ``profiles.toml``
+    and are picked with ``SimWorld(regime=...)``; every field defaults to the base behaviour.
+    """
+
+    name: str = "base"
+    vol_scale: float = 1.0  # multiplies every asset's vol_annual
+    drift_annual: float = 0.0  # log-drift per year (0.5 = +50 %/year trend)
+    reversion_half_life_s: float = 0.0  # > 0: log price reverts to its start with this half-life
+    jump_rate_per_h: float = 0.0  # Poisson jumps of the fair value ...
+    jump_bps: float = 0.0  # ... of this typical size (Laplace, either sign)
+
+
+@dataclass(frozen=True, slots=True)
 class MarketProfile:
     """One venue's market for one asset: its rules and the shape of its book and order flow."""
 
@@ -55,6 +72,21 @@ class MarketProfile:
     exec_fail_prob: float = 0.0
     oversize_partial_prob: float = 0.0
     oversize_partial_size: float = 0.0
+    # --- the touch (exchanges/sim/flow.py); each named model is in exchanges/sim/models.py ---
+    quote_rate_per_s: float = 2.0  # how often makers re-price to the fair value (best-price change driver)
+    spread_log_sd: float = 0.3  # spreads breathe: log-sd around spread_bps (a one-tick floor applies)
+    refill_ms: float = 250.0  # a best level eaten by a taker is re-quoted after about this long
+    top_churn_share: float = 0.5  # share of size updates that hit the best level (the rest: deeper)
+    flow_model: str = "hawkes"  # taker arrivals: poisson | hawkes (self-exciting, bursty)
+    hawkes_branching: float = 0.6  # share of trades triggered by earlier trades (0 = Poisson)
+    hawkes_decay_s: float = 1.5  # how long a burst lasts (kernel time constant)
+    sign_persistence: float = 0.3  # chance a taker repeats the previous taker's side (order splitting)
+    informed_skew: float = 0.35  # takers lean toward where the fair value is going
+    informed_prob: float = 0.5  # a stale quote the fair value moved through is picked off before re-pricing
+    size_model: str = "pareto_mix"  # taker sizes: lognormal | pareto_mix (log-normal body + power-law tail)
+    size_tail_prob: float = 0.04  # pareto_mix: share of trades drawn from the tail ...
+    size_tail_alpha: float = 1.2  # ... with this tail exponent (smaller = heavier)
+    queue_model: str = "risk_averse"  # our queue position: risk_averse | proportional (see models.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +103,8 @@ class VenueProfile:
     initial_margin: Decimal
     account_equity: Decimal
     markets: dict[str, MarketProfile] = field(default_factory=dict)
+    fee_model: str = "flat"  # maker/taker fractions of notional (negative maker = rebate)
+    latency_model: str = "lognormal"  # half round trips: rtt/2 x exp(latency_jitter x N(0,1))
 
     def market(self, symbol: str) -> MarketProfile:
         try:
@@ -100,6 +134,14 @@ class VenueProfile:
 class SimProfiles:
     assets: dict[str, AssetProfile]
     venues: dict[str, VenueProfile]
+    regimes: dict[str, Regime] = field(default_factory=lambda: {"base": Regime()})
+
+    def regime(self, name: str) -> Regime:
+        try:
+            return self.regimes[name]
+        except KeyError:
+            raise ConfigError("regime", f"{name!r} is not a simulated regime; "
+                                        f"allowed: {', '.join(sorted(self.regimes))}") from None
 
     def venue(self, name: str) -> VenueProfile:
         try:
@@ -137,7 +179,13 @@ def parse_profiles(data: dict[str, Any]) -> SimProfiles:
                    for s, m in raw.pop("markets", {}).items()}
         venues[name] = VenueProfile(name=name, markets=markets,
                                     **_coerce(VenueProfile, raw, f"venues.{name}"))
-    return SimProfiles(assets=assets, venues=venues)
+    regimes = {"base": Regime()}
+    regimes.update({n: Regime(name=n, **_coerce(Regime, r, f"regimes.{n}"))
+                    for n, r in data.get("regimes", {}).items()})
+    from exchanges.sim.models import check_models
+    for name, v in venues.items():
+        check_models(v, f"venues.{name}")
+    return SimProfiles(assets=assets, venues=venues, regimes=regimes)
 
 
 @cache

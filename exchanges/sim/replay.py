@@ -82,7 +82,11 @@ class ReplaySource:
     def _lots(self, size: str) -> int:
         return int(Decimal(size) / self._lot)
 
-    def advance(self, t: float) -> None:
+    @property
+    def next_t(self) -> float:
+        return self._next["t"] if self._next is not None else float("inf")
+
+    def advance(self, t: float, hook: object = None) -> None:
         while self._next is not None and self._next["t"] <= t:
             ev = self._next
             if ev["k"] == "book":
@@ -91,6 +95,8 @@ class ReplaySource:
                 sign = 1 if ev["side"] == "BUY" else -1
                 self.market.flow_trade(ev["t"], sign, self._lots(ev["q"]), limit=self._ticks(ev["p"]))
             self._next = next(self._events, None)
+            if hook is not None:
+                hook(ev["t"])  # type: ignore[operator]
 
     def _apply_book(self, ev: dict[str, Any]) -> None:
         m = self.market

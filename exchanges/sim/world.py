@@ -5,15 +5,18 @@ hedge between two simulated venues sees realistic, correlated but imperfect pric
 random is drawn from generators seeded by ``(seed, venue, symbol, purpose)``: the same seed and
 the same client behaviour give the same run, ids included.
 
-Markets advance in fixed steps (``step`` seconds). ``warmup`` seconds of market are simulated
-before the clock's present, so recent trades exist when a bot first looks. A driver task steps them while anyone listens
-to a stream; every request also catches the world up to its arrival time first.
+Time is event-driven: markets jump from one event to the next (a re-pricing, a size update, a
+print), never stepping through quiet time. ``warmup`` seconds of market are simulated before the
+clock's present, so recent trades exist when a bot first looks. A driver task wakes at the next
+market event while anyone listens to a stream; every request also catches the world up to its
+arrival time first. ``step`` is only the granularity of recordings.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -22,13 +25,14 @@ from pathlib import Path
 from core.clock import Clock, VirtualClock
 from exchanges.sim.exchange import SimExchange
 from exchanges.sim.faults import Faults
-from exchanges.sim.flow import FairValue, ModelSource
+from exchanges.sim.flow import FairValue, ModelSource, seed_int
 from exchanges.sim.market import SimMarket
 from exchanges.sim.profiles import SimProfiles, VenueProfile, load_profiles
 from exchanges.sim.venue import SimVenue
 
 DEFAULT_STEP = 0.1
 IDLE_STEP = 5.0
+CHUNK_S = 60.0  # venues advance side by side in chunks of at most this much market time
 
 
 def build_market(profile: VenueProfile, symbol: str, mid: float, rng: random.Random) -> SimMarket:
@@ -37,7 +41,8 @@ def build_market(profile: VenueProfile, symbol: str, mid: float, rng: random.Ran
     gap = max(1, round(mid * m.level_gap_bps / 10_000 / tick))
     depth = [max(1, round(m.top_size * m.depth_growth**k / lot)) for k in range(m.levels)]
     return SimMarket(levels=m.levels, gap_ticks=gap, depth_lots=depth,
-                     size_noise=lambda: 0.55 + 0.9 * rng.random(), queue_real=m.queue_real_fraction)
+                     size_noise=lambda: 0.55 + 0.9 * rng.random(), queue_real=m.queue_real_fraction,
+                     proportional_queue=m.queue_model == "proportional")
 
 
 class SimWorld:
@@ -45,62 +50,66 @@ class SimWorld:
                  seed: int = 7, clock: Clock | None = None, step: float = DEFAULT_STEP,
                  profiles: SimProfiles | None = None, faults: Mapping[str, Faults] | None = None,
                  fee_overrides: Mapping[str, tuple[str, str]] | None = None,
-                 replay: Path | None = None, warmup: float = 0.0) -> None:
+                 replay: Path | None = None, warmup: float = 0.0, regime: str = "base") -> None:
         self.seed = seed
         self.clock: Clock = clock or VirtualClock()
         self.step = step
         self.profiles = profiles or load_profiles()
         self.symbols = tuple(symbols)
         self.t = self.clock.now() - warmup  # a venue has a past: trades and books before we arrive
-        max_lag = 0
+        self.regime = self.profiles.regime(regime)
         self.exchanges: dict[str, SimExchange] = {}
         for name in venues:
             vp = self.profiles.venue(name)
             if fee_overrides and name in fee_overrides:
                 vp = vp.with_fees(*fee_overrides[name])
             for s in self.symbols:
-                max_lag = max(max_lag, round(vp.market(s).lag_ms / 1000 / step))
+                vp.market(s)
             self.exchanges[name] = SimExchange(vp, seed, self.t, (faults or {}).get(name))
-        self.fair = {s: FairValue(self.profiles.asset(s), step, random.Random(f"{seed}/fair/{s}"), max_lag)
+        self.fair = {s: FairValue(self.profiles.asset(s), self.regime, seed_int(seed, "fair", s), self.t)
                      for s in self.symbols}
         for name, ex in self.exchanges.items():
             for s in self.symbols:
                 rng = random.Random(f"{seed}/{name}/{s}/flow")
+                mp = ex.profile.market(s)
                 market = build_market(ex.profile, s, self.fair[s].price, rng)
-                source = ModelSource(market, ex.profile.market(s), self.fair[s], tick=float(ex.profile.market(s).tick),
-                                     lot=float(ex.profile.market(s).lot), step=step, rng=rng, t0=self.t)
+                source = ModelSource(market, mp, self.fair[s], tick=float(mp.tick), lot=float(mp.lot), rng=rng,
+                                     t0=self.t)
                 ex.add_market(s, market, source)
         if replay is not None:
             from exchanges.sim.replay import attach_replay
             attach_replay(self, replay)
         self._clients: dict[str, SimVenue] = {}
         self._driver: asyncio.Task[None] | None = None
-        self._step_once(self.t)
+        self._advance(self.t)
         if warmup:
             self.run_for(warmup)
 
     # --- time --------------------------------------------------------------------------------
-    def _step_once(self, t: float) -> None:
-        for fv in self.fair.values():
-            fv.advance()
-        for ex in self.exchanges.values():
-            ex.step(t, self.step)
+    def _advance(self, end: float) -> None:
+        t = self.t
+        while True:
+            t = min(end, t + CHUNK_S)
+            for fv in self.fair.values():
+                fv.now = t
+            for ex in self.exchanges.values():
+                ex.advance(t)
+            if t >= end:
+                break
+        self.t = end
 
     def sync(self) -> None:
         """Advance every market to the clock's present."""
         now = self.clock.now()
-        step = self.step
-        while self.t + step <= now:
-            self.t += step
-            self._step_once(self.t)
+        if now > self.t:
+            self._advance(now)
 
     def run_for(self, seconds: float) -> None:
         """Advance without a clock (benchmarks, recordings): ``seconds`` of market time."""
-        end = self.t + seconds
-        step = self.step
-        while self.t + step <= end:
-            self.t += step
-            self._step_once(self.t)
+        self._advance(self.t + seconds)
+
+    def next_event(self) -> float:
+        return min((ex.next_event() for ex in self.exchanges.values()), default=math.inf)
 
     def _listening(self) -> bool:
         return any(ex.subs for ex in self.exchanges.values())
@@ -108,7 +117,11 @@ class SimWorld:
     async def _drive(self) -> None:
         while True:
             self.sync()
-            await asyncio.sleep(self.step if self._listening() else IDLE_STEP)
+            if self._listening():
+                wait = min(self.next_event() - self.clock.now(), IDLE_STEP)
+                await asyncio.sleep(wait if wait > 0 else 0)
+            else:
+                await asyncio.sleep(IDLE_STEP)
 
     def ensure_running(self) -> None:
         """Start the driver on the current loop (idempotent; a new loop gets a new driver)."""

@@ -13,9 +13,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.types import PriceMode
+from exchanges import registry
 
-PrimaryVenue = Literal["paradex", "backpack"]
-HedgeVenue = Literal["grvt"]
+# The venue choices come from the venue registry (each venue package says which roles it takes).
+PrimaryVenue = Literal[registry.names(role="primary")]  # type: ignore[valid-type]
+HedgeVenue = Literal[registry.names(role="hedge")]  # type: ignore[valid-type]
 Ticker = Literal["SOL", "ETH", "BTC"]
 PrimaryMode = Literal["bbo", "bbo_minus_1", "bbo_plus_1", "market"]
 HedgeMode = Literal["bbo_minus_1", "market"]

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from exchanges.fakes.grvt_codec import GrvtReject, book_json, mini_json
+from exchanges.grvt.fake_codec import GrvtReject, book_json, mini_json
 from exchanges.sim.exchange import DISCONNECTED, Subscription
 
 if TYPE_CHECKING:
-    from exchanges.fakes.grvt import FakeGrvt
-    from exchanges.fakes.grvt_engine import FakeAccount
+    from exchanges.grvt.fake import FakeGrvt
+    from exchanges.grvt.fake_engine import FakeAccount
 
 MARKET = {"v1.mini.s": "bbo", "v1.mini.d": "bbo", "v1.ticker.s": "bbo", "v1.ticker.d": "bbo",
           "v1.book.s": "book", "v1.book.d": "book"}

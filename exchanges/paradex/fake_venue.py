@@ -1,6 +1,6 @@
 """The venue behind the fake Paradex API: accounts, JWTs, signatures and orders over the simulator.
 
-Transport-free (``exchanges/fakes/paradex.py`` serves it over HTTP and WebSocket). It answers as
+Transport-free (``exchanges/paradex/fake.py`` serves it over HTTP and WebSocket). It answers as
 Paradex does (``shared/specs/paradex``): ``ApiError`` bodies ``{"error", "message"}`` with the
 spec's error codes for requests refused up front (unknown market, off-tick price, off-step size,
 below min notional, above max size, stale or invalid signature, duplicate client id), and for

@@ -51,12 +51,13 @@ from core.errors import (
     VenueUnavailable,
 )
 from core.reasons import Reason
-from core.settings import GrvtSettings
 from core.types import BBO, Balance, Book, Fill, Instrument, Order, OrderStatus, OrderType, Position, Side, Trade
 from exchanges.base import Venue
 from exchanges.credentials import SecretRedactor, resolve_secret
-from exchanges.grvt_client import GrvtClient, GrvtUrls
-from exchanges.grvt_wire import (
+from exchanges.grvt.client import GrvtClient, GrvtUrls
+from exchanges.grvt.settings import GrvtSettings
+from exchanges.grvt.stream import GrvtFeed
+from exchanges.grvt.wire import (
     VENUE,
     client_order_id,
     dec,
@@ -73,7 +74,6 @@ from exchanges.grvt_wire import (
     parse_trade,
     seconds,
 )
-from exchanges.grvt_ws import GrvtFeed
 from exchanges.loopbind import LoopBinding
 from exchanges.pricing import slippage_limit
 from exchanges.streams import ResilientStream

@@ -19,7 +19,7 @@ Resting orders are cancelled with reason ``EXPIRED`` when their signature expire
 was processed), slow answers, refused WebSocket upgrades, malformed frames;
 ``drop_websockets()`` cuts every WebSocket connection.
 
-    python -m exchanges.fakes.grvt --port 8740   # prints the .env lines to point perpflow at it
+    python -m exchanges.grvt.fake --port 8740   # prints the .env lines to point perpflow at it
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from aiohttp import web
 from eth_account import Account
 
 from core.clock import RealClock
-from exchanges.fakes.grvt_codec import GrvtReject
-from exchanges.fakes.grvt_engine import FakeAccount, FakeGrvtEngine
-from exchanges.fakes.grvt_stream import GrvtStreams
 from exchanges.fakes.loopback import LoopbackFake, LoopbackServer, MarketDriver
+from exchanges.grvt.fake_codec import GrvtReject
+from exchanges.grvt.fake_engine import FakeAccount, FakeGrvtEngine
+from exchanges.grvt.fake_stream import GrvtStreams
 from exchanges.sim.world import SimWorld
 
 PUBLIC = {"instruments", "all_instruments", "instrument", "mini", "ticker", "book", "trade"}

@@ -19,7 +19,7 @@ from typing import Any
 from core.errors import OrderRejected, VenueError
 from core.reasons import Reason
 from core.types import Order, OrderStatus, OrderType, Side
-from exchanges.fakes.grvt_codec import (
+from exchanges.grvt.fake_codec import (
     CHAIN_IDS,
     MAX_SIGNATURE_TTL_NS,
     NS,

@@ -62,13 +62,13 @@ from core.errors import (
     VenueUnavailable,
 )
 from core.reasons import Reason
-from core.settings import ParadexSettings, Settings
 from core.types import BBO, Balance, Book, Fill, Instrument, Order, OrderStatus, Position, Side, Trade
-from exchanges import paradex_wire as wire
 from exchanges.base import Venue
 from exchanges.credentials import SecretRedactor, resolve_secret
 from exchanges.loopbind import LoopBinding
-from exchanges.paradex_ws import WsFeed
+from exchanges.paradex import wire
+from exchanges.paradex.settings import ParadexSettings
+from exchanges.paradex.stream import WsFeed
 from exchanges.pricing import slippage_limit
 from exchanges.streams import ResilientStream
 from exchanges.symbols import to_venue_symbol
@@ -160,12 +160,6 @@ class ParadexVenue(Venue):
         self._closed = False
         self._sides: OrderedDict[str, Side] = OrderedDict()  # order id -> side, of orders this venue saw
         self._side_warned = False
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None, **kw: Any) -> ParadexVenue:
-        from core.settings import get_settings
-
-        return cls((settings or get_settings()).paradex, **kw)
 
     def __repr__(self) -> str:
         s = self.settings

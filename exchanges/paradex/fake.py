@@ -1,6 +1,6 @@
 """``FakeParadex``: a loopback Paradex (REST ``/v1`` + JSON-RPC WebSocket) over the simulator.
 
-Serves every endpoint and channel ``exchanges.paradex`` and paradex-py use::
+Serves every endpoint and channel ``exchanges.paradex.adapter`` and paradex-py use::
 
     GET  /v1/system/config|time|state        GET  /v1/markets[?market=]   GET /v1/markets/summary
     GET  /v1/bbo/{market}  /v1/orderbook/{market}  /v1/trades            GET/POST /v1/onboarding
@@ -35,10 +35,10 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from core.clock import RealClock
-from core.settings import ParadexSettings
 from core.types import Side
 from exchanges.fakes.loopback import Faults, LoopbackFake, LoopbackServer, MarketDriver
-from exchanges.fakes.paradex_venue import VENUE, ApiError, ParadexEngine, address_of
+from exchanges.paradex.fake_venue import VENUE, ApiError, ParadexEngine, address_of
+from exchanges.paradex.settings import ParadexSettings
 from exchanges.sim.exchange import DISCONNECTED
 from exchanges.sim.world import SimWorld
 from exchanges.symbols import to_venue_symbol

@@ -43,7 +43,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.protocol import State
 
 from core.errors import BadResponse, StreamDisconnected, VenueError
-from exchanges.grvt_wire import VENUE, venue_error
+from exchanges.grvt.wire import VENUE, venue_error
 
 T = TypeVar("T")
 LEGACY = (GrvtWSEndpointType.MARKET_DATA, GrvtWSEndpointType.TRADE_DATA)

@@ -44,8 +44,8 @@ from pysdk.grvt_ccxt_utils import EnumEncoder
 from core.errors import BadResponse, VenueError, VenueTimeout, VenueUnavailable
 from core.reasons import Reason
 from exchanges.credentials import SecretRedactor
-from exchanges.grvt_wire import VENUE, venue_error
-from exchanges.grvt_ws import GrvtWs15
+from exchanges.grvt.stream import GrvtWs15
+from exchanges.grvt.wire import VENUE, venue_error
 
 DEFAULT_SESSION_S = 3600.0  # when the login answer carries no expiry
 

@@ -1,0 +1,100 @@
+"""What a venue package tells the rest of perpflow about itself: ``VenueSpec``.
+
+Each real venue lives in one folder under ``exchanges/`` (adapter, wire codec, stream, settings,
+protocol fake) and exports a ``SPEC`` from its ``__init__``. ``exchanges.registry`` collects them,
+and everything outside the folder (connecting, settings, the fakes launcher, the CLI, the hedge
+bot's venue choices) iterates the registry instead of naming venues. The spec is plain data plus
+factories that import the adapter, its SDK and its fake only when called, so reading the registry
+costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import BaseModel, SecretStr
+
+if TYPE_CHECKING:
+    from core.clock import Clock
+    from exchanges.base import Venue
+    from exchanges.sim.world import SimWorld
+
+
+class FakeServer(Protocol):
+    """A venue's protocol fake: a loopback server speaking the venue's real REST + WebSocket."""
+
+    world: SimWorld
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str: ...
+    async def stop(self) -> None: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def ws_url(self) -> str: ...
+
+
+@dataclass
+class DemoFake:
+    """A running-to-be fake with its throwaway demo account.
+
+    ``settings()`` points the venue's live adapter at the fake; ``account`` is the venue-specific
+    demo account object (tests use it), ``note`` a line the launcher prints.
+    """
+
+    server: Any  # FakeServer
+    settings: Callable[[], BaseModel]
+    account: Any = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class VenueSpec:
+    """One venue: its name, settings model, live adapter factory and protocol fake factory.
+
+    - ``roles``: what the hedge bot may use it as ("primary": posts maker orders; "hedge": hedges).
+    - ``chunked_close``: its displayed book is mostly not executable, so closes go in chunks no
+      larger than what really executed recently.
+    - ``adapter(settings, clock)``: the live adapter (None: simulator profile only).
+    - ``check(settings)``: refuses missing or malformed credentials (``ConfigError`` naming the
+      setting) before anything connects.
+    - ``fake(world, open_registration)``: the protocol fake with its demo account, on ``world``.
+    - ``account_label(settings)``: the account as printed (public address or id, never a key).
+    - ``ws_endpoint(endpoint)``: the WebSocket URL implied by a REST endpoint override (None: the
+      adapter derives it).
+    """
+
+    name: str
+    label: str
+    settings: type[BaseModel]
+    roles: frozenset[str] = frozenset()
+    chunked_close: bool = False
+    adapter: Callable[[Any, Clock], Venue] | None = None
+    check: Callable[[Any], None] = lambda s: None
+    fake: Callable[[SimWorld, bool], DemoFake] | None = None
+    fake_port: int = 0
+    fake_about: str = ""
+    account_label: Callable[[Any], str | None] = lambda s: None
+    ws_endpoint: Callable[[str], str | None] = lambda endpoint: None
+    docs: dict[str, str] = field(default_factory=dict)
+
+    def env_name(self, name: str) -> str:
+        """The environment variable of one of this venue's settings (``PERPFLOW_<VENUE>__<FIELD>``)."""
+        return f"PERPFLOW_{self.name.upper()}__{name.upper()}"
+
+    def env_lines(self, settings: BaseModel) -> dict[str, str]:
+        """``settings`` as environment variables (secrets in clear: only for throwaway demo accounts)."""
+        out: dict[str, str] = {}
+        for name, value in settings.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            out[self.env_name(name)] = str(value)
+        return out
+
+    def secrets(self, settings: BaseModel) -> list[str]:
+        """Every secret value in ``settings`` (tests grep logs and tables for them)."""
+        return [v.get_secret_value() for v in settings.model_dump().values()
+                if isinstance(v, SecretStr) and v.get_secret_value()]

@@ -1,0 +1,160 @@
+"""The agent bot's parameters: one pydantic model, the single declaration of every knob.
+
+Defaults are the product notes' fix for the agents that bled out in small losses: profit mode
+holds 1-48 h with a 10% take profit and a 4% stop loss; volume mode is the notes' old quick-trade
+table (2 h max hold, 4% TP / 2% SL) and only burns profit already banked. A bad value fails
+before anything touches a venue, with a message that names the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from exchanges.sim.profiles import load_profiles
+
+AgentVenue = Literal["hibachi", "extended"]
+Mode = Literal["profit", "volume"]
+VenueMode = Literal["sim", "live"]
+Policy = Literal["llm", "rules", "scripted"]
+MakerFallback = Literal["taker", "abandon"]
+
+
+def venue_symbols(venue: str) -> tuple[str, ...]:
+    """Symbols the agent may trade on ``venue`` (the markets its simulator profile lists)."""
+    return tuple(sorted(load_profiles().venue(venue).markets))
+
+
+@dataclass(frozen=True, slots=True)
+class ExitRules:
+    """One mode's exit table, in the units the rules compare (percent of entry, seconds)."""
+
+    mode: str
+    stop_loss_pct: float
+    take_profit_pct: float
+    max_hold_s: float
+    min_hold_s: float
+    cut_loser_after_s: float | None  # None: the mode never cuts a loser early
+    cut_loser_confidence: float
+    decision_interval_s: float
+
+
+class AgentParams(BaseModel):
+    """What an agent run trades and the rules it trades by (also the flow's UI form)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    venue: AgentVenue = Field("hibachi", description="the account this run trades (one bot per account)")
+    symbols: tuple[str, ...] = Field(("SOL", "ETH", "BTC"), min_length=1,
+                                     description="symbols the agent may trade on its venue")
+    mode: Mode = Field("profit", description="starting mode: profit (hold 1-48 h) or volume (quick trades)")
+    policy: Policy = Field("llm", description="who proposes: the LLM adviser, a rule-based baseline, "
+                                              "or a scripted loopback LLM (backtests)")
+
+    # sizing and risk
+    size_usd: Decimal = Field(Decimal("500"), gt=0, le=1_000_000, description="default entry size, USD notional")
+    max_size_usd: Decimal = Field(Decimal("1000"), gt=0, le=1_000_000,
+                                  description="cap on any entry, whatever the LLM asks")
+    max_total_usd: Decimal = Field(Decimal("2000"), gt=0, le=10_000_000,
+                                   description="cap on the open notional over all symbols")
+    max_open_positions: int = Field(1, ge=1, le=10, description="positions open at once")
+    leverage: Decimal = Field(Decimal("5"), ge=1, le=50, description="margin = notional / leverage")
+    daily_loss_limit_usd: Decimal = Field(Decimal("50"), gt=0, description="USD, real fills and fees; UTC day")
+    min_confidence: float = Field(0.55, ge=0, le=1, description="calibrated confidence needed to open")
+
+    # profit mode (the notes' fix)
+    stop_loss_pct: float = Field(4.0, gt=0, le=50, description="profit mode stop loss, % of entry")
+    take_profit_pct: float = Field(10.0, gt=0, le=100, description="profit mode take profit, % of entry (8-10)")
+    max_hold_h: float = Field(48.0, gt=0, le=24 * 14, description="profit mode: close after this many hours")
+    min_hold_min: float = Field(60.0, ge=0, le=24 * 60, description="no exit but the stop loss before this")
+    cut_loser_after_h: float = Field(4.0, gt=0, le=24 * 14,
+                                     description="close a losing position after this many hours ...")
+    cut_loser_confidence: float = Field(0.7, ge=0, le=1, description="... when its calibrated confidence is below")
+    decision_interval_min: float = Field(60.0, ge=1, le=24 * 60, description="profit mode: minutes between decisions")
+
+    # volume mode (the notes' old quick-trade table)
+    volume_stop_loss_pct: float = Field(2.0, gt=0, le=50)
+    volume_take_profit_pct: float = Field(4.0, gt=0, le=100)
+    volume_max_hold_h: float = Field(2.0, gt=0, le=24 * 14)
+    volume_min_hold_min: float = Field(5.0, ge=0, le=24 * 60)
+    volume_decision_interval_min: float = Field(15.0, ge=1, le=24 * 60)
+
+    # volume burn: spend banked profit on volume, only when asked
+    burn: bool = Field(False, description="switch to volume mode once banked profit reaches burn_threshold_usd")
+    burn_threshold_usd: Decimal = Field(Decimal("50"), gt=0, description="banked profit since reset needed to burn")
+    burn_budget_usd: Decimal = Field(Decimal("25"), gt=0, description="most fees + losses one burn may spend")
+
+    # execution
+    maker_first: bool = Field(True, description="enter with a post-only order at the touch where the venue allows")
+    maker_timeout_s: float = Field(120.0, gt=0, le=3600, description="seconds a maker entry rests before fallback")
+    maker_fallback: MakerFallback = Field("taker", description="after the maker timeout: take, or drop the entry")
+    slippage_bps: Decimal = Field(Decimal("20"), gt=0, le=500, description="cap on taker entries and exits")
+
+    # run
+    venue_mode: VenueMode = Field("sim", description="sim: the embedded simulator; live: the real venue")
+    days: float = Field(1.0, gt=0, le=90, description="how long the run trades (virtual days on the simulator)")
+    seed: int = Field(7, ge=0)
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = [s for s in v.replace(" ", ",").split(",") if s]
+        if isinstance(v, list | tuple):
+            return tuple(str(s).upper() for s in v)
+        return v
+
+    @field_validator("symbols")
+    @classmethod
+    def _known(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        venue = info.data.get("venue")
+        if venue is None:  # the venue itself was invalid: that error is the one to read
+            return v
+        allowed = venue_symbols(venue)
+        unknown = [s for s in v if s not in allowed]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)} not traded on {venue}; allowed: {', '.join(allowed)}")
+        if len(set(v)) != len(v):
+            raise ValueError("a symbol is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AgentParams:
+        margin_pct = float(100 / self.leverage)
+        for name in ("stop_loss_pct", "volume_stop_loss_pct"):
+            if getattr(self, name) >= margin_pct:
+                raise ValueError(f"{name}: {getattr(self, name)}% is not below the position's margin "
+                                 f"({margin_pct:g}% at leverage {self.leverage}): the position would be "
+                                 f"liquidated before its stop loss")
+        if not 8 <= self.take_profit_pct <= 10:
+            raise ValueError(f"take_profit_pct: {self.take_profit_pct} outside the profit mode's 8-10%")
+        if self.min_hold_min * 60 > self.max_hold_h * 3600:
+            raise ValueError(f"min_hold_min: {self.min_hold_min} min is longer than max_hold_h ({self.max_hold_h} h)")
+        if self.volume_min_hold_min * 60 > self.volume_max_hold_h * 3600:
+            raise ValueError(f"volume_min_hold_min: {self.volume_min_hold_min} min is longer than "
+                             f"volume_max_hold_h ({self.volume_max_hold_h} h)")
+        if self.size_usd > self.max_size_usd:
+            raise ValueError(f"size_usd: {self.size_usd} is above max_size_usd ({self.max_size_usd})")
+        if self.max_size_usd > self.max_total_usd:
+            raise ValueError(f"max_size_usd: {self.max_size_usd} is above max_total_usd ({self.max_total_usd})")
+        if self.burn_budget_usd > self.burn_threshold_usd:
+            # A burn starts only with banked profit >= the threshold; a budget above it could spend
+            # more than was banked.
+            raise ValueError(f"burn_budget_usd: {self.burn_budget_usd} is above the banked profit a burn "
+                             f"starts from (burn_threshold_usd = {self.burn_threshold_usd})")
+        return self
+
+    def rules(self, mode: str) -> ExitRules:
+        """The exit table of ``mode``."""
+        if mode == "profit":
+            return ExitRules("profit", self.stop_loss_pct, self.take_profit_pct, self.max_hold_h * 3600,
+                             self.min_hold_min * 60, self.cut_loser_after_h * 3600, self.cut_loser_confidence,
+                             self.decision_interval_min * 60)
+        if mode == "volume":
+            return ExitRules("volume", self.volume_stop_loss_pct, self.volume_take_profit_pct,
+                             self.volume_max_hold_h * 3600, self.volume_min_hold_min * 60, None,
+                             self.cut_loser_confidence, self.volume_decision_interval_min * 60)
+        raise ValueError(f"mode: {mode!r}; allowed: profit, volume")
