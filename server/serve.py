@@ -182,15 +182,17 @@ def read_deployments(paths: ServePaths) -> list[dict[str, Any]]:
 
 
 def account_limits(deployments: list[dict[str, Any]]) -> list[str]:
-    """One strict limit per account pair traded by a hedge deployment."""
-    from flows.hedge import account_limit_name
-    from strategies.hedge.config import HedgeConfig
+    """One strict limit per account traded by a bot deployment (a flow with a parameter model)."""
+    import importlib
+
+    from tasks.botrun import account_limit_name
 
     names = []
     for d in deployments:
-        if d["entrypoint"] == "flows.hedge:hedge_flow":
-            params = {k: v for k, v in (d.get("parameters") or {}).items() if k != "lock_timeout"}
-            names.append(account_limit_name(HedgeConfig(**params)))
+        module, _, name = d["entrypoint"].partition(":")
+        model = getattr(getattr(importlib.import_module(module), name).fn, "params_model", None)
+        if model is not None:
+            names.append(account_limit_name(model(**(d.get("parameters") or {})).account_key))
     return sorted(set(names))
 
 

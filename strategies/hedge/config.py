@@ -8,10 +8,11 @@ with pydantic's message, which names the field and the allowed values.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.params import Fraction, PositiveDecimal, SpreadBps, decimal
 from core.types import PriceMode
 from exchanges import registry
 
@@ -28,39 +29,61 @@ SimClock = Literal["virtual", "real"]  # virtual: accelerated backtest; real: pa
 
 
 class HedgeConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Every parameter of a hedge bot run: the flow's parameters, the UI form and the CLI's options."""
 
-    primary: PrimaryVenue = "paradex"
-    hedge: HedgeVenue = "grvt"
-    ticker: Ticker = "SOL"
-    size: Decimal = Field(Decimal("0.1"), gt=0, description="order size per cycle, base units")
-    iterations: int = Field(10, ge=1, le=1_000_000, description="open+close cycle pairs")
-    primary_mode: PrimaryMode = "bbo_minus_1"
-    hedge_mode: HedgeMode = "bbo_minus_1"
-    direction: Direction = "long"
-    build_to: int = Field(1, ge=1, le=1000, description="open cycles before closing")
-    max_position: Decimal | None = Field(None, gt=0, description="largest |primary position|; default size*build_to")
-    daily_loss_limit: Decimal = Field(Decimal("25"), gt=0, description="USD, from real fills and fees; UTC day")
-    net_delta_tolerance: Decimal = Field(Decimal("0.01"), gt=0, le=1,
-                                         description="allowed unexplained |net delta| as a fraction of size")
-    min_spread_bps: Decimal | None = Field(None, ge=-100, le=100,
-                                           description="quote only when the hedge touch is this much better")
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    CLI_NAMES: ClassVar[dict[str, str]] = {"iterations": "iter"}  # the product notes' spelling
+
+    primary: PrimaryVenue = Field("paradex", description="primary (maker) venue")
+    hedge: HedgeVenue = Field("grvt", description="hedge venue; every primary fill is hedged here at once")
+    ticker: Ticker = Field("SOL", description="the perpetual traded on both venues")
+    size: PositiveDecimal = Field(Decimal("0.1"), description="order size per cycle, in base units (SOL, ETH, BTC)")
+    iterations: int = Field(10, ge=1, le=1_000_000,
+                            description="iterations before the run completes (one open and one close cycle each)")
+    primary_mode: PrimaryMode = Field(
+        "bbo_minus_1", description="primary order price: bbo joins the best price, bbo_minus_1 one tick behind it, "
+                                   "bbo_plus_1 one tick inside a wide spread, market an IOC taker")
+    hedge_mode: HedgeMode = Field("bbo_minus_1", description="hedge order price: bbo_minus_1 (maker, then taker "
+                                                             "after hedge_timeout) or market")
+    direction: Direction = Field("long", description="the primary's side when opening (alternate switches every "
+                                                     "cycle)")
+    build_to: int = Field(1, ge=1, le=1000, description="open cycles before closing (bounded by max_position)")
+    max_position: PositiveDecimal | None = Field(None, description="largest |primary position| in base units; "
+                                                                   "empty = size x build_to")
+    daily_loss_limit: PositiveDecimal = Field(Decimal("25"), description="USD lost today (real fills and fees, UTC "
+                                                                         "day) before the bot reduces and stops")
+    net_delta_tolerance: Fraction = Field(Decimal("0.01"), description="unexplained |net delta| allowed, as a "
+                                                                       "fraction of size")
+    min_spread_bps: SpreadBps | None = Field(None, description="quote only when the hedge touch is this many bps "
+                                                               "better than the primary price")
     hedge_timeout: float = Field(5.0, gt=0, le=600, description="seconds before a maker hedge turns taker")
-    on_cancel: OnCancel = "flatten"
-    venue_mode: VenueMode = "sim"
-    seed: int = Field(7, ge=0)
+    on_cancel: OnCancel = Field("flatten", description="when the run is cancelled, after its open orders are "
+                                                       "cancelled: flatten both venues or leave the positions")
+    venue_mode: VenueMode = Field("sim", description="sim (embedded simulator) or live (real venues, credentials "
+                                                     "from the environment)")
+    seed: int = Field(7, ge=0, description="simulator seed")
+    lock_timeout: float = Field(600.0, ge=0, description="seconds to wait while another run holds this account")
+    sim_clock: SimClock = Field("virtual", description="simulator time: virtual runs accelerated (a backtest), real "
+                                                       "is paper trading in real time")
 
     # Advanced knobs with the notes' safe defaults.
-    max_hedge_failures: int = Field(3, ge=1, le=20)
-    hedge_slippage_bps: Decimal = Field(Decimal("10"), gt=0, le=500)
-    flatten_slippage_bps: Decimal = Field(Decimal("25"), gt=0, le=1000)
-    reprice_bps: Decimal = Field(Decimal("1.0"), gt=0, le=100)
+    max_hedge_failures: int = Field(3, ge=1, le=20, description="consecutive hedge failures before the bot "
+                                                                "flattens and stops")
+    hedge_slippage_bps: decimal(gt=0, le=500) = Field(Decimal("10"), description="slippage cap of a taker hedge, bps "
+                                                                                 "(grows with each failure)")
+    flatten_slippage_bps: decimal(gt=0, le=1000) = Field(Decimal("25"), description="slippage cap of the reduce-only "
+                                                                                    "orders that flatten, bps")
+    reprice_bps: decimal(gt=0, le=100) = Field(Decimal("1.0"), description="re-price a resting primary order when "
+                                                                           "the book moved this far away, bps")
     stale_after: float = Field(30.0, gt=0, description="seconds before an unfilled primary order is renewed")
-    adverse_move_bps: Decimal = Field(Decimal("3"), gt=0, le=500)
-    reconcile_interval: float = Field(15.0, gt=0)
-    reconcile_confirmations: int = Field(2, ge=2, le=10)
-    margin_fraction: Decimal = Field(Decimal("0.2"), gt=0, le=1)
-    sim_clock: SimClock = "virtual"
+    adverse_move_bps: decimal(gt=0, le=500) = Field(Decimal("3"), description="a maker hedge turns taker when the "
+                                                                              "hedge venue moves this far against it")
+    reconcile_interval: float = Field(15.0, gt=0, description="seconds between position reads checked against "
+                                                              "the ledger")
+    reconcile_confirmations: int = Field(2, ge=2, le=10, description="identical mismatching reads before a "
+                                                                     "mismatch is believed")
+    margin_fraction: decimal(gt=0, le=1) = Field(Decimal("0.2"), description="margin a position needs, as a "
+                                                                             "fraction of its value (pre-trade)")
 
     @field_validator("ticker", mode="before")
     @classmethod
@@ -89,6 +112,10 @@ class HedgeConfig(BaseModel):
     def account_key(self) -> str:
         """The account pair this bot trades; one bot per pair (the Prefect concurrency limit)."""
         return f"{self.venue_mode}-{self.primary}-{self.hedge}"
+
+    @property
+    def venues(self) -> tuple[str, ...]:
+        return (self.primary, self.hedge)
 
     def public_params(self) -> dict[str, object]:
         """Parameters as recorded in the warehouse (no secrets live here)."""

@@ -1,0 +1,103 @@
+"""Bot commands derived from each bot's parameter model: ``perpflow hedge --size 0.1 ...``.
+
+A bot command's options are its parameter model's fields (help from the field's description, the
+allowed values and default shown), so the model stays the only declaration. Values reach the model
+as typed, and the model refuses a bad one naming the option, before any run starts.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from pydantic import BaseModel, ValidationError
+
+from render.tables import text_table
+
+
+def _choices(annotation: Any) -> list[str]:
+    """The allowed values of a Literal field (optional or not)."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return [str(a) for a in args]
+    return [c for a in args if a is not type(None) for c in _choices(a)]
+
+
+def _is_bool(annotation: Any) -> bool:
+    return annotation is bool
+
+
+def option_name(model: type[BaseModel], field: str) -> str:
+    names: dict[str, str] = getattr(model, "CLI_NAMES", {})
+    return "--" + names.get(field, field).replace("_", "-")
+
+
+def model_options(model: type[BaseModel]) -> list[inspect.Parameter]:
+    """One typer option per field; every value arrives as typed (a string) for the model to validate."""
+    params = []
+    for name, f in model.model_fields.items():
+        choices = _choices(f.annotation)
+        help_text = f.description or name
+        if choices:
+            help_text += f"; one of: {', '.join(choices)}"
+        if _is_bool(f.annotation):
+            opt = typer.Option(f.default, option_name(model, name), help=help_text)
+            params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=bool))
+            continue
+        default = None if f.default is None else str(f.default)
+        opt = typer.Option(default, option_name(model, name), help=help_text, show_default=default is not None,
+                           metavar="VALUE")
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt,
+                                        annotation=str | None))  # type: ignore[arg-type]
+    return params
+
+
+def refuse(model: type[BaseModel], exc: ValidationError) -> typer.Exit:
+    """Print every invalid value as ``error: --option: reason`` (no traceback); exit code 2."""
+    for err in exc.errors():
+        loc = [str(x) for x in err["loc"] if str(x) in model.model_fields] or ["parameters"]
+        where = option_name(model, loc[0]) if loc[0] in model.model_fields else loc[0]
+        typer.echo(f"error: {where}: {err['msg']}", err=True)
+    return typer.Exit(2)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The rows of the run's Prefect summary artifact, as a text table."""
+    typer.echo(text_table(["metric", "value"], summary["rows"]))
+
+
+def run_flow(flow: Any, model: type[BaseModel], values: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
+    """Validate ``values`` with the model, make sure the account lock exists, run the flow.
+
+    Raises ``ValidationError`` for bad values (nothing started). Returns (status, message, summary).
+    """
+    from tasks.botrun import ensure_account_limit, result_of
+
+    given = {k: v for k, v in values.items() if v is not None}
+    cfg = model(**given)
+    ensure_account_limit(cfg.account_key)  # type: ignore[attr-defined]
+    state = flow(**cfg.model_dump(), return_state=True)
+    return result_of(state)
+
+
+def bot_command(load_flow: Callable[[], Any], model: type[BaseModel], name: str, doc: str) -> Callable[..., None]:
+    """A typer command that runs the flow ``load_flow()`` returns (imported when the command runs, so
+    ``perpflow --help`` stays quick) with options derived from ``model``, and prints its summary."""
+    def command(**values: Any) -> None:
+        try:
+            status, message, summary = run_flow(load_flow(), model, values)
+        except ValidationError as exc:
+            raise refuse(model, exc) from None
+        if summary:
+            print_summary(summary)
+        typer.echo(f"\n{status}: {message}")
+        if status != "COMPLETED":
+            raise typer.Exit(1)
+
+    command.__signature__ = inspect.Signature(model_options(model), return_annotation=None)  # type: ignore
+    command.__doc__ = inspect.cleandoc(doc)
+    command.__name__ = f"{name}_cmd"
+    return command
