@@ -284,6 +284,8 @@ def run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutco
                 journal.close_sync()
     except AccountBusy as busy:
         return _refused(logger, str(busy))
+    create_markdown_artifact(live_state_markdown(runner.live_state(), strategy.symbol), key=f"{bot}-live-state",
+                             description=f"at the end of the run: {outcome.status}")
     ensure_loader_limit()
     load_warehouse()
     summary = summarize(outcome, strategy)

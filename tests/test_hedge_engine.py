@@ -238,3 +238,19 @@ def test_a_stop_cancels_an_order_still_in_flight_and_names_it_in_its_record() ->
     [state] = [e for e in records(out, "risk") if e.state_to]
     assert state.reason is Reason.CANCELLED_BY_USER and f"cancelling {PV}:{p.client_id}" in state.detail
     assert not only(out, PlaceLimit) and not only(out, PlaceMarket)
+
+
+def test_a_hedge_withdrawn_by_a_stop_is_not_a_hedge_failure() -> None:
+    e, intents = make(hedge_mode="bbo_minus_1")
+    [p] = only(intents, PlaceLimit)
+    e.on_order(order(p, OrderStatus.OPEN), T0)
+    [h] = [i for i in only(e.on_fill(fill(p, "0.05", "t1"), T0 + 1), PlaceLimit) if i.tag == "hedge"]
+    e.on_order(order(h, OrderStatus.OPEN), T0 + 1.1)
+    out = e.stop(T0 + 2, flatten=False)
+    assert Cancel(HV, h.client_id) in only(out, Cancel)  # the stop withdraws the resting maker hedge
+    out = e.on_order(order(h, OrderStatus.CANCELLED, "0"), T0 + 2.1)
+    out += e.on_order(order(p, OrderStatus.FILLED, "0.05"), T0 + 2.2)  # the primary's cancel: already filled
+    assert e.strategy.stats.hedge_failures == 0
+    assert not [ev for ev in records(out, "risk") if ev.check == "hedge"]
+    [fin] = only(out, Finish)
+    assert fin.status == "CANCELLED"

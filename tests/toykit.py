@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
+
+from prefect import flow
+from pydantic import BaseModel, ConfigDict, Field
 
 from core.clock import VirtualClock
+from core.params import PositiveDecimal
 from core.reasons import Reason
 from core.records import MemoryRecorder
 from core.types import Instrument, Side
@@ -16,6 +20,7 @@ from exchanges.sim.faults import Faults
 from exchanges.sim.world import SimWorld
 from strategies.base import Cancel, Context, Done, Filled, Finish, Flatten, Intent, Limits, PlaceLimit, Strategy, risk
 from strategies.runtime.runner import Runner, RunOutcome
+from tasks.botrun import Summary, params_flow, run_bot
 
 
 class Accumulate(Strategy):
@@ -130,3 +135,36 @@ class Ladder(Strategy):
             self._seq += 1
             yield PlaceLimit(venue, "ask", Side.SELL, bbo.ask, self.ins.round_size(held),
                              f"{ctx.client_prefix}-a{self._seq}", reduce_only=True)
+
+
+class ToyParams(BaseModel):
+    """The toy bot's parameter model: what a new bot declares once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    venue: Literal["paradex", "backpack"] = Field("paradex", description="the one venue it trades")
+    symbol: Literal["SOL", "ETH"] = Field("SOL", description="the perpetual")
+    size: PositiveDecimal = Field(Decimal("0.1"), description="bid size")
+    target: PositiveDecimal = Field(Decimal("0.3"), description="position to build before flattening")
+    venue_mode: Literal["sim"] = Field("sim", description="simulator only")
+    seed: int = Field(3, ge=0, description="simulator seed")
+    sim_clock: Literal["virtual", "real"] = Field("virtual", description="virtual or real time")
+    lock_timeout: float = Field(60.0, ge=0, description="seconds to wait for the account")
+
+    @property
+    def account_key(self) -> str:
+        return f"{self.venue_mode}-toy-{self.venue}"
+
+
+def toy_summary(outcome: RunOutcome, strategy: Strategy) -> Summary:
+    rows = [("status", f"{outcome.status} - {outcome.reason}"),
+            ("volume", f"{sum(outcome.volume.values(), Decimal(0)):,.2f} USD")]
+    return Summary(rows, {"run_id": outcome.run_id, "status": outcome.status})
+
+
+@flow(name="toy")
+@params_flow(ToyParams)
+def toy_flow(**params: Any) -> Any:
+    """A toy bot: bids until it holds its target, then flattens."""
+    p = ToyParams(**params)
+    return run_bot(p, Accumulate(p.venue, p.symbol, p.size, p.target), toy_summary)
