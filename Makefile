@@ -62,9 +62,8 @@ sql: install  ## open the warehouse (published snapshot, read-only) in the duckd
 bench: install  ## print the benchmark figures
 	$(BIN)/python bench/sim_throughput.py
 
-bench-venues: install  ## per-order and per-message overhead of the Paradex and GRVT adapters, against the fakes
-	$(BIN)/python bench/adapters_paradex.py
-	$(BIN)/python bench/adapters_grvt.py
+bench-venues: install  ## per-order and per-message overhead of every venue adapter, against its fake
+	$(BIN)/python bench/adapters.py
 
 clean:  ## stop a running server and worker, remove the environment and generated data
 	@if [ -x $(BIN)/perpflow ]; then $(BIN)/perpflow stop; fi

@@ -1,27 +1,97 @@
-"""Simulator throughput: book events per second and simulated seconds per wall second.
+"""Simulator throughput, next to a pure-Python floor measured in the same run.
 
-A two-venue (paradex + grvt) SOL market runs for 24 virtual hours on the virtual clock, with a
-client consuming both venues' BBO streams the way a bot does (so the driver steps and
-publishes every 100 ms). A "book event" is one L2 level change or one trade print.
+A "book event" is one L2 level change or one trade print. Four figures:
 
-    .venv/bin/python bench/sim_throughput.py [--hours 24] [--seed 7]
+- floor: the least a pure-Python L2 market can do per event - draw a side, a level and a size,
+  write the level into a dict, and every tenth event walk the best level with a print. Nothing
+  written in Python gets much under this per event; it is the yardstick for the engine.
+- engine only: a paradex + grvt SOL market with nobody listening (event-driven time).
+- with BBO streams: the same with a client consuming both venues' BBO streams as a bot does.
+- with the hedge bot: the hedge bot trading paradex/grvt SOL on the virtual clock
+  (maker/maker, as many cycles as fit), stopped at the end of the period (a day is extrapolated
+  from the simulated time it traded, should it stop on its own earlier).
+
+Times are CPU seconds of this process (``time.process_time``): the machine is shared, and CPU
+time is what the engine costs; on an idle machine wall time is the same.
+
+Targets (issue 13): engine >= 5x the events/s of the fixed-step engine it replaced (measured in
+the same run from git, ``FIXED_STEP_COMMIT``), a simulated day of one venue pair <= 10 s
+engine-only and <= 60 s with the hedge bot. A replay file's rate is in ``bench/replay.py``.
+
+    .venv/bin/python bench/sim_throughput.py             # 1 simulated hour each, about a minute
+    .venv/bin/python bench/sim_throughput.py --full-day  # 24 simulated hours each
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import random
+import subprocess
+import sys
+import tempfile
 import time
+from decimal import Decimal
+from pathlib import Path
 
 from core.clock import VirtualClock
+from core.records import MemoryRecorder
 from exchanges.sim.world import SimWorld
+
+FIXED_STEP_COMMIT = "2f98ff8"  # the last fixed-step (100 ms) engine, measured beside ours when git has it
+_BASELINE = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from exchanges.sim.world import SimWorld
+w = SimWorld(venues=("paradex", "grvt"), symbols=("SOL",), seed=int(sys.argv[3]))
+t0 = time.process_time()
+w.run_for(float(sys.argv[2]) * 3600)
+print(w.events, time.process_time() - t0)
+"""
+
+
+def fixed_step_baseline(hours: float, seed: int) -> tuple[int, float] | str:
+    """The fixed-step engine of ``FIXED_STEP_COMMIT`` on the same machine, same run (a subprocess)."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            archive = subprocess.run(["git", "-C", str(root), "archive", FIXED_STEP_COMMIT, "core", "exchanges"],
+                                     capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+            out = subprocess.run([sys.executable, "-c", _BASELINE, tmp, str(hours), str(seed)],
+                                 capture_output=True, text=True, check=True, cwd=tmp).stdout.split()
+        except (OSError, subprocess.CalledProcessError) as exc:
+            return f"not available ({exc})"
+    return int(out[0]), float(out[1])
+
+
+def floor(n: int = 2_000_000, seed: int = 7) -> float:
+    """Events per second of a minimal pure-Python L2 market."""
+    rng = random.Random(seed)
+    rand = rng.random
+    bids = {1000 - k: 10 for k in range(10)}
+    asks = {1001 + k: 10 for k in range(10)}
+    prints = []
+    t0 = time.process_time()
+    events = 0
+    for i in range(n // 2):
+        side = bids if rand() < 0.5 else asks
+        base = 1000 if side is bids else 1001
+        side[base + int(rand() * 10) * (1 if side is asks else -1)] = 1 + int(rand() * 20)
+        events += 1
+        if i % 10 == 0:  # a print on the best level
+            p = max(bids) if rand() < 0.5 else min(asks)
+            prints.append((i, p, 1))
+            events += 1
+    return events / (time.process_time() - t0)
 
 
 def engine_only(hours: float, seed: int) -> tuple[int, float]:
     world = SimWorld(venues=("paradex", "grvt"), symbols=("SOL",), seed=seed)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     world.run_for(hours * 3600)
-    return world.events, time.perf_counter() - t0
+    return world.events, time.process_time() - t0
 
 
 def with_listeners(hours: float, seed: int) -> tuple[int, int, float]:
@@ -41,26 +111,78 @@ def with_listeners(hours: float, seed: int) -> tuple[int, int, float]:
             t.cancel()
         await world.stop()
 
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     clock.run(main)
-    return world.events, received, time.perf_counter() - t0
+    return world.events, received, time.process_time() - t0
+
+
+def with_hedge_bot(hours: float, seed: int) -> tuple[int, int, str, float, float]:
+    from strategies.hedge.bot import HedgeBot
+    from strategies.hedge.config import HedgeConfig
+
+    cfg = HedgeConfig(seed=seed, iterations=1_000_000, ticker="SOL", size=Decimal("0.1"),
+                      daily_loss_limit=Decimal("1000000"))
+    clock = VirtualClock()
+    world = SimWorld(venues=(cfg.primary, cfg.hedge), symbols=("SOL",), seed=seed, clock=clock, warmup=900)
+    runner = HedgeBot(cfg, f"bench-{seed}", world.venue(cfg.primary), world.venue(cfg.hedge),
+                         MemoryRecorder(), clock)
+
+    async def main() -> tuple[str, float]:
+        async def stop_later() -> None:
+            await asyncio.sleep(hours * 3600)
+            runner.request_stop(flatten=True)
+        stopper = asyncio.create_task(stop_later())
+        try:
+            res = await runner.run()
+            return f"{res.status}: {res.reason}", res.ended - res.started
+        finally:
+            stopper.cancel()
+            await world.stop()
+
+    t0 = time.process_time()
+    status, covered = clock.run(main)
+    cycles = len(runner.cycles)
+    return world.events, cycles, status, covered, time.process_time() - t0
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hours", type=float, default=24.0)
+    ap.add_argument("--hours", type=float, default=1.0, help="simulated hours per measurement (default 1)")
+    ap.add_argument("--full-day", action="store_true", help="24 simulated hours per measurement")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--skip-bot", action="store_true", help="leave out the hedge bot run")
     args = ap.parse_args()
-    sim_s = args.hours * 3600
+    hours = 24.0 if args.full_day else args.hours
+    sim_s = hours * 3600
+    day = 86400 / sim_s
+    logging.disable(logging.WARNING)
 
-    events, wall = engine_only(args.hours, args.seed)
-    print(f"engine only      : {args.hours:g} h x 2 venues in {wall:6.1f} s wall | "
-          f"{events:,} book events | {events / wall:,.0f} events/s | {sim_s / wall:,.0f} sim s per wall s")
+    fl = floor()
+    print(f"pure-Python floor: {fl:,.0f} events/s")
+    base = fixed_step_baseline(min(hours, 1.0), args.seed)
+    base_rate = None
+    if isinstance(base, str):
+        print(f"fixed-step engine ({FIXED_STEP_COMMIT}): {base}")
+    else:
+        base_rate = base[0] / base[1]
+        print(f"fixed-step engine ({FIXED_STEP_COMMIT}): {base_rate:,.0f} events/s = {base_rate / fl:.2f}x floor | "
+              f"a day: {base[1] * 86400 / (min(hours, 1.0) * 3600):.1f} s")
 
-    events, received, wall = with_listeners(args.hours, args.seed)
-    print(f"with BBO streams : {args.hours:g} h x 2 venues in {wall:6.1f} s wall | "
-          f"{events:,} book events | {events / wall:,.0f} events/s | {sim_s / wall:,.0f} sim s per wall s | "
-          f"{received:,} BBO updates delivered")
+    events, wall = engine_only(hours, args.seed)
+    rate = events / wall
+    vs = f" = {rate / base_rate:.1f}x fixed-step (target >= 5)" if base_rate else ""
+    print(f"engine only      : {hours:g} h x 2 venues in {wall:6.1f} s | {events:,} book events | "
+          f"{rate:,.0f} events/s = {rate / fl:.2f}x floor{vs} | {sim_s / wall:,.0f} sim s per s | "
+          f"a day: {wall * day:.1f} s (target <= 10)")
+
+    events, received, wall = with_listeners(hours, args.seed)
+    print(f"with BBO streams : {hours:g} h x 2 venues in {wall:6.1f} s | {events:,} book events | "
+          f"{events / wall:,.0f} events/s | {received:,} BBO updates delivered | a day: {wall * day:.1f} s")
+
+    if not args.skip_bot:
+        events, cycles, status, covered, wall = with_hedge_bot(hours, args.seed)
+        print(f"with hedge bot   : {covered / 3600:.2f} h traded in {wall:6.1f} s | {cycles:,} cycles | "
+              f"{events:,} book events | a day: {wall * 86400 / covered:.1f} s (target <= 60) | ended {status}")
 
 
 if __name__ == "__main__":

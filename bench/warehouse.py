@@ -129,7 +129,8 @@ def build_query_set(tmp: Path, fills: int) -> Path:
         (i % 21 - 10) / 10, -0.0000375, 0.0675, 0.0675 - 0.0000375, 0.015 * ((i % 21 - 10) / 10),
         0.015 * ((i % 21 - 10) / 10) - 0.0675, CASE WHEN i % 50 = 0 THEN 0.01 ELSE 0 END, 50 + (i % 997),
         'ok', make_timestamp(CAST((1767571200 + i * 0.1) * 1e6 AS BIGINT)),
-        make_timestamp(CAST((1767571200 + i * 0.1 + 1) * 1e6 AS BIGINT)), i, NULL, 300.015, NULL, 0
+        make_timestamp(CAST((1767571200 + i * 0.1 + 1) * 1e6 AS BIGINT)), i, NULL, 300.015, NULL, 0,
+        ['cp' || i], ['ch' || i], 1.0, 0.0, CASE WHEN i % 3 = 0 THEN 'adverse_move' END
         FROM range({cycles}) t(i)""")
     con.execute("CHECKPOINT")
     con.close()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from cli.agent import AGENT_CONTEXT, agent_cmd
 from cli.demo import demo
 from cli.hedge import hedge_cmd
+from cli.intel import insights_cmd, review_cmd, sentiment_cmd
 from cli.serve import serve_cmd, stop_cmd
 from cli.sim import sim_app
 from cli.venues import fake_venue_app, positions_app, venues_app
@@ -19,12 +21,27 @@ app.add_typer(fake_venue_app, name="fake-venue")
 app.add_typer(venues_app, name="venues")
 app.add_typer(positions_app, name="positions")
 app.command("hedge")(hedge_cmd)
+app.command("agent", context_settings=AGENT_CONTEXT)(agent_cmd)
 app.command("serve")(serve_cmd)
 app.command("stop")(stop_cmd)
 app.command("demo")(demo)
+app.command("sentiment")(sentiment_cmd)
+app.command("insights")(insights_cmd)
+app.command("review")(review_cmd)
 
 
 def main() -> None:
+    """Settings are read first: a malformed one is one line naming it (exit 2), not a traceback."""
+    from core.errors import ConfigError
+    from core.settings import get_settings
+    from exchanges.settings import get_settings as get_venue_settings
+
+    try:
+        get_settings()
+        get_venue_settings()  # every venue's section too
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
     app()
 
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
+from cli.strict import decimal_arg
 from core.errors import ConfigError, VenueError
 from core.types import Order, Side
 from exchanges import registry
@@ -132,16 +133,21 @@ def env_name(field: str) -> str:
     return "PERPFLOW_" + field.upper().replace(".", "__")
 
 
+def config_error_text(exc: ConfigError) -> str:
+    """The error, with the environment variable of a venue setting it names."""
+    text = str(exc)
+    if "." in exc.field and not exc.field.startswith("-"):
+        text += f" (setting {env_name(exc.field)}, or a prefect-secret:<block> reference for a key)"
+    return text
+
+
 @contextlib.contextmanager
 def cli_errors() -> Iterator[None]:
     """Configuration and venue errors as one line naming the field or the venue (exit 2 / 1)."""
     try:
         yield
     except ConfigError as exc:
-        text = str(exc)
-        if "." in exc.field and not exc.field.startswith("-"):
-            text += f" (setting {env_name(exc.field)}, or a prefect-secret:<block> reference for a key)"
-        typer.echo(f"error: {text}", err=True)
+        typer.echo(f"error: {config_error_text(exc)}", err=True)
         raise typer.Exit(2) from None
     except VenueError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -187,30 +193,63 @@ async def account_report(venue: Venue, where: str, symbols: tuple[str, ...]) -> 
     return "\n".join(parts)
 
 
+def check_venues(all_: bool, venue: VenueName | None) -> tuple[str, ...]:
+    """The venues ``venues check`` reads: one (``--venue``) or every registered one (``--all``)."""
+    if all_ == (venue is not None):
+        raise ConfigError("--venue", f"give one venue ({'|'.join(registry.names())}) or --all")
+    return registry.names() if venue is None else (venue.value,)
+
+
 @venues_app.command("check")
 def check_cmd(
-    venue: VenueOpt,
+    venue: Annotated[VenueName | None, typer.Option("--venue", case_sensitive=False,
+                                                    help=f"the venue: {'|'.join(registry.names())}")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every venue: on the simulator every registered venue, live "
+                                                     "every venue with a live adapter")] = False,
     symbols: Annotated[str, typer.Option(help="comma-separated symbols whose best bid/offer to show")] = "SOL,ETH,BTC",
     venue_mode_: ModeOpt = None,
     endpoint: EndpointOpt = None,
     ws_endpoint: WsEndpointOpt = None,
     seed: SeedOpt = 7,
 ) -> None:
-    """Balance, positions, open orders and best bid/offer of one venue account (read-only).
+    """Balance, positions, open orders and best bid/offer of one venue account, or of every one (read-only).
 
     On the simulator: perpflow venues check --venue <venue>
 
     Your account (credentials from settings): perpflow venues check --venue <venue> --venue-mode live
 
+    Every account in your settings (e.g. against perpflow fake-venue all): perpflow venues check --all
+    --venue-mode live
+
     A fake venue (perpflow fake-venue <venue> prints its URL): perpflow venues check --venue <venue>
     --endpoint <URL>
     """
+    failed: list[str] = []
     with cli_errors():
         mode = venue_mode(venue_mode_, endpoint, ws_endpoint)
         wanted = symbol_list(symbols)
-        text = on_venue(venue.value, mode, endpoint, ws_endpoint, wanted, seed,
-                        lambda v, where: account_report(v, where, wanted))
-    typer.echo(text)
+        names = check_venues(all_, venue)
+        if all_ and (endpoint or ws_endpoint):
+            raise ConfigError("--endpoint", "names one venue's endpoint; use it with --venue, not --all")
+        if all_ and mode == "live":
+            names = tuple(n for n in names if registry.get(n).adapter is not None)
+        if len(names) == 1:
+            typer.echo(on_venue(names[0], mode, endpoint, ws_endpoint, wanted, seed,
+                                lambda v, where: account_report(v, where, wanted)))
+            return
+    for i, name in enumerate(names):  # --all: every venue, each failure said and counted, the rest still read
+        if i:
+            typer.echo("")
+        try:
+            typer.echo(on_venue(name, mode, None, None, wanted, seed,
+                                lambda v, where: account_report(v, where, wanted)))
+        except (ConfigError, VenueError) as exc:
+            failed.append(name)
+            text = config_error_text(exc) if isinstance(exc, ConfigError) else str(exc)
+            typer.echo(f"{name}: error: {text}", err=True)
+    if failed:
+        typer.echo(f"\n{len(failed)} of {len(names)} venues could not be read: {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
 
 
 # --- positions close -----------------------------------------------------------------------------
@@ -259,12 +298,12 @@ def close_cmd(
     endpoint: EndpointOpt = None,
     ws_endpoint: WsEndpointOpt = None,
     slippage_bps: Annotated[Decimal, typer.Option(help="slippage cap of the first IOC order from the touch "
-                                                      "(it grows with each retry)")] = Decimal(25),
+                                                      "(it grows with each retry)", parser=decimal_arg)] = Decimal(25),
     chunk: Annotated[Decimal | None, typer.Option(help="largest IOC order; default: the venue's max order size, "
                                                       "or where the displayed book is mostly not executable, "
-                                                      "what it really executed recently")] = None,
+                                                      "what it really executed recently", parser=decimal_arg)] = None,
     sim_position: Annotated[Decimal | None, typer.Option(help="sim only: open this signed position first, to "
-                                                              "rehearse the close")] = None,
+                                                              "rehearse the close", parser=decimal_arg)] = None,
     seed: SeedOpt = 7,
 ) -> None:
     """Flatten one position with reduce-only orders and confirm it is flat (exit 1 if not).

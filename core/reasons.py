@@ -32,6 +32,7 @@ class Reason(StrEnum):
     REJECTED = "REJECTED"  # the venue said no without a more precise reason
     STREAM_DISCONNECTED = "STREAM_DISCONNECTED"
     STALE_FEED = "STALE_FEED"
+    REPLAY_ENDED = "REPLAY_ENDED"  # the recorded market a simulated venue replays has run out
 
     # risk-layer denials and stops
     INVALID_CONFIG = "INVALID_CONFIG"
@@ -45,6 +46,7 @@ class Reason(StrEnum):
     HEDGE_IN_FLIGHT = "HEDGE_IN_FLIGHT"
     EXECUTABLE_SIZE = "EXECUTABLE_SIZE"  # the hedge venue does not really execute this size
     MIN_SPREAD = "MIN_SPREAD"
+    BASIS_TOO_WIDE = "BASIS_TOO_WIDE"  # the two venues' mids disagree by more than any real basis
     STATE_REDUCING = "STATE_REDUCING"
     STATE_HALTED = "STATE_HALTED"
     CANCELLED_BY_USER = "CANCELLED_BY_USER"

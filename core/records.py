@@ -24,6 +24,8 @@ class RunInfo:
     params: dict[str, Any]  # JSON-serialisable, secrets excluded
     started: float
     flow_run_id: str | None = None
+    mode: str | None = None  # backtest | paper | live; None: the warehouse derives it from params
+    clock: str | None = None  # virtual (simulated timestamps) | real
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,14 @@ class CycleRecord:
     status: str  # ok | hedge_failed | partial | aborted
     started: float
     ended: float
+    # What really happened in the cycle (issue 10): the client ids of the orders of each leg (so
+    # every fill can be tied to its leg), the maker share of each leg's filled size, and why the
+    # hedge turned taker (timeout | adverse_move | hedge_failed | hedge_mode_market), if it did.
+    primary_orders: tuple[str, ...] = ()
+    hedge_orders: tuple[str, ...] = ()
+    primary_maker_share: float | None = None
+    hedge_maker_share: float | None = None
+    hedge_taker_reason: str | None = None
 
     @property
     def fees(self) -> Decimal:

@@ -1,8 +1,9 @@
 """Settings from the environment and ``.env`` (prefix ``PERPFLOW_``, nested with ``__``).
 
 Credentials are ``SecretStr``: their ``repr`` and ``str`` print ``**********``, so a settings
-object can be logged without leaking a key. Invalid values fail at start with pydantic's
-message naming the field and the allowed values.
+object can be logged without leaking a key. Invalid values fail at start: ``get_settings`` raises a
+``ConfigError`` naming the variable (``PERPFLOW_SEED``), what was wrong and the allowed values, which
+the CLI prints as one line. Numbers use ``core.decimals``' strict types (``1_0`` is not 10).
 
 Venue sections (``PERPFLOW_<VENUE>__*``) are declared by each venue package and added by
 ``exchanges.settings.Settings``; this core model knows no venue.
@@ -14,8 +15,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.decimals import PlainInt
+from core.errors import ConfigError
+
+ENV_PREFIX = "PERPFLOW_"
 
 
 class LlmSettings(BaseModel):
@@ -54,15 +60,27 @@ class SentimentSettings(BaseModel):
     funding_max_age_s: float = Field(default=2 * 3600.0, gt=0)
 
 
+class InsightsSettings(BaseModel):
+    """Shared-insights statistics (``PERPFLOW_INSIGHTS__*``)."""
+
+    window_days: float = Field(default=7.0, gt=0, le=365)  # outcomes older than this are not counted
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)  # level of the Wilson bounds and the blackout test
+    min_trades: int = Field(default=10, ge=1)  # a combo needs this many outcomes before it can be blocked
+    block_hours: float = Field(default=24.0, gt=0, le=24 * 30)  # how long a statistical block lasts
+    blackout_min_sample: int = Field(default=20, ge=1)  # outcomes in an hour before it can be a blackout
+    blackout_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PERPFLOW_", env_nested_delimiter="__",
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
                                       env_file=".env", extra="ignore")
 
     data_dir: Path = Path("data")
     venue_mode: Literal["sim", "live"] = "sim"
-    seed: int = Field(default=7, ge=0)
+    seed: PlainInt = Field(default=7, ge=0)
     llm: LlmSettings = LlmSettings()
     sentiment: SentimentSettings = SentimentSettings()
+    insights: InsightsSettings = InsightsSettings()
 
     @property
     def journal_dir(self) -> Path:
@@ -85,6 +103,28 @@ class Settings(BaseSettings):
         return self.data_dir / "shared_insights.json"
 
 
+def setting_name(loc: tuple[int | str, ...]) -> str:
+    """The environment variable of a settings field: ``("grvt", "env")`` -> ``PERPFLOW_GRVT__ENV``."""
+    return ENV_PREFIX + "__".join(str(part).upper() for part in loc)
+
+
+def settings_error(exc: ValidationError) -> ConfigError:
+    """One ``ConfigError`` naming every malformed setting (its variable, the problem, the input)."""
+    problems = []
+    for e in exc.errors():
+        msg = e["msg"].removeprefix("Value error, ")
+        if "got " not in msg and "input" in e:
+            msg += f" (got {e['input']!r})"
+        problems.append((setting_name(e["loc"]), msg))
+    if len(problems) == 1:
+        return ConfigError(*problems[0])
+    return ConfigError("settings", "; ".join(f"{name}: {msg}" for name, msg in problems))
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings; a malformed one raises ``ConfigError`` naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise settings_error(exc) from None

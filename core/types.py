@@ -226,6 +226,7 @@ class Position:
     entry_price: Decimal | None
     ts: float
     source: str = "rest"  # ws | rest | ledger
+    mark: Decimal | None = None  # the mid price the bot marked this position at (final positions)
 
 
 @dataclass(frozen=True, slots=True)

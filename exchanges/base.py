@@ -1,9 +1,39 @@
-"""The venue contract every adapter implements (simulator, Paradex, GRVT, ...).
+"""The venue contract every adapter implements (simulator, and one adapter per venue folder).
 
 Async and normalised: symbols are the user's short names, prices and sizes ``Decimal``, errors
-one family (``core.errors.VenueError``) with reason codes. Streams reconnect and resubscribe by
-themselves (``exchanges.streams.ResilientStream``) and the fill stream catches up over REST on
-what it missed, never yielding a fill twice.
+one family (``core.errors.VenueError``) with reason codes.
+
+Rules every adapter keeps (``tests/test_venue_conformance.py`` checks each one against the simulator and
+every adapter talking to its protocol fake):
+
+Requests (``exchanges.policy``, the same settings on every venue)
+  - every request has a timeout (``request_timeout_s``); a timeout is ``VenueTimeout``;
+  - a 429 is waited out for the venue's ``Retry-After`` (every later request waits too) and
+    sent again; a ``Retry-After`` beyond ``max_rate_limit_wait_s`` is raised as ``RateLimited``
+    carrying it, never sent early;
+  - timeouts and 5xx are retried only for idempotent calls (reads, cancels), at most
+    ``max_attempts`` sends; an expired session is re-authenticated once per call;
+  - an order is never re-sent blindly: after a timeout or 5xx it is looked up by client id first
+    and sent again only when the venue has no such order (at most ``max_resends`` times); when
+    the look-up fails too, ``VenueTimeout`` says its fate is unknown.
+Orders
+  - every order carries the caller's client id and ``order(client_id=...)`` finds it;
+  - a post-only order that would cross is refused (``OrderRejected``, POST_ONLY_WOULD_CROSS) and
+    nothing rests; a reduce-only order never grows or flips a position;
+  - ``place_market`` never executes beyond ``max_slippage_bps`` from the touch;
+  - a cancel that arrives after the order filled returns it FILLED (a fill, not an error).
+State and streams
+  - ``fills(since)`` returns every fill since then, paging as the venue requires, oldest first;
+  - streams reconnect and resubscribe by themselves (``exchanges.streams.ResilientStream``); the
+    fill stream catches up over REST on what it missed and never yields a fill twice;
+  - positions after a reconnect: the position stream re-reads positions and yields size 0 for
+    every symbol last seen open that closed during the outage (``exchanges.streams.ClosedPositions``);
+    ``position(symbol)`` reads a closed one as size 0 (``positions()`` omits it or lists it as 0).
+Fees
+  - ``instrument(symbol)`` carries the account's own maker/taker rates (read from the venue's
+    account or fee endpoint; the simulator's from its fee tier setting), not a published default.
+Secrets
+  - no key, token or cookie appears in a log line, an exception message or a repr.
 """
 
 from __future__ import annotations

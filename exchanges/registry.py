@@ -1,7 +1,8 @@
 """The venue registry: every venue package under ``exchanges/``, found by looking, not by name.
 
-A venue package is a folder ``exchanges/<venue>/`` whose ``__init__`` exports ``SPEC`` (an
-``exchanges.spec.VenueSpec``). Connecting, settings, the fakes launcher, the CLI and the hedge bot's
+A venue package is a folder ``exchanges/<venue>/`` with a ``settings.py`` whose ``__init__``
+exports ``SPEC`` (an ``exchanges.spec.VenueSpec``); other packages (the simulator, the fakes
+launcher) are not imported. Connecting, settings, the fakes launcher, the CLI and the hedge bot's
 venue choices iterate this registry, so adding a venue is adding a folder.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import lru_cache
+from pathlib import Path
 
 import exchanges
 from core.errors import ConfigError
@@ -20,7 +22,7 @@ from exchanges.spec import VenueSpec
 def _specs() -> dict[str, VenueSpec]:
     found: dict[str, VenueSpec] = {}
     for info in sorted(pkgutil.iter_modules(exchanges.__path__), key=lambda i: i.name):
-        if not info.ispkg:
+        if not info.ispkg or not any((Path(p) / info.name / "settings.py").is_file() for p in exchanges.__path__):
             continue
         module = importlib.import_module(f"exchanges.{info.name}")
         spec = getattr(module, "SPEC", None)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
+from core.errors import ConfigError
 from core.settings import Settings as CoreSettings
+from core.settings import settings_error
 from exchanges import registry
 
 
@@ -27,7 +29,11 @@ Settings: type[CoreSettings] = _with_venues()
 
 @lru_cache(maxsize=1)
 def get_settings() -> CoreSettings:
-    return Settings()
+    """Every section's settings; a malformed one raises ``ConfigError`` naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise settings_error(exc) from None
 
 
 def venue_settings(settings: CoreSettings | None, venue: str) -> BaseModel:
@@ -36,4 +42,9 @@ def venue_settings(settings: CoreSettings | None, venue: str) -> BaseModel:
     section = getattr(settings, venue, None)
     if isinstance(section, BaseModel):
         return section
-    return getattr(Settings(), venue)  # type: ignore[no-any-return]
+    try:
+        return getattr(Settings(), venue)  # type: ignore[no-any-return]
+    except ValidationError as exc:  # a malformed setting: named, never a traceback
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(name, str(first["msg"]).removeprefix("Value error, ")) from None

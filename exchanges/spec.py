@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, SecretStr
 
@@ -35,6 +35,30 @@ class FakeServer(Protocol):
     def ws_url(self) -> str: ...
 
 
+FaultKind = Literal["rate_limit", "server_error", "server_error_after", "slow_after"]
+FaultOp = Literal["place", "positions"]
+
+
+class FakeControls(Protocol):
+    """What every protocol fake lets a test do, in the same words whatever the venue (the venue
+    conformance suite drives every fake through these).
+
+    - ``fail(kind, op)``: the next ``count`` requests of ``op`` ("place": order creation,
+      "positions": the positions read) are answered 429 with ``retry_after`` ("rate_limit"), 5xx
+      before the request took effect ("server_error") or after it ("server_error_after"), or
+      after ``seconds`` although processed at once ("slow_after": the answer is lost to a timeout).
+    - ``sent(op)``: how many requests of ``op`` arrived.
+    - ``orders_with(client_id)``: how many orders the venue holds with that client id.
+    - ``drop_streams()``: cut every WebSocket connection now.
+    """
+
+    def fail(self, kind: FaultKind, op: FaultOp, *, count: int = 1, retry_after: float = 1.0,
+             seconds: float = 1.0) -> None: ...
+    def sent(self, op: FaultOp) -> int: ...
+    def orders_with(self, client_id: str) -> int: ...
+    async def drop_streams(self) -> int: ...
+
+
 @dataclass
 class DemoFake:
     """A running-to-be fake with its throwaway demo account.
@@ -53,6 +77,7 @@ class DemoFake:
 class VenueSpec:
     """One venue: its name, settings model, live adapter factory and protocol fake factory.
 
+    - ``symbol_format``: e.g. ``"{base}-USD-PERP"``; ``exchanges.symbols`` maps both ways with it.
     - ``roles``: what the hedge bot may use it as ("primary": posts maker orders; "hedge": hedges).
     - ``chunked_close``: its displayed book is mostly not executable, so closes go in chunks no
       larger than what really executed recently.
@@ -68,6 +93,7 @@ class VenueSpec:
     name: str
     label: str
     settings: type[BaseModel]
+    symbol_format: str  # the venue's perpetual market name, "{base}" the user's symbol (SOL, ETH)
     roles: frozenset[str] = frozenset()
     chunked_close: bool = False
     adapter: Callable[[Any, Clock], Venue] | None = None

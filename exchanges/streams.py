@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
 
 from core.errors import StreamDisconnected, VenueError
+from core.types import Position
 
 T = TypeVar("T")
 log = logging.getLogger("perpflow.streams")
@@ -27,12 +28,16 @@ class ResilientStream(Generic[T]):
                  key: Callable[[T], Hashable] | None = None,
                  ts: Callable[[T], float] | None = None,
                  since: float | None = None, backoff_initial: float = 0.1, backoff_max: float = 5.0,
-                 catch_up_overlap: float = 2.0, remember: int = 50_000) -> None:
+                 catch_up_overlap: float = 2.0, remember: int = 50_000,
+                 observe: Callable[[T], None] | None = None) -> None:
+        """``observe`` sees every item before it is yielded: the state the stream's own catch-up
+        needs (which orders are live, which positions are open)."""
         self.name = name
         self._open_feed = open_feed
         self._catch_up = catch_up
         self._key = key
         self._ts = ts
+        self._observe = observe
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._overlap = catch_up_overlap
@@ -85,6 +90,8 @@ class ResilientStream(Generic[T]):
             t = self._ts(item)
             if self._last_ts is None or t > self._last_ts:
                 self._last_ts = t
+        if self._observe is not None:
+            self._observe(item)
         return True
 
     async def _connect(self) -> None:
@@ -120,3 +127,31 @@ class ResilientStream(Generic[T]):
     async def aclose(self) -> None:
         self._closed = True
         await self._drop_feed()
+
+
+class ClosedPositions:
+    """The contract's rule for positions after a reconnect, kept by every adapter: the catch-up
+    reads positions over REST and adds size 0 for every symbol last seen open that the venue no
+    longer lists (it closed during the outage), so a consumer never keeps a stale position.
+
+    Use ``observe`` as the position stream's ``observe`` and ``catch_up`` as its catch-up.
+    """
+
+    def __init__(self, venue: str, read: Callable[[], Awaitable[list[Position]]], now: Callable[[], float]) -> None:
+        self.venue = venue
+        self._read = read
+        self._now = now
+        self.open: dict[str, Position] = {}
+
+    def observe(self, p: Position) -> None:
+        if p.size:
+            self.open[p.symbol] = p
+        else:
+            self.open.pop(p.symbol, None)
+
+    async def catch_up(self, since: float) -> list[Position]:
+        now = [p for p in await self._read()]
+        listed = {p.symbol for p in now if p.size}
+        flat = [Position(self.venue, s, p.size * 0, None, self._now(), "rest")
+                for s, p in self.open.items() if s not in listed]
+        return [*now, *flat]

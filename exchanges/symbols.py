@@ -1,30 +1,21 @@
-"""User symbols (SOL, ETH) to each venue's market names and back."""
+"""User symbols (SOL, ETH) to each venue's market names and back, by the venue's registered format."""
 
 from __future__ import annotations
 
 from core.errors import ConfigError
+from exchanges import registry
 
-VENUE_SYMBOL_FORMATS: dict[str, str] = {
-    "paradex": "{base}-USD-PERP",
-    "grvt": "{base}_USDT_Perp",
-    "backpack": "{base}_USDC_PERP",
-    "hibachi": "{base}/USDT-P",
-    "extended": "{base}-USD",
-}
 
-VENUES = tuple(VENUE_SYMBOL_FORMATS)
+def _format(venue: str) -> str:
+    return registry.get(venue).symbol_format
 
 
 def to_venue_symbol(venue: str, symbol: str) -> str:
-    try:
-        fmt = VENUE_SYMBOL_FORMATS[venue]
-    except KeyError:
-        raise ConfigError("venue", f"{venue!r} is not supported; allowed: {', '.join(VENUES)}") from None
-    return fmt.format(base=symbol.upper())
+    return _format(venue).format(base=symbol.upper())
 
 
 def from_venue_symbol(venue: str, venue_symbol: str) -> str:
-    fmt = VENUE_SYMBOL_FORMATS[venue]
+    fmt = _format(venue)
     prefix, suffix = fmt.split("{base}")
     if not (venue_symbol.startswith(prefix) and venue_symbol.endswith(suffix)):
         raise ConfigError("symbol", f"{venue_symbol!r} is not a {venue} perpetual like {fmt.format(base='SOL')}")

@@ -96,3 +96,14 @@ def margin_problems(position_limit: Decimal, margin_fraction: Decimal, snaps: li
                 f"{snap.instrument.venue} has {snap.balance.available:.2f} USD available; a position of "
                 f"{position_limit} {snap.instrument.symbol} needs {need:.2f} at {margin_fraction:.0%} margin"))
     return out
+
+
+def basis_problem(primary: VenueSnapshot, hedge: VenueSnapshot, max_basis_bps: Decimal) -> Problem | None:
+    """Two venues quoting one asset differ by a few bps; a gap of a percent is a wrong feed, a
+    wrong instrument or a replayed file beside a model on another price - never an edge."""
+    basis = (primary.bbo.mid - hedge.bbo.mid) / hedge.bbo.mid * 10_000
+    if abs(basis) <= max_basis_bps:
+        return None
+    return Problem("max_basis_bps", Reason.BASIS_TOO_WIDE,
+                   f"{primary.instrument.venue} mid {primary.bbo.mid} vs {hedge.instrument.venue} mid {hedge.bbo.mid}: "
+                   f"basis {basis:+.1f} bps is beyond the {max_basis_bps} bps tolerance")

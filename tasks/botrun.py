@@ -19,8 +19,9 @@ import inspect
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
@@ -42,7 +43,10 @@ from exchanges.connect import VenueSession, open_venues
 from render.tables import markdown_table
 from strategies.base import Record, Strategy
 from strategies.preflight import PreTradeError
+from strategies.runtime.data_end import run_until_data_ends
 from strategies.runtime.runner import Runner, RunOutcome
+from tasks.account import AccountBusy, limit_name
+from tasks.account import hold_account as hold_accounts
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
 
@@ -76,13 +80,13 @@ def params_flow(model: type[BaseModel]) -> Callable[[F], F]:
 
 
 # --- the account ---------------------------------------------------------------------------------
-class AccountBusy(PerpflowError):
-    """Another run holds the account (or its lock cannot be taken): nothing was sent."""
+class AccountRefused(PerpflowError):
+    """The account's lock cannot be taken (its Prefect limit is missing): nothing was sent."""
 
 
 def account_limit_name(account_key: str) -> str:
     """The strict Prefect global concurrency limit (limit 1) of an account: one bot per account."""
-    return f"account-{account_key}"
+    return limit_name(account_key)
 
 
 def ensure_account_limit(account_key: str) -> str:
@@ -114,14 +118,20 @@ def _holders(account_key: str) -> list[str]:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
             tags=FlowRunFilterTags(all_=[_tag(account_key)]),
             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))))
-    return [f"{r.name} ({r.id})" for r in runs if str(r.id) != str(flow_run.id)]
+    return [f"run {r.name} ({r.id})" for r in runs if str(r.id) != str(flow_run.id)]
 
 
-def _busy(name: str) -> bool:
+def _slot_busy(name: str) -> bool:
+    """True when the account's Prefect slot is taken; raises ``AccountRefused`` when the limit is missing."""
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
 
-    with get_client(sync_client=True) as client:
-        limit = client.read_global_concurrency_limit_by_name(name)
+    try:
+        with get_client(sync_client=True) as client:
+            limit = client.read_global_concurrency_limit_by_name(name)
+    except ObjectNotFound:
+        raise AccountRefused(f"the account's concurrency limit {name} does not exist (`make serve` creates it, "
+                             f"as does `perpflow <bot>`); refusing to trade unlocked") from None
     return limit.active_slots >= limit.limit
 
 
@@ -137,37 +147,22 @@ def _mark_holder(account_key: str) -> None:
 
 
 @contextlib.contextmanager
-def hold_account(account_key: str, timeout: float, logger: Any) -> Iterator[None]:
-    """Hold the account for the whole trading part of a run, or raise ``AccountBusy``.
+def hold_account(account_key: str, run_id: str, timeout: float, logger: Any) -> Iterator[None]:
+    """Hold the account for the whole trading part of a run, or raise ``AccountBusy``/``AccountRefused``.
 
-    The single place a bot takes its account: the strict Prefect limit ``account-<key>`` (a missing
-    limit fails instead of running unlocked). A run that finds the account busy logs that it waits
-    and for which run, then waits up to ``timeout`` seconds.
+    The single place a bot takes its account: ``tasks.account.hold_account`` (an OS lock per account
+    that a killed process releases, then the strict Prefect limit ``account-<key>``). A run that finds
+    the account busy logs that it waits and for which run.
     """
-    from prefect.concurrency.sync import concurrency
-    from prefect.exceptions import ObjectNotFound
-
     name = account_limit_name(account_key)
-    try:
-        busy = _busy(name)
-    except ObjectNotFound:
-        raise AccountBusy(f"account {account_key}: its concurrency limit {name} does not exist "
-                          f"(`make serve` creates it); refusing to trade unlocked") from None
-    if busy:
+    if _slot_busy(name):
         held_by = ", ".join(_holders(account_key)) or "another run"
-        logger.warning("account %s is busy: waiting up to %.0f s for %s to finish", account_key, timeout, held_by)
-    try:
-        with concurrency(name, occupy=1, strict=True, timeout_seconds=timeout):
-            _mark_holder(account_key)
-            logger.info("account %s locked for run %s", account_key, flow_run.id)
-            yield
-    except TimeoutError:
-        raise AccountBusy(f"account {account_key} still busy after {timeout} s (lock_timeout); nothing was "
-                          f"sent") from None
-    except Exception as exc:
-        if type(exc).__name__ == "ConcurrencySlotAcquisitionError":
-            raise AccountBusy(f"account {account_key}: cannot take {name}: {exc}") from None
-        raise
+        logger.info("account %s is busy: waiting up to %.0f s for %s", account_key, timeout, held_by)
+    with hold_accounts([account_key], {"run_id": run_id, "flow_run_id": str(flow_run.id) if flow_run.id else None},
+                       timeout=timeout, logger=logger):
+        _mark_holder(account_key)
+        logger.info("account %s locked for run %s", account_key, run_id)
+        yield
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -208,9 +203,11 @@ def pre_trade_validation(session: VenueSession, runner: Runner) -> dict[str, Any
 
 
 def plain(v: Any) -> Any:
-    """JSON-friendly: Decimals as strings, recursively."""
+    """JSON-friendly: Decimals as strings, datetimes in ISO form, recursively."""
     if isinstance(v, Decimal):
         return str(v)
+    if isinstance(v, datetime):
+        return v.isoformat()
     if isinstance(v, dict):
         return {k: plain(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
@@ -257,8 +254,14 @@ class _Reporter:
         asyncio.get_running_loop().run_in_executor(None, ctx.run, call)
 
 
-def run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutcome, Strategy], Summary]) -> Any:
-    """Run ``strategy`` as this flow run; returns the flow's final state (or its summary when completed)."""
+def run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutcome, Strategy], Summary], *,
+            fees: Mapping[str, Any] | None = None, replay: Any = None) -> Any:
+    """Run ``strategy`` as this flow run; returns the flow's final state (or its summary when completed).
+
+    ``params`` is the bot's parameter model: ``account_key``, ``venue_mode``, ``seed``, ``sim_clock``
+    and ``lock_timeout`` are read from it. ``fees`` and ``replay`` go to the simulator (an account's
+    fee rates, recorded markets); a replayed market that ends stops the run like a user stop does.
+    """
     logging.getLogger("perpflow").setLevel(logging.INFO)  # Prefect drops records below the logger's level
     logger = get_run_logger()
     settings = get_settings()
@@ -266,9 +269,10 @@ def run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutco
     bot = strategy.name
     account_key: str = params.account_key  # type: ignore[attr-defined]
     try:
-        with hold_account(account_key, params.lock_timeout, logger):  # type: ignore[attr-defined]
+        with hold_account(account_key, run_id, params.lock_timeout, logger):  # type: ignore[attr-defined]
             session = open_venues(params.venue_mode, strategy.venues, (strategy.symbol,),  # type: ignore[attr-defined]
-                                  seed=params.seed, settings=settings, sim_clock=params.sim_clock)  # type: ignore
+                                  seed=params.seed, settings=settings, sim_clock=params.sim_clock,  # type: ignore
+                                  fees=dict(fees or {}), replay=replay)
             journal = Journal(run_id, settings.journal_dir)
             reporter = _Reporter(bot, strategy.symbol)
             runner = Runner(strategy, run_id, [session.venue(v) for v in strategy.venues], journal, session.clock,
@@ -278,16 +282,19 @@ def run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutco
                 if "refused" in checks:
                     return _refused(logger, checks["refused"])
                 logger.info("pre-trade checks passed: %s", checks["checks"])
-                outcome = session.clock.run(runner.run)
+                outcome = session.clock.run(lambda: run_until_data_ends(runner, session.data_end))
             finally:
                 session.clock.run(session.close)
                 journal.close_sync()
-    except AccountBusy as busy:
+    except (AccountBusy, AccountRefused) as busy:
         return _refused(logger, str(busy))
     create_markdown_artifact(live_state_markdown(runner.live_state(), strategy.symbol), key=f"{bot}-live-state",
                              description=f"at the end of the run: {outcome.status}")
     ensure_loader_limit()
-    load_warehouse()
+    try:
+        load_warehouse()
+    except Exception as exc:  # the run is over: still report it, from the bot's own accounting
+        logger.error("warehouse load failed after its retries: %r; the summary comes from the bot's memory", exc)
     summary = summarize(outcome, strategy)
     publish(bot, outcome, summary)
     for label, value in summary.rows:

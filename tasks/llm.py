@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import openai
 from prefect import task
+from prefect.cache_policies import NONE
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from core.errors import PerpflowError
@@ -321,7 +322,8 @@ def transient_only(_task: Any, _task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(name="call-llm", retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=transient_only)
+@task(name="call-llm", retries=2, retry_delay_seconds=[10, 60], retry_condition_fn=transient_only,
+      cache_policy=NONE)
 def call_llm(messages: list[Message], schema: type[T], settings: LlmSettings, *,
              check: Callable[[T], None] | None = None, api_key: SecretStr | None = None) -> LlmAnswer[T]:
     """``ask_json`` as a Prefect task: transient failures (429/5xx/timeouts) are retried later."""

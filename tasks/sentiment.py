@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 from prefect import task
+from prefect.cache_policies import NONE
 
 from core.sentiment import Combined, Component, combine, fear_greed_component, funding_component, long_short_component
 from core.settings import SentimentSettings, Settings
@@ -123,7 +124,7 @@ def _funding(s: SentimentSettings, venues: dict[str, Any], run: Runner, cache: S
             for v, sym in pairs]
 
 
-@task(name="fetch-sentiment", retries=1, retry_delay_seconds=30)
+@task(name="fetch-sentiment", retries=1, retry_delay_seconds=30, cache_policy=NONE)
 def fetch_sentiment(settings: Settings) -> SentimentResult:
     """``gather`` with the funding venues of ``settings.venue_mode`` open for the call (source failures
     are already neutral components; the task's retry covers anything else)."""

@@ -20,6 +20,7 @@ from core.types import Order, Side
 from exchanges.grvt.adapter import GrvtVenue
 from exchanges.grvt.fake import FakeGrvt, demo_account
 from exchanges.grvt.settings import GrvtSettings
+from exchanges.policy import RequestSettings
 from exchanges.sim.world import SimWorld
 
 ACCOUNT, PRIVATE_KEY = demo_account("perpflow grvt tests")
@@ -40,8 +41,9 @@ async def grvt_env(*, clock: RealClock | None = None, start: bool = True, fake_k
     fake = FakeGrvt(world, accounts=[ACCOUNT], **(fake_kw or {}))
     url = await fake.start()
     venue_kw.setdefault("ws_reconnect_max_s", 0.2)
-    venue_kw.setdefault("request_timeout_s", 2.0)
-    venue = GrvtVenue(settings(url), **venue_kw)
+    policy = {k: venue_kw.pop(k) for k in list(venue_kw) if k in RequestSettings.model_fields}
+    policy.setdefault("request_timeout_s", 2.0)
+    venue = GrvtVenue(settings(url).model_copy(update=policy), **venue_kw)
     try:
         if start:
             await venue.start()

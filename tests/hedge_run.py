@@ -10,6 +10,8 @@ answers in Python, independently of SQL.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -103,11 +105,14 @@ class RecordedRun:
         return list(seen.values())
 
 
-def record_hedge_run(journal_dir: Path, run_id: str = "hedge-sol-maker", **cfg: Any) -> RecordedRun:
-    """Run the hedge bot on the simulator (``RUNS[run_id]`` unless ``cfg`` is given), journaled."""
+def record_hedge_run(journal_dir: Path, run_id: str = "hedge-sol-maker", *,
+                     script: Callable[[SimWorld, Runner], Awaitable[Any]] | None = None,
+                     start: float | None = None, **cfg: Any) -> RecordedRun:
+    """Run the hedge bot on the simulator (``RUNS[run_id]`` unless ``cfg`` is given), journaled.
+    ``script`` runs beside the bot (to cancel it, say); ``start`` is the virtual clock's start."""
     cfg = cfg or RUNS[run_id]
     config = HedgeConfig(primary="paradex", hedge="grvt", **cfg)
-    clock = VirtualClock()
+    clock = VirtualClock() if start is None else VirtualClock(start)
     world = SimWorld(venues=(config.primary, config.hedge), symbols=(config.ticker,), seed=config.seed,
                      clock=clock, warmup=900)
     tee = Tee(Journal(run_id, journal_dir))
@@ -115,15 +120,60 @@ def record_hedge_run(journal_dir: Path, run_id: str = "hedge-sol-maker", **cfg: 
     runner = Runner(strategy, run_id, [world.venue(config.primary), world.venue(config.hedge)], tee, clock)
 
     async def main() -> RunResult:
+        side = asyncio.ensure_future(script(world, runner)) if script is not None else None
         try:
             return hedge_result(await runner.run(), strategy)
         finally:
+            if side is not None:
+                side.cancel()
             await world.stop()
             await tee.close()
 
     result = clock.run(main)
     m = tee.memory
     return RecordedRun(run_id, result, m.orders, m.fills, m.cycles, m.positions, m.risk_events)
+
+
+async def cancel_when_hedged(world: SimWorld, runner: Runner, *, flatten: bool) -> None:
+    """Cancel the run (as a user would) once both venues hold a hedged position."""
+    for _ in range(60_000):
+        k, strategy = runner.kernel, runner.strategy
+        assert isinstance(strategy, HedgeStrategy)
+        if k is not None and k.ledger.position(strategy.pv) != 0 and not strategy.hedge_busy(k.ctx):
+            runner.request_stop(flatten=flatten)
+            return
+        await asyncio.sleep(0.01)
+
+
+async def thin_hedge_book_at_first(world: SimWorld, runner: Runner) -> None:
+    """GRVT executes nothing until the first hedge has failed, then the book fills in again."""
+    from exchanges.sim.faults import Faults
+
+    grvt = world.exchanges["grvt"]
+    grvt.faults = Faults(exec_size_cap=Decimal(0))
+    for _ in range(60_000):
+        if isinstance(runner.strategy, HedgeStrategy) and runner.strategy.stats.hedge_failures:
+            break
+        await asyncio.sleep(0.01)
+    grvt.faults = Faults()
+
+
+def record_ended_runs(journal_dir: Path) -> list[RecordedRun]:
+    """A run cancelled and flattened, one cancelled leaving its positions, one failed (daily loss
+    limit, flattened) - the runs whose summaries used to disagree with SQL - and one whose first
+    hedge found no liquidity on GRVT and was redone."""
+    from functools import partial
+
+    return [
+        record_hedge_run(journal_dir, "hedge-cancel-flatten", script=partial(cancel_when_hedged, flatten=True),
+                         ticker="SOL", size=Decimal("0.1"), iterations=10, on_cancel="flatten", seed=8),
+        record_hedge_run(journal_dir, "hedge-cancel-leave", script=partial(cancel_when_hedged, flatten=False),
+                         ticker="SOL", size=Decimal("0.1"), iterations=10, on_cancel="leave", seed=9),
+        record_hedge_run(journal_dir, "hedge-failed-loss", ticker="SOL", size=Decimal("0.1"), iterations=30,
+                         hedge_mode="market", primary_mode="market", daily_loss_limit=Decimal("0.05"), seed=10),
+        record_hedge_run(journal_dir, "hedge-thin-grvt", script=thin_hedge_book_at_first, ticker="SOL",
+                         size=Decimal("0.1"), iterations=2, hedge_mode="market", seed=11),
+    ]
 
 
 def record_hedge_runs(journal_dir: Path) -> list[RecordedRun]:

@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
+# Scheduled flows of the session's server never reach the internet: sentiment sources off (funding still
+# comes from the simulator), no LLM endpoint (the statistical reviewer). Tests that need a source start a fake.
+OFFLINE = {"PERPFLOW_SENTIMENT__FEAR_GREED_URL": "", "PERPFLOW_SENTIMENT__LONG_SHORT_URL": "",
+           "PERPFLOW_LLM__BASE_URL": ""}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -56,7 +62,7 @@ class LocalPrefect:
         """The environment of a user's shell after ``make serve`` and ``export PREFECT_API_URL=...``."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "PERPFLOW_"))}
         env.update(PREFECT_HOME=str(self.home), PERPFLOW_DATA_DIR=str(self.data_dir), PREFECT_API_URL=self.api_url,
-                   PREFECT_SERVER_ANALYTICS_ENABLED="false", **extra)
+                   PREFECT_SERVER_ANALYTICS_ENABLED="false", **OFFLINE, **extra)
         return env
 
     def perpflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from core.types import Side
 from exchanges.paradex.adapter import ParadexVenue
 from exchanges.paradex.fake import FakeParadex
+from exchanges.policy import RequestSettings
 from exchanges.sim.flow import StaticSource
 from tests.stark import TEST_PRIVATE_KEY, TEST_PUBLIC_KEY
 
@@ -43,8 +44,9 @@ async def session(*, register: bool = True, start: bool = True, static: bool = T
     if static:
         hold_still(fake)
     await fake.start()
-    venue_kw.setdefault("request_timeout", 3.0)
-    venue = ParadexVenue(settings_for(fake, key), **venue_kw)
+    policy = {k: venue_kw.pop(k) for k in list(venue_kw) if k in RequestSettings.model_fields}
+    policy.setdefault("request_timeout_s", 3.0)
+    venue = ParadexVenue(settings_for(fake, key).model_copy(update=policy), **venue_kw)
     try:
         if start:
             await venue.start()

@@ -155,7 +155,7 @@ def test_a_run_waiting_for_a_busy_account_says_so_then_gives_up_cleanly(data_dir
     finally:
         done.set()
         holder.join()
-    assert state.is_failed() and "still busy after 1.0 s" in state.message
+    assert state.is_failed() and f"account {key} is in use by" in state.message and "(waited 1.0 s)" in state.message
     assert time.monotonic() - started < 60
     logged = "\n".join(log.message for log in api_logs(state.state_details.flow_run_id))
     assert f"account {key} is busy: waiting up to 1 s for another run" in logged

@@ -55,7 +55,7 @@ def test_symbols_map_per_venue_and_back() -> None:
     assert to_venue_symbol("grvt", "ETH") == "ETH_USDT_Perp"
     assert to_venue_symbol("backpack", "SOL") == "SOL_USDC_PERP"
     assert from_venue_symbol("grvt", "ETH_USDT_Perp") == "ETH"
-    with pytest.raises(ConfigError, match="allowed: paradex, grvt, backpack"):
+    with pytest.raises(ConfigError, match="allowed: backpack, extended, grvt, hibachi, paradex"):
         to_venue_symbol("ftx", "SOL")
     with pytest.raises(ConfigError, match="is not a paradex perpetual"):
         from_venue_symbol("paradex", "ETH_USDT_Perp")

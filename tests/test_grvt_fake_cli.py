@@ -1,33 +1,35 @@
-"""``python -m exchanges.grvt.fake``: a fake GRVT for offline strategy work, and its .env lines."""
+"""``perpflow fake-venue grvt``: a fake GRVT for offline strategy work, and the .env lines that let
+the real adapter trade on it."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
+from cli.venues import serve_fakes
 from core.types import OrderStatus
 from exchanges.grvt.adapter import GrvtVenue
-from exchanges.grvt.fake import serve
 from exchanges.settings import Settings
 from tests.grvt_kit import taker, wait_until
 
 
-async def test_serve_prints_settings_that_a_venue_can_trade_with(capsys: pytest.CaptureFixture[str],
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    task = asyncio.get_running_loop().create_task(serve(0, symbols=("ETH",)))
+async def test_the_printed_settings_are_enough_to_trade(capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    task = asyncio.get_running_loop().create_task(serve_fakes(("grvt",), "127.0.0.1", {"grvt": 0}, 7, ("ETH",), None))
     out = ""
 
     def printed() -> bool:
         nonlocal out
         out += capsys.readouterr().out
-        return out.rstrip().endswith("}")
+        return "Ctrl-C" in out
 
     await wait_until(printed, what="the fake's banner")
-    for name, value in json.loads(out[out.index("{"):]).items():
-        monkeypatch.setenv(name, value)  # what a user puts in .env
-    venue = GrvtVenue(Settings().grvt)
+    for line in out.splitlines():
+        if line.startswith("  PERPFLOW_"):
+            name, value = line.strip().split("=", 1)
+            monkeypatch.setenv(name, value)  # what a user puts in .env
+    venue = GrvtVenue(Settings(_env_file=None).grvt)  # type: ignore[attr-defined, call-arg]
     try:
         assert (await taker(venue, "offline-1")).status is OrderStatus.FILLED
     finally:

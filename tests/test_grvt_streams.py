@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from core.types import OrderStatus, Side
+from core.types import OrderStatus
 from tests.grvt_kit import SIZE, collect, grvt_env, resting, subscribed, taker, wait_until
 
 
@@ -56,31 +56,6 @@ async def test_orders_fills_and_positions_arrive_over_websocket() -> None:
         assert got_pos[-1].source == "ws"
         for stream, task in ((orders, t1), (fills, t2), (positions, t3)):
             await _stop(stream, task)
-
-
-async def test_fills_missed_during_a_disconnect_are_caught_up_exactly_once() -> None:
-    async with grvt_env() as (fake, venue):
-        fills = venue.stream_fills()
-        got, task = await _consume(fills)
-        await wait_until(lambda: subscribed(fake, "v1.fill"))
-        await taker(venue, "before")
-        await wait_until(lambda: len(got) >= 1, what="first fill")
-        fake.faults.refuse_ws = True  # keep it down while orders fill
-        assert fake.drop_websockets() >= 1
-        await wait_until(lambda: not subscribed(fake, "v1.fill"))
-        for cid in ("while-1", "while-2", "while-3"):
-            await taker(venue, cid, side=Side.SELL)
-        await asyncio.sleep(0.3)
-        fake.faults.refuse_ws = False
-        await wait_until(lambda: subscribed(fake, "v1.fill"), within=8, what="resubscription")
-        await taker(venue, "after")
-        truth = await venue.fills(0)
-        await wait_until(lambda: len(got) >= len(truth), within=8, what="catch-up")
-        await asyncio.sleep(0.3)  # anything more would be a duplicate
-        assert Counter(f.key for f in got) == Counter(f.key for f in truth)  # none lost, none twice
-        assert got[0].client_id == "before" and got[-1].client_id == "after"
-        assert fills.reconnects >= 1 and fills.caught_up >= 3
-        await _stop(fills, task)
 
 
 async def test_a_malformed_frame_or_payload_does_not_break_the_stream() -> None:

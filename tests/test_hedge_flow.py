@@ -15,7 +15,7 @@ import pytest
 from flows.hedge import hedge_flow
 from strategies.hedge.config import HedgeConfig
 from tasks.botrun import account_limit_name, ensure_account_limit
-from warehouse.query import df
+from warehouse.query import df, named_query
 
 ACCOUNT = HedgeConfig().account_key
 LIMIT = account_limit_name(ACCOUNT)
@@ -55,6 +55,12 @@ def test_a_run_lands_its_cycles_in_the_warehouse_and_its_summary_in_artifacts(
     assert float(cycles["size"].astype(float).sum()) == pytest.approx(float(primary["size"].astype(float).sum()))
     [run] = df("SELECT status FROM runs WHERE run_id = ?", [summary["run_id"]], path=warehouse)["status"]
     assert run == "COMPLETED"
+    # one truth: the summary's figures are the cookbook's for this run
+    cookbook = named_query("run_summary", path=warehouse).set_index("run_id").loc[summary["run_id"]]
+    assert summary["source"] == "warehouse"
+    for key in ("volume", "fees", "gross_pnl", "net_pnl", "cost_per_1m", "avg_edge_bps", "max_abs_net_delta",
+                "tw_abs_net_delta", "hedge_maker_share"):
+        assert summary[key] == pytest.approx(cookbook[key]), key
 
     found = artifacts(state.state_details.flow_run_id)
     assert found["hedge-progress"].data == 100.0

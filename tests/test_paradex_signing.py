@@ -6,12 +6,19 @@ Python and in Rust."""
 from __future__ import annotations
 
 from decimal import Decimal
+from types import MethodType, SimpleNamespace
 
 import fast_stark_crypto
+from paradex_py.account.starknet import Account as StarknetAccount
+from paradex_py.account.subkey_account import SubkeyAccount
+from paradex_py.common.order import Order as SdkOrder
+from paradex_py.common.order import OrderSide, OrderType
 from starknet_py.common import int_from_bytes
 
 from core.types import Side
+from exchanges.paradex.adapter import FastSubkeyAccount
 from exchanges.paradex.fake_venue import CHAIN_ID, WireOrder, parse_signature
+from exchanges.paradex.signing import message_hash
 from tests.paradex_kit import ADDRESS, KEY, resting_price, session
 from tests.stark import py_verify, typed_message_hash
 
@@ -43,3 +50,56 @@ async def test_order_signatures_verify_independently_and_bind_every_field() -> N
                            {"timestamp": wire.signature_timestamp + 1}):
                 assert not fast_stark_crypto.verify(public_key, order_hash(wire, **change), r, s)
             assert wire.recv_window == venue.recv_window_ms  # an explicit validity window on every order
+
+
+def _orders() -> list[SdkOrder]:
+    """Orders of every kind the adapter signs: limit, post-only, IOC, market, reduce-only, both sides,
+    prices and sizes at the edges of 8 decimals."""
+    out = []
+    for i, (market, side, kind, size, price) in enumerate([
+            ("SOL-USD-PERP", OrderSide.Buy, OrderType.Limit, "1.25", "150.123"),
+            ("ETH-USD-PERP", OrderSide.Sell, OrderType.Limit, "0.0001", "3012.45"),
+            ("BTC-USD-PERP", OrderSide.Buy, OrderType.Market, "0.00001", "0"),
+            ("SOL-USD-PERP", OrderSide.Sell, OrderType.Limit, "10000", "0.00000001"),
+            ("ETH-USD-PERP", OrderSide.Buy, OrderType.Limit, "123.45678901", "99999.99999999")]):
+        o = SdkOrder(market=market, order_type=kind, order_side=side, size=Decimal(size),
+                     limit_price=Decimal(price), client_id=f"eq-{i}", instruction="IOC" if i % 2 else "POST_ONLY",
+                     reduce_only=i == 3, recv_window=10_000)
+        out.append(o)
+    modified = SdkOrder(market="SOL-USD-PERP", order_type=OrderType.Limit, order_side=OrderSide.Buy,
+                        size=Decimal("2"), limit_price=Decimal("149.5"), client_id="eq-mod", order_id="9876")
+    return [*out, modified]
+
+
+def test_fast_typed_data_hashes_and_signatures_are_identical_to_starknet_py() -> None:
+    from paradex_py.account.utils import message_signature, typed_data_to_message_hash
+    from paradex_py.message.order import build_modify_order_message, build_order_message
+
+    address = int(ADDRESS, 16)
+    chain = int_from_bytes(CHAIN_ID.encode())
+    messages = [build_modify_order_message(chain, o) if o.id else build_order_message(chain, o) for o in _orders()]
+    auth = {"domain": {"name": "Paradex", "chainId": hex(chain), "version": "1"}, "primaryType": "Request",
+            "types": {"StarkNetDomain": [{"name": "name", "type": "felt"}, {"name": "chainId", "type": "felt"},
+                                         {"name": "version", "type": "felt"}],
+                      "Request": [{"name": "method", "type": "felt"}, {"name": "path", "type": "felt"},
+                                  {"name": "body", "type": "felt"}, {"name": "timestamp", "type": "felt"},
+                                  {"name": "expiration", "type": "felt"}]},
+            "message": {"method": "POST", "path": "/v1/auth", "body": "", "timestamp": 1700000000,
+                        "expiration": 1700086400}}
+    for typed in [*messages, auth]:
+        expected = typed_data_to_message_hash(typed, address)
+        assert message_hash(typed, address) == expected, typed["primaryType"]
+        assert message_signature(msg_hash=expected, priv_key=KEY) == message_signature(
+            msg_hash=message_hash(typed, address), priv_key=KEY)  # type: ignore[arg-type]
+    # through paradex-py's own sign_order: the adapter's account class signs exactly as the SDK's does
+    sdk, fast = SubkeyAccount.__new__(SubkeyAccount), FastSubkeyAccount.__new__(FastSubkeyAccount)
+    for account in (sdk, fast):
+        starknet = SimpleNamespace(address=address, signer=SimpleNamespace(private_key=KEY))
+        starknet.sign_message = MethodType(StarknetAccount.sign_message, starknet)
+        account.starknet, account.l2_chain_id = starknet, chain
+    for o in _orders():
+        assert fast.sign_order(o) == sdk.sign_order(o)
+    # typed data it does not handle (a non-felt member, revision 1) goes to starknet-py
+    assert message_hash({**auth, "types": {**auth["types"], "Request": [{"name": "x", "type": "string"}]}},
+                        address) is None
+    assert message_hash({**auth, "domain": {**auth["domain"], "revision": "1"}}, address) is None

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from core.types import Fill, Order, OrderStatus, Position, Side
+from core.types import Order, OrderStatus, Position, Side
 from exchanges.paradex.adapter import ParadexVenue
 from exchanges.paradex.fake import FakeParadex
 from tests.paradex_kit import resting_price, session, until
@@ -97,36 +97,6 @@ async def outage(fake: FakeParadex) -> None:
     assert await fake.drop_ws() >= 1
 
 
-@pytest.mark.parametrize("fills_before_drop", [1, 0])
-async def test_fills_missed_while_disconnected_are_caught_up_exactly_once(fills_before_drop: int) -> None:
-    async with session() as (fake, venue):
-        stream = venue.stream_fills()
-        fills = Consumer(stream)
-        await subscribed(fake, "fills.ALL")
-        for i in range(fills_before_drop):
-            await market(venue, Side.BUY, f"before-{i}")
-        await until(lambda: len(fills.items) == fills_before_drop)
-
-        await outage(fake)
-        missed = [await market(venue, Side.BUY, "missed-1"), await market(venue, Side.SELL, "missed-2")]
-        await asyncio.sleep(0.3)  # the stream keeps trying meanwhile
-        fake.refuse_ws(False)
-        await until(lambda: len(fills.items) == fills_before_drop + 2)
-        await subscribed(fake, "fills.ALL")
-        after = await market(venue, Side.SELL, "after")
-        await until(lambda: len(fills.items) == fills_before_drop + 3)
-        await asyncio.sleep(0.3)  # room for a duplicate to show up, if one were coming
-
-        got: list[Fill] = fills.items
-        assert [f.client_id for f in got[fills_before_drop:]] == ["missed-1", "missed-2", "after"]
-        assert len({f.key for f in got}) == len(got) == fills_before_drop + 3
-        assert [f.order_id for f in got[fills_before_drop:-1]] == [o.order_id for o in missed]
-        assert got[-1].order_id == after.order_id
-        assert stream.reconnects >= 1 and stream.caught_up == 2  # type: ignore[attr-defined]
-        assert sorted(f.key for f in got) == sorted(f.key for f in await venue.fills(0))
-        await fills.stop()
-
-
 async def test_orders_closed_during_an_outage_arrive_in_their_final_state() -> None:
     async with session() as (fake, venue):
         orders = Consumer(venue.stream_orders())
@@ -158,21 +128,6 @@ async def test_a_malformed_message_is_skipped_with_a_warning_and_the_stream_goes
         assert "fills.ALL" in warning.getMessage() and warning.levelno == logging.WARNING
         assert fills.task.done() is False  # still listening
         await fills.stop()
-
-
-async def test_a_position_closed_during_an_outage_comes_back_flat() -> None:
-    async with session() as (fake, venue):
-        positions = Consumer(venue.stream_positions())
-        await subscribed(fake, "positions")
-        await market(venue, Side.BUY, "pos-open", "0.2")
-        await until(lambda: positions.items and positions.items[-1].size == Decimal("0.2"))
-        await outage(fake)
-        await venue.place_market("SOL", Side.SELL, Decimal("0.2"), client_id="pos-close",
-                                 max_slippage_bps=Decimal(20), reduce_only=True)
-        fake.refuse_ws(False)
-        await until(lambda: positions.items[-1].size == 0)
-        assert positions.items[-1].symbol == "SOL"
-        await positions.stop()
 
 
 async def test_rest_and_streams_sign_in_again_when_the_venue_ends_the_session() -> None:

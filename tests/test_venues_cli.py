@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from cli.app import app
 from cli.venues import serve_fakes
 from core.types import Side
+from exchanges import registry
 from exchanges.fakes.venues import FakeVenues
 from exchanges.grvt.adapter import GrvtVenue
 from exchanges.paradex.adapter import ParadexVenue
@@ -125,7 +126,8 @@ def test_check_and_a_rehearsed_close_on_the_simulator(clean_env: pytest.MonkeyPa
 
 
 @pytest.mark.parametrize(("args", "expect"), [
-    (["venues", "check", "--venue", "kraken"], "'kraken' is not one of 'backpack', 'grvt', 'paradex'"),
+    (["venues", "check", "--venue", "kraken"],
+     "'kraken' is not one of 'backpack', 'extended', 'grvt', 'hibachi', 'paradex'"),
     (["venues", "check", "--venue", "paradex", "--venue-mode", "paper"], "'paper' is not one of 'sim', 'live'"),
     (["venues", "check", "--venue", "grvt", "--venue-mode", "sim", "--endpoint", "http://127.0.0.1:1"],
      "--endpoint: targets a live venue"),
@@ -153,9 +155,8 @@ def test_help_explains_modes_and_safety() -> None:
     assert "read-only" in check and "reduce-only" in close and "confirm it is flat" in close
 
 
-async def test_fake_venue_pair_prints_what_points_perpflow_at_both(capsys: pytest.CaptureFixture[str]) -> None:
-    task = asyncio.get_running_loop().create_task(
-        serve_fakes(("paradex", "grvt"), "127.0.0.1", {}, 7, ("SOL",), None))
+async def test_fake_venue_all_prints_what_points_perpflow_at_every_fake(capsys: pytest.CaptureFixture[str]) -> None:
+    task = asyncio.get_running_loop().create_task(serve_fakes(None, "127.0.0.1", {}, 7, ("SOL",), None))
     out = ""
     for _ in range(600):
         out += capsys.readouterr().out
@@ -166,4 +167,34 @@ async def test_fake_venue_pair_prints_what_points_perpflow_at_both(capsys: pytes
     await asyncio.gather(task, return_exceptions=True)
     env = dict(line.strip().split("=", 1) for line in out.splitlines() if line.startswith("  PERPFLOW_"))
     assert set(env) == set(FakeVenues(symbols=("SOL",), warmup=0).env())
+    assert {f"PERPFLOW_{n.upper()}__ENDPOINT" for n in registry.names(fake=True)} <= set(env)
     assert env["PERPFLOW_PARADEX__ENDPOINT"].endswith("/v1") and env["PERPFLOW_GRVT__WS_ENDPOINT"].endswith("/ws")
+    assert all(f"fake {registry.get(n).label} on http://127.0.0.1:" in out for n in registry.names(fake=True))
+
+
+def test_check_all_on_the_simulator_reads_every_venue(clean_env: pytest.MonkeyPatch) -> None:
+    result = runner.invoke(app, ["venues", "check", "--all", "--symbols", "SOL"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for name in registry.names():
+        assert f"{name} (simulator, seed 7)" in result.output
+    both = runner.invoke(app, ["venues", "check", "--all", "--venue", "grvt"], terminal_width=200)
+    assert both.exit_code == 2 and "give one venue" in both.output
+
+
+def test_check_all_live_reads_every_fake_and_names_what_it_could_not_read(clean_env: pytest.MonkeyPatch) -> None:
+    with FakesInThread(symbols=("SOL",)) as fakes:
+        for name, value in fakes.env().items():
+            clean_env.setenv(name, value)
+        result = runner.invoke(app, ["venues", "check", "--all", "--venue-mode", "live", "--symbols", "SOL"],
+                               terminal_width=200)
+        assert result.exit_code == 0, result.output
+        for name in registry.names(live=True):
+            assert f"{name} (live testnet, {fakes.server(name).base_url}" in result.output
+        assert_no_secret(result.output, fakes)
+        clean_env.delenv("PERPFLOW_GRVT__API_KEY")
+        partial = runner.invoke(app, ["venues", "check", "--all", "--venue-mode", "live", "--symbols", "SOL"],
+                                terminal_width=200)
+        assert partial.exit_code == 1
+        assert f"paradex (live testnet, {fakes.server('paradex').base_url}" in partial.output  # still read
+        assert "grvt: error: grvt.api_key: is required" in partial.output and "PERPFLOW_GRVT__API_KEY" in partial.output
+        assert "could not be read: grvt" in partial.output

@@ -90,7 +90,8 @@ def _dec(value: Decimal | None) -> str | None:
 
 def run_start(info: RunInfo, params: dict[str, Any]) -> dict[str, Any]:
     return {"kind": "run_start", "run_id": info.run_id, "bot": info.bot, "venues": list(info.venues),
-            "symbol": info.symbol, "params": params, "started": info.started, "flow_run_id": info.flow_run_id}
+            "symbol": info.symbol, "params": params, "started": info.started, "flow_run_id": info.flow_run_id,
+            **{k: v for k, v in (("mode", info.mode), ("clock", info.clock)) if v is not None}}
 
 
 def run_end(end: RunEnd) -> dict[str, Any]:
@@ -119,12 +120,15 @@ def cycle(c: CycleRecord) -> dict[str, Any]:
             "primary_price": _dec(c.primary_price), "hedge_price": _dec(c.hedge_price),
             "edge_bps": _dec(c.edge_bps), "primary_fee": str(c.primary_fee), "hedge_fee": str(c.hedge_fee),
             "gross_pnl": str(c.gross_pnl), "pnl": str(c.pnl), "net_delta_after": str(c.net_delta_after),
-            "hedge_latency_ms": c.hedge_latency_ms, "status": c.status, "started": c.started, "ended": c.ended}
+            "hedge_latency_ms": c.hedge_latency_ms, "status": c.status, "started": c.started, "ended": c.ended,
+            "primary_orders": list(c.primary_orders), "hedge_orders": list(c.hedge_orders),
+            "primary_maker_share": c.primary_maker_share, "hedge_maker_share": c.hedge_maker_share,
+            "hedge_taker_reason": c.hedge_taker_reason}
 
 
 def position(run_id: str, p: Position) -> dict[str, Any]:
     return {"kind": "position", "run_id": run_id, "venue": p.venue, "symbol": p.symbol, "size": str(p.size),
-            "entry_price": _dec(p.entry_price), "ts": p.ts, "source": p.source}
+            "entry_price": _dec(p.entry_price), "ts": p.ts, "source": p.source, "mark": _dec(p.mark)}
 
 
 def risk(e: RiskEvent) -> dict[str, Any]:

@@ -49,6 +49,8 @@ def _f(name: str, type_: str = STR, required: bool = True, allowed: type | tuple
 COMMON = (_f("kind"), _f("run_id"), _f("seq", INT))
 
 RUN_STATUS = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
+RUN_MODES = ("backtest", "paper", "live")  # virtual-clock simulation, real-clock simulation, real venues
+RUN_CLOCKS = ("virtual", "real")  # virtual: the run's timestamps are simulated
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
 # What a cycle's status may say. The hedge strategy (strategies/hedge/strategy.py) writes ok, recovered
 # (a hedge failed and was redone within the cycle) and fills_missing (prices of some fills never came).
@@ -56,7 +58,8 @@ CYCLE_STATUS = ("ok", "recovered", "fills_missing", "hedge_failed", "partial", "
 
 KINDS: dict[str, tuple[Field, ...]] = {
     "run_start": (_f("bot"), _f("venues", STR_LIST), _f("symbol"), _f("params", OBJ), _f("started", FLOAT),
-                  _f("flow_run_id", required=False)),
+                  _f("flow_run_id", required=False), _f("mode", required=False, allowed=RUN_MODES),
+                  _f("clock", required=False, allowed=RUN_CLOCKS)),
     "run_end": (_f("ended", FLOAT), _f("status", allowed=RUN_STATUS), _f("reason", required=False)),
     "order": (_f("venue"), _f("order_id"), _f("client_id"), _f("symbol"), _f("side", allowed=Side),
               _f("type", allowed=OrderType), _f("price", DEC, False), _f("size", DEC), _f("filled", DEC),
@@ -71,9 +74,11 @@ KINDS: dict[str, tuple[Field, ...]] = {
               _f("edge_bps", DEC, False), _f("primary_fee", DEC), _f("hedge_fee", DEC), _f("gross_pnl", DEC),
               _f("pnl", DEC), _f("net_delta_after", DEC), _f("hedge_latency_ms", FLOAT, False),
               _f("status", allowed=CYCLE_STATUS), _f("started", FLOAT),
-              _f("ended", FLOAT)),
+              _f("ended", FLOAT), _f("primary_orders", STR_LIST, False), _f("hedge_orders", STR_LIST, False),
+              _f("primary_maker_share", FLOAT, False), _f("hedge_maker_share", FLOAT, False),
+              _f("hedge_taker_reason", required=False)),
     "position": (_f("venue"), _f("symbol"), _f("size", DEC), _f("entry_price", DEC, False), _f("ts", FLOAT),
-                 _f("source", allowed=("ws", "rest", "ledger"))),
+                 _f("source", allowed=("ws", "rest", "ledger")), _f("mark", DEC, False)),
     "risk": (_f("ts", FLOAT), _f("check"), _f("reason", allowed=Reason),
              _f("state_from", required=False, allowed=TRADING_STATES),
              _f("state_to", required=False, allowed=TRADING_STATES), _f("detail"), _f("data", OBJ)),
@@ -84,10 +89,37 @@ KINDS: dict[str, tuple[Field, ...]] = {
     "sentiment": (_f("source"), _f("metric"), _f("symbol", required=False), _f("value", FLOAT), _f("ts", FLOAT),
                   _f("age_s", FLOAT, False), _f("stale", BOOL), _f("detail", required=False)),
     "insight": (_f("insight_id"), _f("ts", FLOAT), _f("scope"), _f("topic"), _f("data", OBJ),
-                _f("confidence", FLOAT, False), _f("source")),
+                _f("confidence", FLOAT, False), _f("source"), _f("version", required=False),
+                _f("expires", FLOAT, False), _f("review_id", required=False)),
     "review": (_f("review_id"), _f("ts", FLOAT), _f("reviewer"), _f("model", required=False),
                _f("period_start", FLOAT, False), _f("period_end", FLOAT, False), _f("summary"), _f("body", OBJ),
-               _f("valid", BOOL)),
+               _f("valid", BOOL), _f("prompt_version", required=False), _f("prompt_hash", required=False),
+               _f("inputs_digest", required=False), _f("answer", required=False), _f("parsed", OBJ, False),
+               _f("verdict", required=False, allowed=("accepted", "rejected", "failed")),
+               _f("prompt_tokens", INT, False), _f("completion_tokens", INT, False), _f("latency_ms", FLOAT, False),
+               _f("attempts", INT, False), _f("error", required=False)),
+    # Written by bot strategies through the runner: the market as the bot saw it (sampled, for
+    # markouts and inventory PnL) and the strategy's own events (a grid's start facts, pauses,
+    # resumes), each with a free-form ``data`` object.
+    "book_sample": (_f("venue"), _f("symbol"), _f("bid", DEC), _f("ask", DEC), _f("ts", FLOAT)),
+    "strategy_event": (_f("ts", FLOAT), _f("event"), _f("detail"), _f("data", OBJ)),
+    # The LLM agents: every adviser call (asked or skipped), every round trip, every mode change.
+    "decision": (_f("decision_id"), _f("ts", FLOAT), _f("venue"), _f("mode"), _f("inputs_digest"), _f("prompt_hash"),
+                 _f("allowed", OBJ), _f("llm_called", BOOL), _f("verdict", allowed=("accepted", "abstain", "skipped")),
+                 _f("reason", required=False), _f("action", required=False), _f("symbol", required=False),
+                 _f("size_usd", FLOAT, False), _f("confidence", FLOAT, False),
+                 _f("calibrated_confidence", FLOAT, False), _f("answer", required=False), _f("parsed", OBJ, False),
+                 _f("latency_ms", FLOAT, False), _f("prompt_tokens", INT, False),
+                 _f("completion_tokens", INT, False), _f("repaired", BOOL), _f("inputs", OBJ)),
+    "agent_trade": (_f("trade_no", INT), _f("venue"), _f("symbol"), _f("direction", allowed=("LONG", "SHORT")),
+                    _f("mode", allowed=("profit", "volume")), _f("decision_id"), _f("confidence", FLOAT),
+                    _f("calibrated_confidence", FLOAT), _f("opened", FLOAT), _f("closed_at", FLOAT),
+                    _f("hold_s", FLOAT), _f("size", DEC), _f("entry_price", DEC), _f("exit_price", DEC),
+                    _f("notional", DEC), _f("entry_maker", BOOL), _f("exit_rule"), _f("gross_pnl", DEC),
+                    _f("fees", DEC), _f("spread_cost", DEC), _f("funding_paid", DEC), _f("pnl", DEC),
+                    _f("drag_pct", FLOAT), _f("win", BOOL)),
+    "mode_change": (_f("ts", FLOAT), _f("mode_from"), _f("mode_to", allowed=("profit", "volume")), _f("reason"),
+                    _f("banked_usd", DEC), _f("burn_spent_usd", DEC)),
 }
 
 

@@ -49,7 +49,9 @@ from warehouse.paths import SENTINEL, WarehousePaths, check_run_id
 log = logging.getLogger(__name__)
 
 TAIL_SCAN = 1 << 16
-EXTRA_KINDS = ("sentiment", "insight", "review")  # records of the scheduled flows (see contract)
+# records of the scheduled flows, a strategy's own records, and the LLM agents' (see contract)
+EXTRA_KINDS = ("sentiment", "insight", "review", "book_sample", "strategy_event",
+               "decision", "agent_trade", "mode_change")
 
 
 class JournalError(PerpflowError):
@@ -134,7 +136,8 @@ class Journal:
         self._append(codec.funding(record))
 
     def record(self, kind: str, **fields: Any) -> None:
-        """A record of a scheduled flow (``sentiment``, ``insight``, ``review``; fields: contract.KINDS)."""
+        """A record of a scheduled flow (``sentiment``, ``insight``, ``review``) or of a strategy
+        (``book_sample``, ``strategy_event``); fields: contract.KINDS."""
         if kind not in EXTRA_KINDS:
             raise ValueError(f"kind: {kind!r} is not recorded this way; allowed: {', '.join(EXTRA_KINDS)}")
         known = {f.name for f in KINDS[kind]}

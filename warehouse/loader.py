@@ -52,7 +52,7 @@ import duckdb
 import orjson
 
 from core.errors import PerpflowError
-from warehouse import census, keys, reread, segments
+from warehouse import census, crashed, keys, reread, segments
 from warehouse.ingest import BadJournals, ingest
 from warehouse.paths import WarehousePaths
 from warehouse.publish import publish
@@ -76,6 +76,7 @@ class LoadResult:
     quarantined: int = 0
     torn: int = 0
     pending_live: int = 0  # journals whose writer is still writing a line
+    crashed: int = 0  # RUNNING runs whose writer died without a run_end: now CRASHED (warehouse/crashed.py)
     slow: int = 0  # journals with a bad record, loaded line by line
     published: bool = False
     seconds: float = 0.0  # the whole call: lock, load, checkpoint and publish
@@ -125,7 +126,8 @@ def load(paths: WarehousePaths | None = None, *, wait: float = 0.0, publish_snap
         finally:
             con.close()
         result.load_seconds = time.perf_counter() - t0
-        if publish_snapshot and (result.records or result.torn or migrated or not paths.published.exists()):
+        if publish_snapshot and (result.records or result.torn or result.crashed or migrated
+                                 or not paths.published.exists()):
             t = time.perf_counter()
             publish(paths.master, paths.published)
             result.published = True
@@ -213,6 +215,7 @@ def _attempt(con: duckdb.DuckDBPyConnection, paths: WarehousePaths, copy: set[st
     row = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()
     result = LoadResult(load_id=int(row[0]) if row else 1)
     started = _now()
+    dead = crashed.dead_running(con, paths)  # before reading: see warehouse/crashed.py
     segs = _segments(con, paths, result)
     result.journals = len(segs)
     stage = paths.stage / f"load-{result.load_id}-{os.getpid()}"
@@ -232,6 +235,8 @@ def _attempt(con: duckdb.DuckDBPyConnection, paths: WarehousePaths, copy: set[st
                 reread.create(con, [s for s in segs if s.journal in slow])
                 result.inserted = ingest(con, counted, slow, result.load_id)
                 _finish(con, segs, counted, slow, result, started)
+                # runs first seen in this load whose writer was already gone when its journal was scanned
+                result.crashed = crashed.settle(con, dead | {s.journal for s in segs if not s.live})
                 changed = {s.journal for s in in_place if not s.unchanged()}
                 if changed:
                     raise _Changed(changed)

@@ -109,7 +109,8 @@ def merge_runs(con: duckdb.DuckDBPyConnection, src: str) -> int:
             params = coalesce(n.params, x.params), started = coalesce(n.started, x.started),
             ended = coalesce(n.ended, x.ended),
             status = CASE WHEN n.status IS NOT NULL THEN n.status ELSE x.status END,
-            reason = CASE WHEN n.status IS NOT NULL THEN n.reason ELSE x.reason END
+            reason = CASE WHEN n.status IS NOT NULL THEN n.reason ELSE x.reason END,
+            mode = coalesce(n.mode, x.mode), clock = coalesce(n.clock, x.clock)
         WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES
             ({', '.join('coalesce(n.status, ' + repr('RUNNING') + ')' if c == 'status' else 'n.' + c
                         for c in names)})""")

@@ -7,6 +7,9 @@ projections (``project.py``), so a live row equals the row the next load will wr
 are stored in the master and so in every published snapshot, with the journal folder's absolute
 path: they work from the read-only snapshot, in ``make sql`` or in pandas.
 
+``diagnostics.py`` adds views over the loaded tables that explain fills and split PnL
+(``fill_diagnostics``, ``pnl_split``, ``pnl_split_hourly``).
+
 Live views re-read whole journals on every query: they are for watching runs, not for analysis
 over months (query the tables for that). A record that another journal already loaded, or one
 recorded twice, can show twice in an insert-only ``live_`` view until the next load.
@@ -18,6 +21,7 @@ import hashlib
 
 import duckdb
 
+from warehouse import diagnostics, summary
 from warehouse.paths import JOURNAL_SUFFIX, WarehousePaths
 from warehouse.project import RUNS_SELECT, TABLES, merged_runs, newest_first
 from warehouse.validate import columns_struct, typed_select
@@ -51,7 +55,7 @@ def view_sql(paths: WarehousePaths) -> list[str]:
         else:
             body = f"SELECT * FROM {t.name} UNION ALL BY NAME {pending}"
         out.append(f"CREATE OR REPLACE VIEW live_{t.name} AS {body}")
-    return out
+    return out + summary.view_sql() + list(diagnostics.VIEWS)  # run summary (summary.sql), grid diagnostics
 
 
 def create_views(con: duckdb.DuckDBPyConnection, paths: WarehousePaths) -> None:

@@ -44,7 +44,8 @@ def _fake(world: SimWorld, open_registration: bool) -> DemoFake:
 
 
 SPEC = VenueSpec(
-    name="grvt", label="GRVT", settings=GrvtSettings, roles=frozenset({"hedge"}), chunked_close=True,
+    name="grvt", label="GRVT", settings=GrvtSettings, symbol_format="{base}_USDT_Perp",
+    roles=frozenset({"hedge"}), chunked_close=True,
     adapter=_adapter, check=_check, fake=_fake, fake_port=8740,
     fake_about="its REST RPCs and legacy WebSocket, on the simulator's GRVT market",
     account_label=lambda s: s.trading_account_id)

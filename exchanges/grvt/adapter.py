@@ -10,11 +10,9 @@ Orders
   price limit), so it never executes beyond ``max_slippage_bps`` from the touch.
 
 Retries
-  A 429 is waited out (``Retry-After``, capped) and sent again: the venue did not process it, and
-  every request waits out the same cool-down. Reads are retried on 5xx and timeouts. An order
-  is never re-sent blindly: after a timeout or 5xx the adapter looks it up by client id first,
-  and sends it again only if the venue has no such order (a duplicate client id is refused by
-  GRVT anyway). A cancel is idempotent.
+  The one request policy (``exchanges.policy``): 429 waited out per ``Retry-After``, reads and
+  cancels retried on 5xx and timeouts, an order looked up by client id before any resend, a
+  forgotten session logged in again once.
 
 Streams
   BBO (``mini.d``, merged deltas), book (``book.s``), orders, fills and positions, each a
@@ -45,9 +43,6 @@ from core.clock import Clock, RealClock
 from core.errors import (
     ConfigError,
     OrderRejected,
-    RateLimited,
-    VenueError,
-    VenueTimeout,
     VenueUnavailable,
 )
 from core.reasons import Reason
@@ -75,8 +70,9 @@ from exchanges.grvt.wire import (
     seconds,
 )
 from exchanges.loopbind import LoopBinding
+from exchanges.policy import RequestPolicy
 from exchanges.pricing import slippage_limit
-from exchanges.streams import ResilientStream
+from exchanges.streams import ClosedPositions, ResilientStream
 
 T = TypeVar("T")
 DEFAULT_ORDER_TTL_S = 24 * 3600.0
@@ -94,22 +90,16 @@ class GrvtVenue(Venue):
     name = VENUE
 
     def __init__(self, settings: GrvtSettings, *, clock: Clock | None = None,
-                 order_ttl_s: float = DEFAULT_ORDER_TTL_S, request_timeout_s: float = 5.0,
-                 max_attempts: int = 4, max_retry_after_s: float = 30.0, lookup_grace_s: float = 0.2,
-                 settle_timeout_s: float = 2.0, stream_timeout_s: float = 10.0, ws_reconnect_max_s: float = 5.0,
+                 order_ttl_s: float = DEFAULT_ORDER_TTL_S, settle_timeout_s: float = 2.0,
+                 stream_timeout_s: float = 10.0, ws_reconnect_max_s: float = 5.0,
                  logger: logging.Logger | None = None) -> None:
         if not 1 <= order_ttl_s <= MAX_ORDER_TTL_S:
             raise ConfigError("order_ttl_s", f"{order_ttl_s} is outside 1 .. {MAX_ORDER_TTL_S:.0f} s "
                                              "(GRVT signatures expire within 30 days)")
-        if max_attempts < 1:
-            raise ConfigError("max_attempts", "must be at least 1")
         self.settings = settings
         self.clock = clock or RealClock()
         self.order_ttl_s = order_ttl_s
-        self.request_timeout_s = request_timeout_s
-        self.max_attempts = max_attempts
-        self.max_retry_after_s = max_retry_after_s
-        self.lookup_grace_s = lookup_grace_s
+        self.request_timeout_s = settings.request_timeout_s
         self.settle_timeout_s = settle_timeout_s
         self.stream_timeout_s = stream_timeout_s
         self.ws_reconnect_max_s = ws_reconnect_max_s
@@ -125,8 +115,19 @@ class GrvtVenue(Venue):
         self._instruments: dict[str, Instrument] = {}
         self._fees: tuple[Decimal, Decimal] | None = None
         self._client_ids: dict[str, str] = {}  # GRVT client_order_id -> perpflow client id
-        self._not_before = 0.0  # rate-limit cool-down shared by every request (monotonic time)
-        self.retries = 0
+        self.page_size = 1000  # rows per page of fill_history
+        # the one request policy (exchanges.policy); a forgotten session (GRVT code 1000) logs in again, once
+        self.policy = RequestPolicy(settings, VENUE, log=self.log, reauth=self._relogin,
+                                    stale_session=lambda exc: exc.reason is Reason.AUTH and grvt_code(exc) == 1000
+                                    and self._client is not None)
+
+    @property
+    def retries(self) -> int:
+        return self.policy.retries
+
+    async def _relogin(self) -> None:
+        if self._client is not None:
+            self._client.invalidate_cookie()  # the next request logs in again
 
     def __repr__(self) -> str:
         return f"GrvtVenue(env={self.settings.env!r}, account={self.settings.trading_account_id!r})"
@@ -209,43 +210,14 @@ class GrvtVenue(Venue):
 
     # --- requests ------------------------------------------------------------------------------
     async def _with_retries(self, op: str, send: Callable[[], Awaitable[T]], *, idempotent: bool) -> T:
-        """``send()`` with the retry policy: 429 waits ``Retry-After`` and retries (not processed);
-        5xx and timeouts retry only when ``idempotent``; a stale session logs in once more."""
-        attempt, relogged = 0, False
-        while True:
-            await self._cool_down()
+        """``send()`` under the request policy, the SDK's own argument checks as refusals."""
+        async def translated() -> T:
             try:
                 return await send()
-            except GrvtInvalidOrder as exc:  # the SDK's own argument checks
+            except GrvtInvalidOrder as exc:
                 raise _sdk_refusal(exc) from None
-            except RateLimited as exc:
-                wait = min(exc.retry_after if exc.retry_after is not None else _backoff(attempt),
-                           self.max_retry_after_s)
-                self._not_before = max(self._not_before, time.monotonic() + wait)
-                error: VenueError = exc
-            except (VenueTimeout, VenueUnavailable) as exc:
-                if not idempotent:
-                    raise
-                wait, error = _backoff(attempt), exc
-            except VenueError as exc:
-                if exc.reason is Reason.AUTH and grvt_code(exc) == 1000 and not relogged and self._client:
-                    relogged = True  # the venue forgot our session: log in again, once
-                    self._client.invalidate_cookie()
-                    continue
-                raise
-            attempt += 1
-            if attempt >= self.max_attempts:
-                raise error
-            self.retries += 1
-            self.log.warning("grvt %s: %s; retrying in %.2fs (%d/%d)", op, error.reason, wait, attempt,
-                             self.max_attempts - 1)
-            if not isinstance(error, RateLimited):
-                await asyncio.sleep(wait)
 
-    async def _cool_down(self) -> None:
-        wait = self._not_before - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        return await self.policy.call(op, translated, idempotent=idempotent)
 
     async def _read(self, op: str, call: Callable[[GrvtClient], Awaitable[T]]) -> T:
         client = await self.client()
@@ -307,35 +279,15 @@ class GrvtVenue(Venue):
             return await client.create_order(ins.venue_symbol, "limit", "buy" if side is Side.BUY else "sell",
                                              size, price, params)
 
-        try:
-            raw = await self._with_retries("create_order", send, idempotent=False)
-        except (VenueTimeout, VenueUnavailable) as exc:
-            raw = await self._recover_create(cloid, send, exc)
+        async def create() -> dict[str, Any]:
+            return await self._with_retries("create_order", send, idempotent=False)
+
+        raw = await self.policy.place("create_order", create, lambda: self._lookup(None, cloid))
         order = await self._settled(parse_order(raw, self._client_ids))
         if order.status is OrderStatus.REJECTED:
             reason = Reason(order.reject_reason) if order.reject_reason else Reason.REJECTED
             raise OrderRejected(reason, f"{ins.venue_symbol} {side} {size} @ {price} refused", VENUE)
         return order
-
-    async def _recover_create(self, cloid: str, send: Callable[[], Awaitable[dict[str, Any]]],
-                              exc: VenueError) -> dict[str, Any]:
-        """After a timeout or 5xx the order may exist: look it up by client id before any resend."""
-        await asyncio.sleep(self.lookup_grace_s)
-        found = await self._lookup(None, cloid)
-        if found is not None:
-            self.log.warning("grvt create_order: %s, but the order exists (client id found)", exc.reason)
-            return found
-        self.log.warning("grvt create_order: %s and no order has the client id; sending it once more",
-                         exc.reason)
-        try:
-            return await self._with_retries("create_order", send, idempotent=False)
-        except OrderRejected as dup:
-            if dup.reason is not Reason.DUPLICATE_CLIENT_ID:
-                raise
-            found = await self._lookup(None, cloid)  # the first one landed after all
-            if found is None:
-                raise
-            return found
 
     async def _lookup(self, order_id: str | None, cloid: str | None) -> dict[str, Any] | None:
         params = {"client_order_id": cloid} if cloid else {}
@@ -433,7 +385,7 @@ class GrvtVenue(Venue):
             params = dict(_filter(symbol))
             if cursor:
                 params["cursor"] = cursor
-            resp = await self._read("fill_history", _fill_page(start, params))
+            resp = await self._read("fill_history", _fill_page(start, params, self.page_size))
             batch = [parse_fill(f, self._client_ids) for f in resp.get("result") or []]
             out.extend(f for f in batch if f.ts >= since)
             cursor = resp.get("next") or None
@@ -514,12 +466,12 @@ class GrvtVenue(Venue):
             self.fills, key=lambda f: f.key, ts=lambda f: f.ts)
 
     def stream_positions(self) -> AsyncIterator[Position]:
-        async def catch_up(since: float) -> list[Position]:
-            return await self.positions()
-
+        """Position updates; after a reconnect, the positions read over REST and size 0 for every
+        symbol last seen open that the venue no longer lists (``ClosedPositions``: the contract's rule)."""
+        closed = ClosedPositions(VENUE, self.positions, self.clock.now)
         return self._track(ResilientStream(
             "grvt.positions", self._feed("position", {}, lambda: lambda f: [parse_position(f, "ws")]),
-            catch_up=catch_up, ts=lambda p: p.ts))
+            catch_up=closed.catch_up, ts=lambda p: p.ts, observe=closed.observe))
 
 
 def _filter(symbol: str | None) -> dict[str, Any]:
@@ -529,14 +481,10 @@ def _filter(symbol: str | None) -> dict[str, Any]:
     return {"kind": GrvtInstrumentKind.PERPETUAL, "base": symbol.upper(), "quote": "USDT"}
 
 
-def _fill_page(start_ns: int | None, params: dict[str, Any]) -> Callable[[GrvtClient], Awaitable[dict]]:
+def _fill_page(start_ns: int | None, params: dict[str, Any], limit: int) -> Callable[[GrvtClient], Awaitable[dict]]:
     async def call(client: GrvtClient) -> dict:
-        return await client.fetch_my_trades(None, start_ns, 1000, params)
+        return await client.fetch_my_trades(None, start_ns, limit, params)
     return call
-
-
-def _backoff(attempt: int) -> float:
-    return min(0.1 * 2**attempt, 2.0)
 
 
 def _sdk_refusal(exc: GrvtInvalidOrder) -> OrderRejected:

@@ -19,16 +19,13 @@ Resting orders are cancelled with reason ``EXPIRED`` when their signature expire
 was processed), slow answers, refused WebSocket upgrades, malformed frames;
 ``drop_websockets()`` cuts every WebSocket connection.
 
-    python -m exchanges.grvt.fake --port 8740   # prints the .env lines to point perpflow at it
+    perpflow fake-venue grvt --port 8740   # prints the .env lines to point perpflow at it
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import hashlib
-import json
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
@@ -44,9 +41,15 @@ from exchanges.fakes.loopback import LoopbackFake, LoopbackServer, MarketDriver
 from exchanges.grvt.fake_codec import GrvtReject
 from exchanges.grvt.fake_engine import FakeAccount, FakeGrvtEngine
 from exchanges.grvt.fake_stream import GrvtStreams
+from exchanges.grvt.wire import client_order_id
 from exchanges.sim.world import SimWorld
+from exchanges.spec import FaultKind, FaultOp
 
 PUBLIC = {"instruments", "all_instruments", "instrument", "mini", "ticker", "book", "trade"}
+
+
+# FakeControls' ops -> this venue's routes
+CONTROL_ROUTES = {"place": "create_order", "positions": "positions"}
 
 
 @dataclass
@@ -252,6 +255,30 @@ class FakeGrvt(LoopbackFake):
         """Cut every WebSocket connection now (no close frame); returns how many."""
         return self.streams.drop_all()
 
+    # --- the controls every fake has (exchanges.spec.FakeControls) ------------------------------
+    def fail(self, kind: FaultKind, op: FaultOp, *, count: int = 1, retry_after: float = 1.0,
+             seconds: float = 1.0) -> None:
+        f = self.faults
+        f.only = frozenset({CONTROL_ROUTES[op]})
+        if kind == "rate_limit":
+            f.rate_limited, f.retry_after_s = count, retry_after
+        elif kind == "server_error":
+            f.server_errors = count
+        elif kind == "server_error_after":
+            f.server_errors_after_processing = count
+        else:
+            f.slow, f.slow_s = count, seconds
+
+    def sent(self, op: FaultOp) -> int:
+        return self.requests[CONTROL_ROUTES[op]]
+
+    def orders_with(self, client_id: str) -> int:
+        cloid = client_order_id(client_id)
+        return sum(1 for o in self.engine.ex.orders.values() if o.client_id == cloid)
+
+    async def drop_streams(self) -> int:
+        return self.drop_websockets()
+
 
 def demo_account(seed: str = "perpflow fake grvt") -> tuple[FakeAccount, str]:
     """A deterministic account for offline development: (account, its signer's private key)."""
@@ -259,35 +286,3 @@ def demo_account(seed: str = "perpflow fake grvt") -> tuple[FakeAccount, str]:
     signer = Account.from_key(private_key).address
     return FakeAccount("fake-grvt-api-key-" + hashlib.sha256(private_key.encode()).hexdigest()[:16], signer,
                        "1001"), private_key
-
-
-async def serve(port: int, host: str = "127.0.0.1", symbols: tuple[str, ...] = ("ETH", "SOL", "BTC"),
-                seed: int = 7) -> None:
-    """Run a fake GRVT until cancelled, printing how to point perpflow at it."""
-    world = SimWorld(venues=("grvt",), symbols=symbols, seed=seed, clock=RealClock())
-    account, private_key = demo_account()
-    fake = FakeGrvt(world, accounts=[account])
-    url = await fake.start(host, port)
-    print(f"fake GRVT on {url} (WebSocket {fake.ws_url}), markets {', '.join(symbols)}", flush=True)
-    print(json.dumps({"PERPFLOW_GRVT__ENDPOINT": url, "PERPFLOW_GRVT__WS_ENDPOINT": fake.ws_url,
-                      "PERPFLOW_GRVT__API_KEY": account.api_key, "PERPFLOW_GRVT__PRIVATE_KEY": private_key,
-                      "PERPFLOW_GRVT__TRADING_ACCOUNT_ID": account.sub_account_id}, indent=2), flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await fake.stop()
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="A fake GRVT venue on loopback, backed by the simulator.")
-    ap.add_argument("--port", type=int, default=8740)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--symbols", default="ETH,SOL,BTC")
-    ap.add_argument("--seed", type=int, default=7)
-    args = ap.parse_args(argv)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port, args.host, tuple(s.strip().upper() for s in args.symbols.split(",")), args.seed))
-
-
-if __name__ == "__main__":
-    main()

@@ -51,7 +51,8 @@ def _ws_endpoint(endpoint: str) -> str:
 
 
 SPEC = VenueSpec(
-    name="paradex", label="Paradex", settings=ParadexSettings, roles=frozenset({"primary"}),
+    name="paradex", label="Paradex", settings=ParadexSettings, symbol_format="{base}-USD-PERP",
+    roles=frozenset({"primary"}),
     adapter=_adapter, check=_check, fake=_fake, fake_port=8765,
     fake_about="REST /v1 and the JSON-RPC WebSocket, on the simulator's Paradex market",
     account_label=lambda s: s.l2_address or s.l1_address, ws_endpoint=_ws_endpoint)

@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import marshmallow
@@ -55,7 +55,6 @@ from core.errors import (
     BadResponse,
     ConfigError,
     OrderRejected,
-    RateLimited,
     StreamDisconnected,
     VenueError,
     VenueTimeout,
@@ -68,9 +67,11 @@ from exchanges.credentials import SecretRedactor, resolve_secret
 from exchanges.loopbind import LoopBinding
 from exchanges.paradex import wire
 from exchanges.paradex.settings import ParadexSettings
+from exchanges.paradex.signing import fast_account_class
 from exchanges.paradex.stream import WsFeed
+from exchanges.policy import RequestPolicy
 from exchanges.pricing import slippage_limit
-from exchanges.streams import ResilientStream
+from exchanges.streams import ClosedPositions, ResilientStream
 from exchanges.symbols import to_venue_symbol
 
 VENUE = wire.VENUE
@@ -89,6 +90,9 @@ SENSITIVE_LOGGERS = (
 )
 REDACTOR = SecretRedactor()  # process-wide, as the loggers above are
 BOOK_CHANNEL = "order_book.{market}.snapshot@15@100ms"
+# paradex-py's accounts, hashing typed data with fast_stark_crypto (exchanges/paradex/signing.py)
+FastParadexAccount = fast_account_class(ParadexAccount)
+FastSubkeyAccount = fast_account_class(SubkeyAccount)
 
 
 class _ResponseTap:
@@ -131,21 +135,19 @@ def _is_perp(d: Mapping[str, Any]) -> bool:
 class ParadexVenue(Venue):
     name = VENUE
 
-    def __init__(self, settings: ParadexSettings, *, clock: Clock | None = None, request_timeout: float = 10.0,
-                 recv_window_ms: int = 10_000, ack_timeout: float = 5.0, max_retries: int = 3,
-                 max_rate_limit_retries: int = 5, max_rate_limit_wait: float = 30.0, max_resends: int = 1,
-                 ws_ack_timeout: float = 10.0) -> None:
+    def __init__(self, settings: ParadexSettings, *, clock: Clock | None = None, recv_window_ms: int = 10_000,
+                 ack_timeout: float = 5.0, ws_ack_timeout: float = 10.0) -> None:
         if not 10 <= recv_window_ms <= 60_000:
             raise ConfigError("recv_window_ms", f"{recv_window_ms} is outside 10..60000 ms")
         self.settings = settings
         self.clock: Clock = clock or RealClock()
-        self.request_timeout = request_timeout
+        self.request_timeout = settings.request_timeout_s
         self.recv_window_ms = recv_window_ms
         self.ack_timeout = ack_timeout
-        self.max_retries = max_retries
-        self.max_rate_limit_retries = max_rate_limit_retries
-        self.max_rate_limit_wait = max_rate_limit_wait
-        self.max_resends = max_resends
+        # the one request policy (exchanges.policy); an expired JWT signs in again, once per call
+        self.policy = RequestPolicy(settings, VENUE, log=log, reauth=self.reauth,
+                                    stale_session=lambda exc: exc.reason is Reason.AUTH
+                                    and wire.venue_code(exc) == "INVALID_TOKEN")
         self.ws_ack_timeout = ws_ack_timeout
         self.malformed_messages = 0  # stream messages skipped as unparsable
         self.page_size = 100  # rows per page of GET /fills and /orders-history
@@ -210,9 +212,11 @@ class ParadexVenue(Venue):
             config = self._call_sync(api.fetch_system_config, "GET /system/config")
             account: ParadexAccount
             if s.l1_address:
-                account = ParadexAccount(config, l1_address=s.l1_address, l2_private_key=key, l2_address=s.l2_address)
+                account = FastParadexAccount(config, l1_address=s.l1_address, l2_private_key=key,
+                                             l2_address=s.l2_address)
             else:
-                account = SubkeyAccount(config, l2_private_key=key, l2_address=s.l2_address)  # type: ignore[arg-type]
+                account = FastSubkeyAccount(config, l2_private_key=key,  # type: ignore[arg-type]
+                                            l2_address=s.l2_address)
             # POST /auth/{pubkey}; on NOT_ONBOARDED the SDK onboards (POST /onboarding) and retries.
             self._call_sync(lambda: api.init_account(account), "POST /auth")
         except BaseException:
@@ -273,32 +277,9 @@ class ParadexVenue(Venue):
             raise wire.error_from_response(*last, what, placing=placing) from None
 
     async def _rest(self, what: str, call: Callable[[], T], *, idempotent: bool = True, placing: bool = False) -> T:
-        """One REST call with the retry policy: 429 always (after Retry-After, capped), 5xx and
-        timeouts only when ``idempotent``, an expired JWT once (after re-authenticating)."""
-        attempt = limited = 0
-        reauthed = False
-        while True:
-            try:
-                return await asyncio.to_thread(self._call_sync, call, what, placing)
-            except RateLimited as exc:
-                wait = exc.retry_after if exc.retry_after is not None else min(0.25 * 2**limited, 5.0)
-                if limited >= self.max_rate_limit_retries or wait > self.max_rate_limit_wait:
-                    raise
-                limited += 1
-                log.warning("paradex: %s rate limited; retrying in %.2fs (Retry-After)", what, wait)
-                await asyncio.sleep(wait)
-            except (VenueTimeout, VenueUnavailable) as exc:
-                if not idempotent or attempt >= self.max_retries:
-                    raise
-                attempt += 1
-                delay = min(0.1 * 2**attempt, 2.0)
-                log.warning("paradex: %s failed (%s); retrying in %.2fs", what, exc.reason, delay)
-                await asyncio.sleep(delay)
-            except VenueError as exc:
-                if exc.reason is not Reason.AUTH or wire.venue_code(exc) != "INVALID_TOKEN" or reauthed:
-                    raise
-                reauthed = True
-                await self.reauth()
+        """One REST call (an SDK call in a worker thread) under the request policy."""
+        return await self.policy.call(what, lambda: asyncio.to_thread(self._call_sync, call, what, placing),
+                                      idempotent=idempotent)
 
     # --- metadata ----------------------------------------------------------------------------
     async def instrument(self, symbol: str) -> Instrument:
@@ -370,38 +351,17 @@ class ParadexVenue(Venue):
             return api.submit_order(self.build_order(market, side, size, price, instruction, client_id, reduce_only))
 
         what = f"POST /orders ({client_id})"
-        resent = 0
-        while True:
-            try:
-                placed = wire.obj(await self._rest(what, submit, idempotent=False, placing=True), what)
-                break
-            except (VenueTimeout, VenueUnavailable) as exc:
-                found = await self._lookup_client_id(client_id, exc)
-                if found is not None:
-                    log.warning("paradex: %s failed (%s) but the venue has the order; not resending",
-                                what, exc.reason)
-                    placed = found
-                    break
-                if resent >= self.max_resends:
-                    raise
-                resent += 1
-                log.warning("paradex: %s failed (%s) and the venue does not have it; sending it again",
-                            what, exc.reason)
-                await asyncio.sleep(0.1)
-            except OrderRejected as exc:
-                if exc.reason is not Reason.DUPLICATE_CLIENT_ID or not resent:
-                    raise
-                found = await self._lookup_client_id(client_id, exc)  # the first send landed after all
-                if found is None:
-                    raise
-                placed = found
-                break
+
+        async def send() -> dict[str, Any]:
+            return wire.obj(await self._rest(what, submit, idempotent=False, placing=True), what)
+
+        placed = await self.policy.place(what, send, lambda: self._lookup_client_id(client_id))
         if "id" not in placed:
             raise BadResponse(f"{what}: the answer has no order id", VENUE)
         return await self._acknowledge(str(placed["id"]), client_id)
 
-    async def _lookup_client_id(self, client_id: str, cause: VenueError) -> dict[str, Any] | None:
-        """Whether the venue has the order, after a send whose answer was lost."""
+    async def _lookup_client_id(self, client_id: str) -> dict[str, Any] | None:
+        """The venue's order with ``client_id``, or None when it has none."""
         api = self._session()[0]
         try:
             found = await self._rest(f"GET /orders/by_client_id/{client_id}",
@@ -409,8 +369,7 @@ class ParadexVenue(Venue):
         except VenueError as exc:
             if exc.reason is Reason.UNKNOWN_ORDER:
                 return None
-            raise VenueTimeout(f"order {client_id!r}: sending failed ({cause.reason}) and the lookup failed "
-                               f"({exc.reason}); its fate is unknown until looked up by client id", VENUE) from None
+            raise
         return wire.obj(found, "GET /orders/by_client_id")
 
     async def acknowledge(self, order_id: str, client_id: str = "") -> Order:
@@ -633,26 +592,11 @@ class ParadexVenue(Venue):
                             catch_up=self.fills, key=lambda f: f.key, ts=lambda f: f.ts)
 
     def stream_positions(self) -> AsyncIterator[Position]:
-        """Position updates; after a reconnect, ``GET /positions`` — and size 0 for every market
-        last seen open that it no longer lists (it closed during the outage)."""
-        live: dict[str, Position] = {}
-
-        async def catch_up(since: float) -> list[Position]:
-            now = await self.positions()
-            listed = {p.symbol for p in now}
-            flat = [Position(VENUE, s, Decimal(0), None, self.clock.now(), "rest") for s in live if s not in listed]
-            return [*now, *flat]
-
-        def observe(p: Position) -> None:
-            if p.size:
-                live[p.symbol] = p
-            else:
-                live.pop(p.symbol, None)
-
-        stream: ResilientStream[Position] = self._stream(
-            "positions", lambda d: wire.position(d, "ws") if _is_perp(d) else None, catch_up=catch_up,
-            ts=lambda p: p.ts)
-        return _Observed(stream, observe)
+        """Position updates; after a reconnect, ``GET /positions`` and size 0 for every market last
+        seen open that it no longer lists (``ClosedPositions``: the contract's rule)."""
+        closed = ClosedPositions(VENUE, self.positions, self.clock.now)
+        return self._stream("positions", lambda d: wire.position(d, "ws") if _is_perp(d) else None,
+                            catch_up=closed.catch_up, ts=lambda p: p.ts, observe=closed.observe)
 
     def stream_orders(self) -> AsyncIterator[Order]:
         """Order updates; after a reconnect: open orders, recent history, and the final state of
@@ -673,27 +617,5 @@ class ParadexVenue(Venue):
             else:
                 live[o.order_id] = o
 
-        stream: ResilientStream[Order] = self._stream(
-            "orders.ALL", lambda d: wire.order(d) if _is_perp(d) else None, catch_up=catch_up,
-            ts=lambda o: o.ts, key=lambda o: (o.order_id, o.status, o.filled))
-        return _Observed(stream, observe)
-
-
-class _Observed(Generic[T]):
-    """A stream that shows every item to ``observe`` before yielding it: the state its own
-    catch-up needs (which orders are live, which positions are open)."""
-
-    def __init__(self, stream: ResilientStream[T], observe: Callable[[T], None]) -> None:
-        self.stream = stream
-        self._observe = observe
-
-    def __aiter__(self) -> _Observed[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        item = await anext(self.stream)
-        self._observe(item)
-        return item
-
-    async def aclose(self) -> None:
-        await self.stream.aclose()
+        return self._stream("orders.ALL", lambda d: wire.order(d) if _is_perp(d) else None, catch_up=catch_up,
+                            ts=lambda o: o.ts, key=lambda o: (o.order_id, o.status, o.filled), observe=observe)

@@ -41,6 +41,7 @@ from exchanges.paradex.fake_venue import VENUE, ApiError, ParadexEngine, address
 from exchanges.paradex.settings import ParadexSettings
 from exchanges.sim.exchange import DISCONNECTED
 from exchanges.sim.world import SimWorld
+from exchanges.spec import FaultKind, FaultOp
 from exchanges.symbols import to_venue_symbol
 
 log = logging.getLogger("perpflow.fake.paradex")
@@ -56,6 +57,10 @@ CHANNELS = {
 PRIVATE = frozenset({"orders", "fills", "positions"})
 # Simulator channel per push family; bbo and book are per symbol, the others account-wide.
 SIM_CHANNEL = {"bbo": "bbo", "book": "book", "orders": "orders", "fills": "fills", "positions": "positions"}
+
+
+# FakeControls' ops -> this venue's routes
+CONTROL_ROUTES = {"place": "POST /v1/orders", "positions": "GET /v1/positions"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +166,28 @@ class FakeParadex(LoopbackFake):
         self.world.sync()
         self.exchange.step(t, 0.0)  # settle our maker fills now
         return lots * slot.lot
+
+    # --- the controls every fake has (exchanges.spec.FakeControls) ------------------------------
+    def fail(self, kind: FaultKind, op: FaultOp, *, count: int = 1, retry_after: float = 1.0,
+             seconds: float = 1.0) -> None:
+        route = CONTROL_ROUTES[op]
+        if kind == "rate_limit":
+            self.faults.rate_limit(count, retry_after, route)
+        elif kind == "server_error":
+            self.faults.server_error(count, 503, route)
+        elif kind == "server_error_after":
+            self.faults.server_error(count, 500, route, after_processing=True)
+        else:
+            self.faults.slow(seconds, count, route, after_processing=True)
+
+    def sent(self, op: FaultOp) -> int:
+        return self.server.count(CONTROL_ROUTES[op])
+
+    def orders_with(self, client_id: str) -> int:
+        return sum(1 for o in self.exchange.orders.values() if o.client_id == client_id)
+
+    async def drop_streams(self) -> int:
+        return await self.drop_ws()
 
     # --- WebSocket faults --------------------------------------------------------------------
     async def drop_ws(self, code: int = 1012) -> int:

@@ -102,9 +102,10 @@ class SimExchange:
         # are for ever: runs of different sessions recorded in one warehouse never share a natural key.
         self._ids = f"{self.name[:3]}-{random.Random(f'{seed}/{self.name}/{now}/ids').getrandbits(32):08x}"
         self.next_funding = (math.floor(now / profile.funding_interval_s) + 1) * profile.funding_interval_s
-        self._feed_latency = profile.feed_latency_ms / 1000
+        self._feed_latency = self.feed_latency = profile.feed_latency_ms / 1000
         self.published: dict[str, BBO] = {}
         self._next_drop: float | None = None
+        self.clock: Any = None  # the world's clock, set by the world: message arrival times
 
     # --- market plumbing ---------------------------------------------------------------------
     def add_market(self, symbol: str, market: SimMarket, source: Any) -> None:
@@ -127,6 +128,13 @@ class SimExchange:
     def next_event(self) -> float:
         """When the next market event of this venue happens (inf: none scheduled)."""
         return min((s.source.next_t for s in self.slots.values()), default=math.inf)
+
+    def next_visible(self) -> float:
+        """When the next event a subscriber could see happens: any event while someone watches a
+        whole book, else the next that can move a top of book or fill us."""
+        if any(sub.channel == "book" for sub in self.subs):
+            return self.next_event()
+        return min((s.source.next_visible_t for s in self.slots.values()), default=math.inf)
 
     def advance(self, t: float) -> None:
         """Move every market to ``t`` event by event: settle our maker fills the instant they happen,
@@ -171,7 +179,11 @@ class SimExchange:
                 self._publish_market(symbol, slot, t)
 
     def _publish_market(self, symbol: str, slot: MarketSlot, t: float) -> None:
-        top = slot.market.top()
+        m = slot.market
+        if m.own_bids or m.own_asks:
+            top = m.top()
+        else:  # nobody's orders of ours in the book: the top is others' best levels
+            top = (m.best_bid, m.bids.get(m.best_bid, 0), m.best_ask, m.asks.get(m.best_ask, 0))
         if top == slot.last_top:
             return
         slot.last_top = top
@@ -199,14 +211,24 @@ class SimExchange:
             self.subs.remove(sub)
 
     def publish(self, channel: str, symbol: str | None, item: Any, t: float) -> None:
+        """Send ``item`` (published at ``t``) to matching subscribers, arriving ``t`` + feed latency.
+
+        On a running loop the message is handed over at its arrival time by a timer, so a reader
+        wakes once, exactly when it arrives; each subscription's arrival times strictly increase,
+        which keeps its messages in publishing order."""
         lat = self._feed_latency
+        loop = asyncio._get_running_loop()
+        now = self.clock.now() if loop is not None and self.clock is not None else None
         for sub in self.subs:
             if sub.channel == channel and (sub.symbol is None or sub.symbol == symbol):
                 at = t + lat
-                if at < sub.last_at:
-                    at = sub.last_at
+                if at <= sub.last_at:
+                    at = sub.last_at + 1e-7
                 sub.last_at = at
-                sub.queue.put_nowait((at, item))
+                if now is None or at <= now:
+                    sub.queue.put_nowait((at, item))
+                else:
+                    loop.call_later(at - now, sub.queue.put_nowait, (at, item))  # type: ignore[union-attr]
 
     def drop_streams(self) -> None:
         """Fault: every stream of this venue disconnects; messages in flight are lost."""

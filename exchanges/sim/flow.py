@@ -123,7 +123,17 @@ class ModelSource:
         self._quote_rate = p.quote_rate_per_s
         self._churn_rate = p.book_updates_per_s
         self.t_quote = t0
-        self.t_churn = t0 + rng.expovariate(self._churn_rate) if self._churn_rate > 0 else INF
+        self._gen = np.random.default_rng(rng.getrandbits(64))
+        self._depth = np.array(market.depth_lots, dtype=float)
+        self._z: list[float] = []  # standard normals, drawn in blocks
+        self._zi = 0
+        self._ct: list[float] = [INF]
+        self._ck: list[int] = []
+        self._ci = 0
+        self._top_i = -1
+        if self._churn_rate > 0:
+            self._churn_block(t0)
+        self.t_churn = self._ct[0]
         self.t_trade = self.arrivals.next_after(t0) if p.trade_rate_per_s > 0 else INF
         self.t_refill = INF
         self.next_t = t0
@@ -133,12 +143,17 @@ class ModelSource:
         """Apply every event up to ``t``; ``hook(event_time)`` after each (fills, publishing)."""
         while self.next_t <= t:
             et = self.next_t
-            if et == self.t_trade:
+            churn = et == self.t_churn
+            if churn:
+                lim = self.t_trade
+                if self.t_quote < lim:
+                    lim = self.t_quote
+                if self.t_refill < lim:
+                    lim = self.t_refill
+                self._churn_run(t if t < lim else lim, hook)
+            elif et == self.t_trade:
                 self._trade(et)
                 self.t_trade = self.arrivals.next_after(et)
-            elif et == self.t_churn:
-                self._churn()
-                self.t_churn = et + self.rng.expovariate(self._churn_rate)
             elif et == self.t_quote:
                 self._requote(et, True)
                 self.t_quote = et + self.rng.expovariate(self._quote_rate)
@@ -150,8 +165,33 @@ class ModelSource:
             if tq < n:
                 n = tq
             self.next_t = tr if tr < n else n
-            if hook is not None:
+            if hook is not None and not churn:
                 hook(et)  # type: ignore[operator]
+
+    @property
+    def next_visible_t(self) -> float:
+        """When the next event that can change the top of the book (or fill a resting order) happens.
+
+        Size updates of deeper levels change neither while the best level stands, so a listener
+        need not be woken for them; they are applied with the next visible event."""
+        m = self.market
+        n = self.t_trade
+        if self.t_quote < n:
+            n = self.t_quote
+        if self.t_refill < n:
+            n = self.t_refill
+        if m._bid_top is None or m.best_bid not in m.bids or m.best_ask not in m.asks:
+            return self.next_t if self.next_t < n else n
+        ck, i = self._ck, self._ci
+        top = self._top_i
+        if top < i:  # find the next size update of a best level
+            top = i
+            end = len(ck)
+            while top < end and ck[top] != 0:
+                top += 1
+            self._top_i = top
+        tc = self._ct[top] if top < len(self._ct) else self._ct[-2]
+        return tc if tc < n else n
 
     # --- makers --------------------------------------------------------------------------------
     def _requote(self, t: float, informed: bool) -> None:
@@ -160,10 +200,15 @@ class ModelSource:
         dt = t - self._t_ou
         if dt > 0:
             self._t_ou = t
+            i = self._zi
+            if i + 2 > len(self._z):
+                self._z = self._gen.standard_normal(4096).tolist()
+                i = 0
+            self._zi = i + 2
             d = math.exp(-self._theta * dt)
-            self.noise = self.noise * d + self.p.noise_bps * math.sqrt(1 - d * d) * rng.gauss(0.0, 1.0)
+            self.noise = self.noise * d + self.p.noise_bps * math.sqrt(1 - d * d) * self._z[i]
             d = math.exp(-self._theta_s * dt)
-            self.spread_log = self.spread_log * d + self.p.spread_log_sd * math.sqrt(1 - d * d) * rng.gauss(0.0, 1.0)
+            self.spread_log = self.spread_log * d + self.p.spread_log_sd * math.sqrt(1 - d * d) * self._z[i + 1]
         mid = self.fair.at(t - self.lag) * (1 + (self._basis + self.noise) / 10_000)
         self.mid = mid
         s = self._spread_ticks * math.exp(self.spread_log)
@@ -181,12 +226,69 @@ class ModelSource:
                 m.flow_trade(t, -1, self.sizes.draw(), limit=ask)
                 self.arrivals.excite(t)
                 self.sign = -1
-        m.set_quotes(bid, ask, t)
+        if bid != m.best_bid or ask != m.best_ask or bid not in m.bids or ask not in m.asks:
+            m.set_quotes(bid, ask, t)
 
-    def _churn(self) -> None:
-        rng = self.rng
-        self.market.refresh_level(-1 if rng.random() < 0.5 else 1, rng.random() < self.p.top_churn_share,
-                                  rng.random())
+    # --- size churn: drawn in numpy blocks, applied in one tight loop between other events ------
+    def _churn_block(self, t: float) -> None:
+        g = self._gen
+        n = 2048
+        levels = self.market.levels
+        times = t + np.cumsum(g.exponential(1 / self._churn_rate, n))
+        top = g.random(n) < self.p.top_churn_share
+        k = np.where(top, 0, 1 + (g.random(n) * max(1, levels - 1)).astype(np.int64))
+        k = np.minimum(k, levels - 1)
+        lots = np.maximum(1, (self._depth[k] * (0.55 + 0.9 * g.random(n))).astype(np.int64))
+        self._ct = [*times.tolist(), INF]  # the sentinel ends the run; a new block replaces it
+        self._cbid = (g.random(n) < 0.5).tolist()
+        self._ck = k.tolist()
+        self._cq = lots.tolist()
+        self._ci = 0
+        self._top_i = -1
+
+    def _churn_run(self, lim: float, hook: object) -> None:
+        """Apply every size update up to ``lim`` (no other event of this market happens before it)."""
+        m = self.market
+        ct, cb, ck, cq = self._ct, self._cbid, self._ck, self._cq
+        i = self._ci
+        n = len(ct) - 1
+        bids, asks, gap = m.bids, m.asks, m.gap
+        ev = 0
+        tc = ct[i]
+        while tc <= lim:
+            k = ck[i]
+            if cb[i]:
+                p = m.best_bid if k == 0 or m._bid_top is None else m._bid_top - gap * (k - 1)
+                if p:
+                    if m.own_bids and p in m.own_bids:
+                        m.update_level(-1, p, cq[i])
+                    else:
+                        bids[p] = cq[i]
+                        ev += 1
+            else:
+                p = m.best_ask if k == 0 or m._ask_top is None else m._ask_top + gap * (k - 1)
+                if p:
+                    if m.own_asks and p in m.own_asks:
+                        m.update_level(1, p, cq[i])
+                    else:
+                        asks[p] = cq[i]
+                        ev += 1
+            if hook is not None and (k == 0 or bids.get(m.best_bid) is None or asks.get(m.best_ask) is None):
+                m.events += ev  # a deeper level's size is seen by no one while the best levels stand
+                ev = 0
+                hook(tc)  # type: ignore[operator]
+            i += 1
+            if i == n:
+                m.events += ev
+                ev = 0
+                self._churn_block(tc)
+                ct, cb, ck, cq = self._ct, self._cbid, self._ck, self._cq
+                i = 0
+                n = len(ct) - 1
+            tc = ct[i]
+        m.events += ev
+        self._ci = i
+        self.t_churn = tc
 
     # --- takers --------------------------------------------------------------------------------
     def _trade(self, t: float) -> None:
@@ -208,6 +310,7 @@ class StaticSource:
     """A market that holds still: its book changes only when a scenario or test changes it."""
 
     next_t = INF
+    next_visible_t = INF
 
     def advance(self, t: float, hook: object = None) -> None:
         return None

@@ -90,7 +90,11 @@ class SimMarket:
         ev = 0
         # Levels now better than the new best were pulled (price moved away from them).
         if side and (best - old) * direction > 0:
-            for p in [p for p in side if (p - best) * direction < 0]:
+            if old and abs(best - old) <= 64:
+                pulled = [p for p in range(old, best, direction) if p in side]
+            else:
+                pulled = [p for p in side if (p - best) * direction < 0]
+            for p in pulled:
                 del side[p]
                 ev += 1
                 if p in own:
@@ -107,17 +111,32 @@ class SimMarket:
             side[best] = self._draw(0)
             ev += 1
         top = ((best - 1) // gap) * gap if direction < 0 else (best // gap + 1) * gap
-        if top != (self._bid_top if direction < 0 else self._ask_top):
+        anchor = self._bid_top if direction < 0 else self._ask_top
+        if top != anchor:
             step = gap * direction
-            end = top + step * (self.levels - 1)
-            k = 1
-            for p in range(top, end, step):
+            levels = self.levels
+            end = top + step * (levels - 1)
+            depth = self.depth_lots
+            noise = self._noise
+            shift = (top - anchor) // step if anchor is not None else levels
+            if 0 < abs(shift) < levels - 1:  # the grid slid: only the levels it slid onto are new
+                ks = range(1, 1 - shift) if shift < 0 else range(levels - shift, levels)
+            else:
+                ks = range(1, levels)
+            for k in ks:
+                p = top + step * (k - 1)
                 if p not in side:
-                    side[p] = self._draw(k)
+                    side[p] = max(1, int(depth[k] * noise()))
                     ev += 1
-                k += 1
-            if len(side) > self.levels:
-                for p in [p for p in side if (p - end) * direction >= 0]:
+            if len(side) > levels:
+                if anchor is not None and 0 < (anchor - top) * direction <= 64 * gap:
+                    old_end = anchor + step * (levels - 1)
+                    cut = [p for p in range(end, old_end + step, step) if p in side]
+                    if len(side) - len(cut) > levels:  # off-grid leftovers: the slow way
+                        cut = [p for p in side if (p - end) * direction >= 0]
+                else:
+                    cut = [p for p in side if (p - end) * direction >= 0]
+                for p in cut:
                     del side[p]
                     ev += 1
             if direction < 0:
@@ -164,6 +183,26 @@ class SimMarket:
         Returns the lots executed. ``limit`` bounds the prices it may reach (a replayed print).
         """
         side, own = (self.asks, self.own_asks) if taker_sign > 0 else (self.bids, self.own_bids)
+        if not own:  # fast path: a print that the best level absorbs, none of ours in the way
+            best = self.best_ask if taker_sign > 0 else self.best_bid
+            shown = side.get(best, 0)
+            if shown and (limit is None or (best - limit) * taker_sign <= 0):
+                qr = self.queue_real
+                if qr >= 1:
+                    if lots < shown:
+                        side[best] = shown - lots
+                        self.prints.append((t, best, lots, taker_sign))
+                        self.n_prints += 1
+                        self.events += 2
+                        return lots
+                elif lots < self._real(shown):
+                    left = shown - self._shown(lots)
+                    if left > 0:
+                        side[best] = left
+                        self.prints.append((t, best, lots, taker_sign))
+                        self.n_prints += 1
+                        self.events += 2
+                        return lots
         prices = sorted(side.keys() | own.keys()) if own else sorted(side)
         if taker_sign < 0:
             prices.reverse()
@@ -215,6 +254,43 @@ class SimMarket:
         self._refresh_best()
         self.events += ev
         return lots - remaining
+
+    def replay_print(self, t: float, price: int, signed_lots: int) -> None:
+        """A recorded print: moves queues and fills our orders, never the displayed depth (the
+        file's depth already contains it; see ``replay.py``)."""
+        sign = 1 if signed_lots > 0 else -1
+        lots = signed_lots * sign
+        self.prints.append((t, price, lots, sign))
+        self.n_prints += 1
+        self.events += 1
+        own = self.own_asks if sign > 0 else self.own_bids
+        if not own:
+            return
+        for p in [p for p in own if (p - price) * sign < 0]:  # the taker went through these
+            for o in list(own[p]):
+                if o.arrival <= t and o.size > o.filled:
+                    self._fill_own(o, p, o.size - o.filled, t)
+        orders = own.get(price)
+        if not orders:
+            return
+        remaining = lots
+        consumed = 0  # others' lots ahead of us that this print took
+        for o in list(orders):
+            if o.arrival > t:
+                continue
+            need = o.ahead - consumed
+            if need > 0:
+                x = min(remaining, need)
+                consumed += x
+                remaining -= x
+            x = min(remaining, o.size - o.filled)
+            if x > 0:
+                remaining -= x
+                self._fill_own(o, price, x, t)
+            if remaining == 0:
+                break
+        for o in orders:
+            o.ahead = o.ahead - consumed if o.ahead > consumed else 0
 
     def take(self, taker_sign: int, max_lots: int, limit: int | None, t: float) -> list[tuple[int, int]]:
         """Our own taker order: eat others' displayed lots up to ``limit``; [(price, lots)]."""

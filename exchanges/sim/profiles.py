@@ -76,7 +76,7 @@ class MarketProfile:
     quote_rate_per_s: float = 2.0  # how often makers re-price to the fair value (best-price change driver)
     spread_log_sd: float = 0.3  # spreads breathe: log-sd around spread_bps (a one-tick floor applies)
     refill_ms: float = 250.0  # a best level eaten by a taker is re-quoted after about this long
-    top_churn_share: float = 0.5  # share of size updates that hit the best level (the rest: deeper)
+    top_churn_share: float = 0.2  # share of size updates that hit the best level (the rest: deeper)
     flow_model: str = "hawkes"  # taker arrivals: poisson | hawkes (self-exciting, bursty)
     hawkes_branching: float = 0.6  # share of trades triggered by earlier trades (0 = Poisson)
     hawkes_decay_s: float = 1.5  # how long a burst lasts (kernel time constant)
@@ -192,3 +192,23 @@ def parse_profiles(data: dict[str, Any]) -> SimProfiles:
 def load_profiles(path: Path = PROFILES_PATH) -> SimProfiles:
     with open(path, "rb") as f:
         return parse_profiles(tomllib.load(f))
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_profiles_with(overlay: Path) -> SimProfiles:
+    """The shipped profiles with an overlay's tables merged over them (``perpflow sim calibrate``
+    writes such an overlay: one market's fitted shape)."""
+    if not Path(overlay).exists():
+        raise ConfigError("profiles", f"{overlay}: no such file")
+    with open(PROFILES_PATH, "rb") as f, open(overlay, "rb") as g:
+        try:
+            extra = tomllib.load(g)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("profiles", f"{overlay}: not TOML ({exc})") from None
+        return parse_profiles(_merge(tomllib.load(f), extra))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import random
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
@@ -19,7 +18,8 @@ from core.errors import StreamDisconnected, VenueError, VenueTimeout
 from core.types import BBO, Balance, Book, Fill, FundingRate, Instrument, Order, Position, Side, Trade
 from exchanges.base import Venue
 from exchanges.sim.exchange import DISCONNECTED, FundingPayment, SimExchange, Subscription
-from exchanges.streams import ResilientStream
+from exchanges.sim.models import LognormalLatency
+from exchanges.streams import ClosedPositions, ResilientStream
 
 if TYPE_CHECKING:
     from exchanges.sim.world import SimWorld
@@ -79,6 +79,7 @@ class SimVenue(Venue):
         self.clock = world.clock
         self.profile = exchange.profile
         self._rng = random.Random(f"{world.seed}/{self.name}/client")
+        self._latency = LognormalLatency(self.profile.latency_jitter, self._rng)  # the profile's latency model
 
     @property
     def faults(self) -> Any:
@@ -86,7 +87,7 @@ class SimVenue(Venue):
 
     # --- plumbing ----------------------------------------------------------------------------
     def _half(self, rtt_ms: float) -> float:
-        return rtt_ms / 2000 * math.exp(self.profile.latency_jitter * self._rng.gauss(0.0, 1.0))
+        return self._latency.half(rtt_ms)
 
     async def _call(self, rtt_ms: float, action: Callable[[float], T], *, places_order: bool = False) -> T:
         await self.start()
@@ -212,9 +213,9 @@ class SimVenue(Venue):
                             since=self.clock.now())
 
     def stream_positions(self) -> AsyncIterator[Position]:
-        async def catch_up(since: float) -> list[Position]:
-            return await self.positions()
-        return self._stream("positions", None, catch_up=catch_up, ts=lambda p: p.ts, since=self.clock.now())
+        closed = ClosedPositions(self.name, self.positions, self.clock.now)  # the contract's reconnect rule
+        return self._stream("positions", None, catch_up=closed.catch_up, ts=lambda p: p.ts, since=self.clock.now(),
+                            observe=closed.observe)
 
 
 def _glitch(size: Decimal, rng: random.Random) -> Decimal:

@@ -19,20 +19,34 @@ import contextlib
 import math
 import random
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from core.clock import Clock, VirtualClock
+from core.errors import ConfigError
 from exchanges.sim.exchange import SimExchange
 from exchanges.sim.faults import Faults
 from exchanges.sim.flow import FairValue, ModelSource, seed_int
 from exchanges.sim.market import SimMarket
 from exchanges.sim.profiles import SimProfiles, VenueProfile, load_profiles
+from exchanges.sim.replay import (
+    Replay,
+    ReplayFair,
+    ReplaySource,
+    load_replays,
+    read_header,
+    replay_instrument_profile,
+)
 from exchanges.sim.venue import SimVenue
 
 DEFAULT_STEP = 0.1
 IDLE_STEP = 5.0
 CHUNK_S = 60.0  # venues advance side by side in chunks of at most this much market time
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
 def build_market(profile: VenueProfile, symbol: str, mid: float, rng: random.Random) -> SimMarket:
@@ -50,13 +64,28 @@ class SimWorld:
                  seed: int = 7, clock: Clock | None = None, step: float = DEFAULT_STEP,
                  profiles: SimProfiles | None = None, faults: Mapping[str, Faults] | None = None,
                  fee_overrides: Mapping[str, tuple[str, str]] | None = None,
-                 replay: Path | None = None, warmup: float = 0.0, regime: str = "base") -> None:
+                 replay: Path | None = None, replays: Mapping[str, Path | Replay] | None = None,
+                 warmup: float = 0.0, regime: str = "base") -> None:
+        """``replays``: venue -> recorded file (or a loaded ``Replay``) that drives that venue's book
+        instead of the model; ``replay``: one file, for the venue its header names. A replayed
+        world starts its virtual clock at the file's start (given a clock, it must be inside the
+        file), and every other venue of the asset follows the file's mid."""
         self.seed = seed
-        self.clock: Clock = clock or VirtualClock()
         self.step = step
         self.profiles = profiles or load_profiles()
         self.symbols = tuple(symbols)
-        self.t = self.clock.now() - warmup  # a venue has a past: trades and books before we arrive
+        self.replays = self._load_replays(replay, replays)
+        if self.replays and clock is None:
+            clock = VirtualClock(start=max(rp.start for rp in self.replays.values()))
+        self.clock: Clock = clock or VirtualClock()
+        now = self.clock.now()
+        self.t = now - warmup  # a venue has a past: trades and books before we arrive
+        for rp in self.replays.values():
+            if not rp.start <= now <= rp.end:
+                raise ConfigError("replay", f"{rp.path} covers {_iso(rp.start)} to {_iso(rp.end)}, but the clock is at "
+                                            f"{_iso(now)}; start the clock at the file's start")
+            self.t = max(self.t, rp.start)
+        self.replay_end = max((rp.end for rp in self.replays.values()), default=math.inf)
         self.regime = self.profiles.regime(regime)
         self.exchanges: dict[str, SimExchange] = {}
         for name in venues:
@@ -65,25 +94,58 @@ class SimWorld:
                 vp = vp.with_fees(*fee_overrides[name])
             for s in self.symbols:
                 vp.market(s)
+            if name in self.replays:
+                vp = replay_instrument_profile(vp, self.replays[name])
             self.exchanges[name] = SimExchange(vp, seed, self.t, (faults or {}).get(name))
-        self.fair = {s: FairValue(self.profiles.asset(s), self.regime, seed_int(seed, "fair", s), self.t)
-                     for s in self.symbols}
+            self.exchanges[name].clock = self.clock
+        unknown = set(self.replays) - set(self.exchanges)
+        if unknown:
+            raise ConfigError("replay", f"{', '.join(sorted(unknown))} is replayed but not in this simulation; "
+                                        f"venues: {', '.join(self.exchanges)}")
+        self.fair: dict[str, FairValue | ReplayFair] = {}
+        for s in self.symbols:
+            ref = next((v for v, rp in self.replays.items() if rp.symbol == s), None)
+            if ref is None:
+                self.fair[s] = FairValue(self.profiles.asset(s), self.regime, seed_int(seed, "fair", s), self.t)
+            else:
+                mp = self.exchanges[ref].profile.market(s)
+                self.fair[s] = ReplayFair(self.replays[ref], mp.basis_bps, mp.lag_ms)
         for name, ex in self.exchanges.items():
             for s in self.symbols:
                 rng = random.Random(f"{seed}/{name}/{s}/flow")
                 mp = ex.profile.market(s)
-                market = build_market(ex.profile, s, self.fair[s].price, rng)
-                source = ModelSource(market, mp, self.fair[s], tick=float(mp.tick), lot=float(mp.lot), rng=rng,
-                                     t0=self.t)
+                market = build_market(ex.profile, s, self.fair[s].at(self.t), rng)
+                rp = self.replays.get(name)
+                source: ModelSource | ReplaySource
+                if rp is not None and rp.symbol == s:
+                    source = ReplaySource(market, rp, self.t)
+                else:
+                    source = ModelSource(market, mp, self.fair[s], tick=float(mp.tick), lot=float(mp.lot), rng=rng,
+                                         t0=self.t)
                 ex.add_market(s, market, source)
-        if replay is not None:
-            from exchanges.sim.replay import attach_replay
-            attach_replay(self, replay)
         self._clients: dict[str, SimVenue] = {}
         self._driver: asyncio.Task[None] | None = None
         self._advance(self.t)
-        if warmup:
-            self.run_for(warmup)
+        if now > self.t:
+            self.run_for(now - self.t)
+
+    def _load_replays(self, replay: Path | None, replays: Mapping[str, Path | Replay] | None) -> dict[str, Replay]:
+        files: dict[str, Path] = {}
+        loaded: dict[str, Replay] = {}
+        for venue, src in (replays or {}).items():
+            if isinstance(src, Replay):
+                loaded[venue] = src
+            else:
+                files[venue] = Path(src)
+        if replay is not None:
+            files[str(read_header(Path(replay), self.profiles)["venue"])] = Path(replay)
+        loaded.update(load_replays(files, self.symbols, self.profiles))
+        return loaded
+
+    @property
+    def replay_ended(self) -> bool:
+        """Every replayed file has been played to its end (the books now hold their last state)."""
+        return self.t >= self.replay_end
 
     # --- time --------------------------------------------------------------------------------
     def _advance(self, end: float) -> None:
@@ -108,8 +170,11 @@ class SimWorld:
         """Advance without a clock (benchmarks, recordings): ``seconds`` of market time."""
         self._advance(self.t + seconds)
 
-    def next_event(self) -> float:
-        return min((ex.next_event() for ex in self.exchanges.values()), default=math.inf)
+    def next_deadline(self) -> float:
+        """When the earliest pending market event must be on its way to listeners: its time plus its
+        venue's feed latency. Events processed up to then still publish at event time + latency,
+        exactly as if processed the instant they happened, so the driver wakes once per batch."""
+        return min((ex.next_visible() + ex.feed_latency for ex in self.exchanges.values()), default=math.inf)
 
     def _listening(self) -> bool:
         return any(ex.subs for ex in self.exchanges.values())
@@ -118,7 +183,7 @@ class SimWorld:
         while True:
             self.sync()
             if self._listening():
-                wait = min(self.next_event() - self.clock.now(), IDLE_STEP)
+                wait = min(self.next_deadline() - self.clock.now(), IDLE_STEP)
                 await asyncio.sleep(wait if wait > 0 else 0)
             else:
                 await asyncio.sleep(IDLE_STEP)
@@ -140,7 +205,6 @@ class SimWorld:
     def venue(self, name: str) -> SimVenue:
         if name not in self._clients:
             if name not in self.exchanges:
-                from core.errors import ConfigError
                 raise ConfigError("venue", f"{name!r} is not in this simulation; "
                                            f"allowed: {', '.join(self.exchanges)}")
             self._clients[name] = SimVenue(self, self.exchanges[name])

@@ -8,13 +8,15 @@ with pydantic's message, which names the field and the allowed values.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator, model_validator
 
-from core.params import Fraction, PositiveDecimal, SpreadBps, decimal
+from core.modes import run_mode
+from core.params import Fraction, PositiveDecimal, SpreadBps, decimal, integer, seconds
 from core.types import PriceMode
 from exchanges import registry
+from exchanges.fees import FEE_RATES_PATTERN, FeeRates, parse_fee_rates
 
 # The venue choices come from the venue registry (each venue package says which roles it takes).
 PrimaryVenue = Literal[registry.names(role="primary")]  # type: ignore[valid-type]
@@ -26,6 +28,10 @@ Direction = Literal["long", "short", "alternate"]
 OnCancel = Literal["flatten", "leave"]
 VenueMode = Literal["sim", "live"]
 SimClock = Literal["virtual", "real"]  # virtual: accelerated backtest; real: paper trading in real time
+FeeBps = Annotated[str, WithJsonSchema({"type": "string", "pattern": FEE_RATES_PATTERN,
+                                         "examples": ["0.3/4.5", "-0.3/1.9"]})]
+"""An account's fee rates, "maker/taker" in basis points, plain decimals (a negative maker: a rebate). The
+schema's pattern lets the server refuse a malformed value; in Python ``parse_fee_rates`` says what is wrong."""
 
 
 class HedgeConfig(BaseModel):
@@ -38,8 +44,8 @@ class HedgeConfig(BaseModel):
     hedge: HedgeVenue = Field("grvt", description="hedge venue; every primary fill is hedged here at once")
     ticker: Ticker = Field("SOL", description="the perpetual traded on both venues")
     size: PositiveDecimal = Field(Decimal("0.1"), description="order size per cycle, in base units (SOL, ETH, BTC)")
-    iterations: int = Field(10, ge=1, le=1_000_000,
-                            description="iterations before the run completes (one open and one close cycle each)")
+    iterations: integer(ge=1, le=1_000_000) = Field(
+        10, description="iterations before the run completes (one open and one close cycle each)")
     primary_mode: PrimaryMode = Field(
         "bbo_minus_1", description="primary order price: bbo joins the best price, bbo_minus_1 one tick behind it, "
                                    "bbo_plus_1 one tick inside a wide spread, market an IOC taker")
@@ -47,7 +53,7 @@ class HedgeConfig(BaseModel):
                                                              "after hedge_timeout) or market")
     direction: Direction = Field("long", description="the primary's side when opening (alternate switches every "
                                                      "cycle)")
-    build_to: int = Field(1, ge=1, le=1000, description="open cycles before closing (bounded by max_position)")
+    build_to: integer(ge=1, le=1000) = Field(1, description="open cycles before closing (bounded by max_position)")
     max_position: PositiveDecimal | None = Field(None, description="largest |primary position| in base units; "
                                                                    "empty = size x build_to")
     daily_loss_limit: PositiveDecimal = Field(Decimal("25"), description="USD lost today (real fills and fees, UTC "
@@ -56,18 +62,18 @@ class HedgeConfig(BaseModel):
                                                                        "fraction of size")
     min_spread_bps: SpreadBps | None = Field(None, description="quote only when the hedge touch is this many bps "
                                                                "better than the primary price")
-    hedge_timeout: float = Field(5.0, gt=0, le=600, description="seconds before a maker hedge turns taker")
+    hedge_timeout: seconds(gt=0, le=600) = Field(5.0, description="seconds before a maker hedge turns taker")
     on_cancel: OnCancel = Field("flatten", description="when the run is cancelled, after its open orders are "
                                                        "cancelled: flatten both venues or leave the positions")
     venue_mode: VenueMode = Field("sim", description="sim (embedded simulator) or live (real venues, credentials "
                                                      "from the environment)")
-    seed: int = Field(7, ge=0, description="simulator seed")
-    lock_timeout: float = Field(600.0, ge=0, description="seconds to wait while another run holds this account")
+    seed: integer(ge=0) = Field(7, description="simulator seed")
+    lock_timeout: seconds(ge=0) = Field(600.0, description="seconds to wait while another run holds this account")
     sim_clock: SimClock = Field("virtual", description="simulator time: virtual runs accelerated (a backtest), real "
                                                        "is paper trading in real time")
 
     # Advanced knobs with the notes' safe defaults.
-    max_hedge_failures: int = Field(3, ge=1, le=20, description="consecutive hedge failures before the bot "
+    max_hedge_failures: integer(ge=1, le=20) = Field(3, description="consecutive hedge failures before the bot "
                                                                 "flattens and stops")
     hedge_slippage_bps: decimal(gt=0, le=500) = Field(Decimal("10"), description="slippage cap of a taker hedge, bps "
                                                                                  "(grows with each failure)")
@@ -75,26 +81,61 @@ class HedgeConfig(BaseModel):
                                                                                     "orders that flatten, bps")
     reprice_bps: decimal(gt=0, le=100) = Field(Decimal("1.0"), description="re-price a resting primary order when "
                                                                            "the book moved this far away, bps")
-    stale_after: float = Field(30.0, gt=0, description="seconds before an unfilled primary order is renewed")
+    stale_after: seconds(gt=0) = Field(30.0, description="seconds before an unfilled primary order is renewed")
     adverse_move_bps: decimal(gt=0, le=500) = Field(Decimal("3"), description="a maker hedge turns taker when the "
                                                                               "hedge venue moves this far against it")
-    reconcile_interval: float = Field(15.0, gt=0, description="seconds between position reads checked against "
+    reconcile_interval: seconds(gt=0) = Field(15.0, description="seconds between position reads checked against "
                                                               "the ledger")
-    reconcile_confirmations: int = Field(2, ge=2, le=10, description="identical mismatching reads before a "
+    reconcile_confirmations: integer(ge=2, le=10) = Field(2, description="identical mismatching reads before a "
                                                                      "mismatch is believed")
     margin_fraction: decimal(gt=0, le=1) = Field(Decimal("0.2"), description="margin a position needs, as a "
                                                                              "fraction of its value (pre-trade)")
+    max_basis_bps: decimal(gt=0, le=10_000) = Field(Decimal("50"), description="refuse to start when the two venues' "
+                                                                               "mids differ by more than this (bps)")
+    replay: tuple[str, ...] = Field((), description="VENUE=FILE items: a recorded market file drives that simulated "
+                                                    "venue; the run starts at the file's start and completes when it "
+                                                    "ends")
+    # The accounts' fee rates, "maker/taker" in bps (simulator only; live reads the account's own).
+    primary_fees: FeeBps | None = Field(None, description="the primary account's fee rates for the simulator, "
+                                                          "maker/taker in bps (e.g. 0.3/4.5); empty = the venue's "
+                                                          "fees setting, else the simulator's profile")
+    hedge_fees: FeeBps | None = Field(None, description="the hedge account's fee rates for the simulator, maker/taker "
+                                                        "in bps (e.g. -0.3/1.9)")
 
     @field_validator("ticker", mode="before")
     @classmethod
     def _upper(cls, v: object) -> object:
         return v.upper() if isinstance(v, str) else v
 
+    @field_validator("primary_fees", "hedge_fees")
+    @classmethod
+    def _fee_rates(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None:
+            parse_fee_rates(v, info.field_name or "fees")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> HedgeConfig:
+        if self.venue_mode == "live" and (self.primary_fees or self.hedge_fees):
+            raise ValueError("primary_fees/hedge_fees are for the simulator; a live run trades at the accounts' "
+                             "own rates, read from the venues")
         if self.max_position is not None and self.max_position < self.size:
             raise ValueError(f"max_position ({self.max_position}) must be at least size ({self.size})")
+        for item in self.replay:
+            venue, sep, file = item.partition("=")
+            if not sep or not file.strip():
+                raise ValueError(f"replay {item!r} is not VENUE=FILE (e.g. grvt=data/grvt-ETH.jsonl.gz)")
+            if venue.strip() not in (self.primary, self.hedge):
+                raise ValueError(f"replay venue {venue.strip()!r} is not traded; allowed: {self.primary}, {self.hedge}")
+        if self.replay and (self.venue_mode != "sim" or self.sim_clock != "virtual"):
+            raise ValueError("replay needs venue_mode sim and sim_clock virtual "
+                             "(a recorded market runs in its own time)")
         return self
+
+    def fee_rates(self) -> dict[str, FeeRates]:
+        """The fee rates given for each venue (none: the venue setting, else the simulator's profile)."""
+        given = ((self.primary, self.primary_fees), (self.hedge, self.hedge_fees))
+        return {v: parse_fee_rates(f, "fees") for v, f in given if f is not None}
 
     @property
     def position_limit(self) -> Decimal:
@@ -107,6 +148,11 @@ class HedgeConfig(BaseModel):
     @property
     def hedge_price_mode(self) -> PriceMode:
         return PriceMode(self.hedge_mode)
+
+    @property
+    def run_mode(self) -> tuple[str, str]:
+        """(mode, clock): backtest/virtual, paper/real or live/real (``core.modes``)."""
+        return run_mode(self.venue_mode, self.sim_clock)
 
     @property
     def account_key(self) -> str:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.records import CycleRecord
-from core.types import ZERO, Fill, Side
+from core.types import ZERO, Fill, Liquidity, Side
 
 
 @dataclass(slots=True)
@@ -16,9 +16,12 @@ class Leg:
     notional: Decimal = ZERO
     fee: Decimal = ZERO
     first_ts: float | None = None
+    maker_qty: Decimal = ZERO
 
     def add(self, fill: Fill) -> None:
         self.qty += fill.size
+        if fill.liquidity is Liquidity.MAKER:
+            self.maker_qty += fill.size
         self.notional += fill.size * fill.price
         self.fee += fill.fee
         if self.first_ts is None or fill.ts < self.first_ts:
@@ -27,6 +30,10 @@ class Leg:
     @property
     def vwap(self) -> Decimal | None:
         return self.notional / self.qty if self.qty else None
+
+    @property
+    def maker_share(self) -> float | None:
+        return float(self.maker_qty / self.qty) if self.qty else None
 
 
 @dataclass(slots=True)
@@ -70,4 +77,14 @@ class CycleState:
             primary_price=pp, hedge_price=hp, edge_bps=edge_bps, primary_fee=self.primary.fee,
             hedge_fee=self.hedge.fee, gross_pnl=gross, pnl=gross - fees, net_delta_after=net_delta_after,
             hedge_latency_ms=latency, status=status, started=self.started, ended=ended,
+            primary_orders=tuple(t.client_id for t in self.orders if t.tag == "primary"),
+            hedge_orders=tuple(t.client_id for t in self.orders if t.tag == "hedge"),
+            primary_maker_share=self.primary.maker_share, hedge_maker_share=self.hedge.maker_share,
+            hedge_taker_reason=self.taker_reason(),
         )
+
+    def taker_reason(self) -> str | None:
+        """Why this cycle's hedge went taker: the distinct reasons of its taker hedge orders that traded."""
+        why = sorted({t.meta["why"] for t in self.orders
+                      if t.tag == "hedge" and t.price is None and t.accounted > 0 and t.meta.get("why")})
+        return ",".join(why) or None

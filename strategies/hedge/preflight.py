@@ -17,6 +17,7 @@ from strategies.preflight import (
     PreTradeError,
     Problem,
     VenueSnapshot,
+    basis_problem,
     executable_size,
     margin_problems,
     venue_limits,
@@ -24,9 +25,13 @@ from strategies.preflight import (
 
 
 def validate(size: Decimal, position_limit: Decimal, margin_fraction: Decimal,
-             primary: VenueSnapshot, hedge: VenueSnapshot) -> ExecutableEstimate:
+             primary: VenueSnapshot, hedge: VenueSnapshot, max_basis_bps: Decimal | None = None) -> ExecutableEstimate:
     """Raise ``PreTradeError`` listing every problem; return the hedge venue's executable estimate."""
     problems = venue_limits(size, primary) + venue_limits(size, hedge)
+    if max_basis_bps is not None:
+        basis = basis_problem(primary, hedge, max_basis_bps)
+        if basis is not None:
+            problems.append(basis)
     est = executable_size(hedge.trades, hedge.book)
     hv = f"{hedge.instrument.venue} {hedge.instrument.symbol}"
     if est.size is None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from core.records import CycleRecord, RiskEvent
 from core.types import ZERO
+from exchanges.fees import FeeRates
 
 if TYPE_CHECKING:
     from strategies.hedge.strategy import HedgeStrategy
@@ -38,6 +39,7 @@ class RunResult:
     ended: float
     tolerance: Decimal
     reaction_s: list[float] = field(default_factory=list)  # fill received -> hedge order sent
+    fee_rates: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # venue -> (maker, taker) charged
 
 
 def hedge_result(outcome: RunOutcome, strategy: HedgeStrategy) -> RunResult:
@@ -49,7 +51,8 @@ def hedge_result(outcome: RunOutcome, strategy: HedgeStrategy) -> RunResult:
         fees=outcome.fees, volume=outcome.volume, residual=strategy.residual,
         hedge_failures=strategy.stats.hedge_failures, recoveries=strategy.stats.recoveries,
         max_abs_net=outcome.max_abs_net, net_samples=outcome.net_samples, started=outcome.started,
-        ended=outcome.ended, tolerance=outcome.tolerance, reaction_s=outcome.reaction_s)
+        ended=outcome.ended, tolerance=outcome.tolerance, reaction_s=outcome.reaction_s,
+        fee_rates={v: (i.maker_fee, i.taker_fee) for v, i in outcome.instruments.items()})
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ class HedgeSummary:
     residual: Decimal  # carried hedge quantity below the hedge venue's minimum size
     hedge_latency_ms_p50: float | None
     duration_s: float
+    mode: str = ""  # backtest | paper | live (core.modes); "" when unknown
+    clock: str = "real"  # virtual: duration_s is simulated time
+    fee_rates: dict[str, str] = field(default_factory=dict)  # venue -> "maker/taker" bps the account paid
 
 
 def _weighted_edge(cycles: list[CycleRecord]) -> Decimal | None:
@@ -104,7 +110,7 @@ def time_weighted_abs(samples: list[tuple[float, Decimal]], start: float, end: f
     return total / Decimal(end - start)
 
 
-def summarize(r: RunResult) -> HedgeSummary:
+def summarize(r: RunResult, *, mode: str = "", clock: str = "real") -> HedgeSummary:
     fees = sum(r.fees.values(), ZERO)
     net = sum(r.cash.values(), ZERO) + sum((p * r.marks.get(v, ZERO) for v, p in r.positions.items()), ZERO)
     volume = sum(r.volume.values(), ZERO)
@@ -125,7 +131,8 @@ def summarize(r: RunResult) -> HedgeSummary:
         residual=r.residual,
         tw_abs_net=time_weighted_abs(r.net_samples, r.started, r.ended),
         hedge_latency_ms_p50=statistics.median(latencies) if latencies else None,
-        duration_s=r.ended - r.started,
+        duration_s=r.ended - r.started, mode=mode, clock=clock,
+        fee_rates={v: FeeRates(m, t).bps() for v, (m, t) in r.fee_rates.items()},
     )
 
 
@@ -151,5 +158,12 @@ def summary_rows(s: HedgeSummary) -> list[tuple[str, str]]:
     ]
     rows += [(f"final position {v}", f"{p} {s.symbol}") for v, p in s.positions.items()]
     rows.append(("net delta", f"{s.net_delta} {s.symbol} - {'CLEAN' if s.clean else 'IMBALANCED'}"))
-    rows.append(("duration", f"{s.duration_s / 60:,.1f} min"))
+    if s.clock == "virtual":  # a backtest's timestamps are simulated: never read them as wall-clock time
+        rows.append(("duration (simulated)", f"{s.duration_s / 60:,.1f} min of simulated time"))
+    else:
+        rows.append(("duration", f"{s.duration_s / 60:,.1f} min"))
+    if s.mode:
+        rows.append(("mode", f"{s.mode} ({s.clock} clock)"))
+    if s.fee_rates:
+        rows.append(("fee rates maker/taker", ", ".join(f"{v} {r} bps" for v, r in s.fee_rates.items())))
     return rows

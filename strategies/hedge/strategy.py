@@ -85,6 +85,7 @@ class HedgeStrategy(Strategy):
         self.flatten_on_cancel = cfg.on_cancel == "flatten"
         self.flatten_slippage_bps = cfg.flatten_slippage_bps
         self.reconcile_interval = cfg.reconcile_interval
+        self.run_mode = cfg.run_mode
         self.plan = CyclePlan(cfg.iterations, cfg.build_to, cfg.size, cfg.position_limit, cfg.direction)
         self.cycle: CycleState | None = None
         self.cycle_no = 0
@@ -96,6 +97,7 @@ class HedgeStrategy(Strategy):
         self._consecutive_hedge_failures = 0
         self._failing = False
         self._taker_hedge = cfg.hedge_mode == "market"
+        self._taker_why: str | None = "hedge_mode_market" if self._taker_hedge else None  # see CycleRecord
         self._quote_after = 0.0
         self._hedge_after = 0.0
         self._transient_rejects = 0
@@ -111,7 +113,7 @@ class HedgeStrategy(Strategy):
 
     def preflight(self, snapshots: Mapping[str, VenueSnapshot]) -> dict[str, Any]:
         est = validate(self.cfg.size, self.cfg.position_limit, self.cfg.margin_fraction,
-                       snapshots[self.pv], snapshots[self.hv])
+                       snapshots[self.pv], snapshots[self.hv], self.cfg.max_basis_bps)
         self.estimate = est
         return {"hedge_executable_size": str(est.size), "largest_print": str(est.largest_print),
                 "displayed_top": str(est.displayed_top), "trades_seen": est.trades_seen}
@@ -260,7 +262,7 @@ class HedgeStrategy(Strategy):
         if self._taker_hedge:
             slip = self.cfg.hedge_slippage_bps * (1 + self._consecutive_hedge_failures)
             yield PlaceMarket(self.hv, HEDGE, side, qty, cid, slip, reduce_only)
-            self._tracked(ctx, cid)
+            self._tracked(ctx, cid).meta["why"] = self._taker_why
             return
         price = limit_price(PriceMode.BBO_MINUS_1, side, bbo, self.h)
         assert price is not None
@@ -276,6 +278,8 @@ class HedgeStrategy(Strategy):
             adverse = t.side.sign * (bbo.mid - ref) / ref * 10_000
             if ctx.now - t.placed_at >= self.cfg.hedge_timeout or adverse >= self.cfg.adverse_move_bps:
                 t.meta["escalate"] = True
+                t.meta["why"] = self._taker_why = ("timeout" if ctx.now - t.placed_at >= self.cfg.hedge_timeout
+                                                   else "adverse_move")
                 self._taker_hedge = True
                 self.stats.escalations += 1
                 yield Cancel(t.venue, t.client_id)
@@ -285,6 +289,7 @@ class HedgeStrategy(Strategy):
         self.stats.hedge_failures += 1
         self._failing = True
         self._taker_hedge = True
+        self._taker_why = "hedge_failed"
         self._hedge_after = ctx.now + HEDGE_RETRY_COOLDOWN
         n, limit = self._consecutive_hedge_failures, self.cfg.max_hedge_failures
         code = Reason(reason) if isinstance(reason, str) and reason in Reason.__members__ else \
@@ -300,6 +305,7 @@ class HedgeStrategy(Strategy):
         yield from self._maybe_hedge(ctx)
         if not self.hedge_busy(ctx):
             self._taker_hedge = self.cfg.hedge_mode == "market"  # the hedge episode is over
+            self._taker_why = "hedge_mode_market" if self._taker_hedge else None
         c = self.cycle
         if c is None:
             yield from self._next_cycle(ctx)

@@ -1,0 +1,138 @@
+"""Adapter overhead over every venue against its protocol fake: per order and per stream message.
+
+For each venue in the registry with a live adapter and a fake (``exchanges/<venue>/``), on a fresh
+simulated market on loopback:
+
+- sign: building and signing one order the way ``place_limit`` does (the venue's
+  ``exchanges/<venue>/bench.py`` hook), next to the bare signature primitive alone (the floor any
+  implementation of the venue's scheme pays, measured in the same run);
+- place_limit: the adapter end to end (build, sign, send, acknowledge), wall time; the fake's own
+  time serving those requests (its ``LoopbackServer`` records it) is subtracted to give our
+  overhead per order;
+- per stream message: decoding one frame the fake sends (JSON + wire -> domain object).
+
+Everything shares one event loop and the machine's cores with the fake and its market simulation,
+so p99 carries the machine's noise; run it on a quiet machine for figures to compare.
+
+    .venv/bin/python bench/adapters.py [--orders 200] [--messages 20000] [--venues paradex,grvt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import statistics
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from core.clock import RealClock
+from core.types import Side
+from exchanges import registry
+from exchanges.sim.flow import StaticSource
+from exchanges.sim.world import SimWorld
+from render.tables import text_table
+
+SYMBOL = "SOL"
+
+
+def pct(samples: list[float], q: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def row(name: str, samples: list[float], unit: float) -> list[Any]:
+    return [name, len(samples), pct(samples, 0.5) * unit, pct(samples, 0.99) * unit, statistics.fmean(samples) * unit]
+
+
+def timed(fn: Callable[[int], Any], n: int) -> list[float]:
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        fn(i)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+async def bench_venue(name: str, orders: int, messages: int) -> tuple[list[list[Any]], list[list[Any]], float]:
+    spec = registry.get(name, live=True, fake=True)
+    hooks = importlib.import_module(f"exchanges.{name}.bench")
+    world = SimWorld(venues=(name,), symbols=(SYMBOL,), seed=7, clock=RealClock(), warmup=60)
+    assert spec.fake is not None and spec.adapter is not None
+    demo = spec.fake(world, False)
+    await demo.server.start()
+    venue = spec.adapter(demo.settings(), RealClock())
+    server = demo.server.server  # LoopbackServer: records the fake's own time per request
+    try:
+        await venue.start()
+        ins = await venue.instrument(SYMBOL)
+        size = ins.round_size(max(ins.min_size, ins.min_notional * 2 / (await venue.bbo(SYMBOL)).bid)) + ins.lot
+        n = 0
+
+        async def trade() -> None:
+            nonlocal n
+            n += 1
+            await venue.place_market(SYMBOL, Side.BUY if n % 2 else Side.SELL, size, client_id=f"bench-f{n}",
+                                     max_slippage_bps=Decimal(30))
+
+        captured = await hooks.frames(venue, demo.server, SYMBOL, trade)  # frames of a moving market
+        parse_rows = []
+        for channel, (raw, decode) in captured.items():
+            samples = timed(lambda i, raw=raw, decode=decode: decode(raw[i % len(raw)]), messages)
+            parse_rows.append(row(f"{name} {channel} ({len(raw[0])} B)", samples, 1e6))
+        for slot in world.exchanges[name].slots.values():
+            slot.source = StaticSource()  # then the book holds still: orders rest at a fixed price
+        price = ins.round_price((await venue.bbo(SYMBOL)).bid * Decimal("0.97"), Side.BUY)
+        sign = timed(hooks.signer(venue, SYMBOL, price, size), orders)
+        bare = timed(hooks.bare_sign(venue), orders)
+        wall, fake_own, ours = [], [], []
+        for i in range(orders):
+            seen = len(server.handled)
+            t0 = time.perf_counter()
+            await venue.place_limit(SYMBOL, Side.BUY, price, size, client_id=f"bench-{i}", post_only=True)
+            dt = time.perf_counter() - t0
+            own = sum(d for _, d in list(server.handled)[seen:])
+            wall.append(dt)
+            fake_own.append(own)
+            ours.append(dt - own)
+            if i % 50 == 49:
+                await venue.cancel_all(SYMBOL)
+        await venue.cancel_all(SYMBOL)
+    finally:
+        await venue.close()
+        await demo.server.stop()
+        await world.stop()
+    order_rows = [row(f"{name} bare signature (floor)", bare, 1e3),
+                  row(f"{name} build + sign", sign, 1e3),
+                  row(f"{name} place_limit, wall", wall, 1e3),
+                  row(f"{name}   the fake's own time", fake_own, 1e3),
+                  row(f"{name}   ours (wall - fake)", ours, 1e3)]
+    return order_rows, parse_rows, pct(ours, 0.99)
+
+
+async def main(names: tuple[str, ...], orders: int, messages: int) -> None:
+    order_rows: list[list[Any]] = []
+    parse_rows: list[list[Any]] = []
+    p99: dict[str, float] = {}
+    for name in names:
+        o, p, worst = await bench_venue(name, orders, messages)
+        order_rows += o
+        parse_rows += p
+        p99[name] = worst
+    print(f"Per order, adapter against its fake on loopback ({orders} orders), ms\n")
+    print(text_table(["step", "n", "p50 ms", "p99 ms", "mean ms"], order_rows, places=3))
+    print(f"\nPer stream message, decode (JSON + wire -> domain), {messages} messages per channel, µs\n")
+    print(text_table(["channel", "n", "p50 µs", "p99 µs", "mean µs"], parse_rows, places=1))
+    slowest = max(p99, key=p99.__getitem__)
+    print(f"\nslowest venue per order: {slowest} (our p99 {p99[slowest] * 1e3:.3f} ms, the fake's time excluded)")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--orders", type=int, default=200)
+    ap.add_argument("--messages", type=int, default=20_000)
+    ap.add_argument("--venues", default=",".join(registry.names(live=True, fake=True)))
+    args = ap.parse_args()
+    asyncio.run(main(tuple(v.strip() for v in args.venues.split(",") if v.strip()), args.orders, args.messages))

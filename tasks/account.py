@@ -1,0 +1,128 @@
+"""``hold_account``: the account guard a bot flow takes before its first order.
+
+Two locks per account, taken in this order and held for the whole trading part of the run:
+
+1. the OS lock (``core.account_lock``, ``<data_dir>/locks/<account>.lock``): holds across Prefect
+   servers and processes on this machine, and the kernel frees it when the holder dies, even by
+   ``kill -9``. A run that finds it taken waits up to ``timeout`` s, logging which run holds it,
+   then is refused with ``AccountBusy`` naming that run.
+2. the strict Prefect global concurrency limit ``account-<key>`` (visible in the UI), with a short
+   lease (60 s, renewed by Prefect every 45 s) instead of Prefect's 5 minutes.
+
+A run killed with ``kill -9`` cannot release its Prefect lease, and a temporary server (or a
+server without the lease-expiry service) may never expire it. The lease id is written into the OS
+lock file, so the next holder - who by then holds the OS lock, hence knows the old holder is dead -
+releases the dead run's lease before asking for its own slot: the account is usable again at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from core.account_lock import AccountBusy, AccountLock, describe_holder, hold_accounts
+
+LEASE_S = 60.0  # Prefect's minimum; renewed at 75 % of it while the run holds the slot
+MIN_SLOT_WAIT_S = 2.0  # Prefect gives up at once on a timeout of 0, even for a free slot
+log = logging.getLogger("perpflow.account")
+
+__all__ = ["AccountBusy", "hold_account", "limit_name", "lock_dir"]
+
+
+def limit_name(account_key: str) -> str:
+    """The strict Prefect global concurrency limit of an account (limit 1)."""
+    return f"account-{account_key}"
+
+
+def lock_dir(data_dir: Path | None = None) -> Path:
+    """Where the accounts' OS locks live: ``<data_dir>/locks``."""
+    if data_dir is None:
+        from core.settings import get_settings
+
+        data_dir = get_settings().data_dir
+    return Path(data_dir) / "locks"
+
+
+def _api_url() -> str | None:
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+def release_dead_leases(locks: list[AccountLock], logger: Any = log) -> list[str]:
+    """Release the Prefect leases the previous (dead) holders of ``locks`` left; returns their ids."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    released = []
+    for lock in locks:
+        lease = lock.previous.get("lease_id")
+        if not lease:
+            continue
+        urls = [None] + ([lock.previous["api_url"]] if lock.previous.get("api_url") not in (None, _api_url()) else [])
+        for url in urls:
+            settings = {PREFECT_API_URL: url} if url else {}
+            with contextlib.suppress(Exception), temporary_settings(settings), get_client(sync_client=True) as c:
+                c.release_concurrency_slots_with_lease(UUID(str(lease)))  # unknown lease: a no-op
+        released.append(str(lease))
+        logger.info("account %s: released the Prefect slot of run %s, which died holding it",
+                    lock.account, lock.previous.get("flow_run_id") or lock.previous.get("run_id"))
+    return released
+
+
+@contextlib.contextmanager
+def _prefect_slots(names: list[str], timeout: float, flow_run_id: str | None) -> Iterator[UUID]:
+    """Prefect's ``concurrency(strict=True)`` with a short lease, yielding the lease id."""
+    from prefect.client.schemas.objects import ConcurrencyLeaseHolder
+    from prefect.concurrency._leases import maintain_concurrency_lease
+    from prefect.concurrency._sync import (
+        acquire_concurrency_slots_with_lease,
+        release_concurrency_slots_with_lease,
+    )
+
+    holder = ConcurrencyLeaseHolder(type="flow_run", id=UUID(flow_run_id)) if flow_run_id else None
+    response = acquire_concurrency_slots_with_lease(names, 1, timeout_seconds=timeout, strict=True,
+                                                    lease_duration=LEASE_S, holder=holder)
+    try:
+        with maintain_concurrency_lease(response.lease_id, LEASE_S, raise_on_lease_renewal_failure=True):
+            yield response.lease_id
+    finally:
+        with contextlib.suppress(Exception):
+            release_concurrency_slots_with_lease(response.lease_id)
+
+
+@contextlib.contextmanager
+def hold_account(account_keys: list[str], run_info: Mapping[str, Any], *, timeout: float = 0.0,
+                 logger: Any = log, data_dir: Path | None = None) -> Iterator[list[AccountLock]]:
+    """Hold every account (OS lock, then Prefect slot) for the block; see the module docstring.
+
+    ``run_info``: what others are shown while this run holds the account (``run_id``,
+    ``flow_run_id``, ...). Raises ``AccountBusy`` naming the holder after ``timeout`` s.
+    """
+    deadline = time.monotonic() + timeout
+    info = {"started": datetime.now(UTC).isoformat(timespec="seconds"), **run_info}
+
+    def waiting(busy: AccountBusy) -> None:
+        logger.info("account %s is busy: waiting up to %.0f s for %s", busy.account, timeout,
+                    describe_holder(busy.holder))
+
+    with hold_accounts(lock_dir(data_dir), account_keys, info, timeout=timeout, on_wait=waiting) as locks:
+        release_dead_leases(locks, logger)
+        names = [limit_name(k) for k in sorted(set(account_keys))]
+        with contextlib.ExitStack() as stack:
+            try:
+                lease = stack.enter_context(
+                    _prefect_slots(names, max(MIN_SLOT_WAIT_S, deadline - time.monotonic()),
+                                   run_info.get("flow_run_id")))
+            except TimeoutError:
+                raise AccountBusy(", ".join(sorted(set(account_keys))),
+                                  {"limit": ", ".join(names), "api_url": _api_url()}, timeout) from None
+            for lock in locks:
+                lock.note(lease_id=str(lease), api_url=_api_url())
+            yield locks
