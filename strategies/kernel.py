@@ -151,9 +151,12 @@ class Kernel:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self, now: float, positions: Mapping[str, Decimal]) -> list[Intent]:
-        """Begin from the venues' positions, read (and confirmed) by the runner."""
+        """Begin from the venues' positions, read (and confirmed) by the runner. A run stopped before it
+        began (a cancel while it was starting) does not begin."""
         self.now = now
         self.ledger.reset(positions, now)
+        if self.mode != "idle":
+            return []
         for v, x in self.ledger.positions().items():
             if x and v in self.bbos:
                 self.guard.daily.adopt(v, x, self.bbos[v].mid)

@@ -87,6 +87,7 @@ class Runner:
         self._risk: list[RiskEvent] = []
         self.reaction_s: list[float] = []
         self._stop_requested = False
+        self.cancel_requested = False  # set by a stop that came before the run began (the scaffold's SIGTERM)
         self._fills = FillDeduper()
         self._marks: dict[str, Decimal] = {}  # final positions' marks, as recorded
 
@@ -132,6 +133,8 @@ class Runner:
             except VenueError as exc:  # cannot prove the position: add no risk at all
                 self._finish = Finish("FAILED", f"could not start: {exc}")
             else:
+                if self.cancel_requested:
+                    self.request_stop(flatten=self.strategy.flatten_on_cancel)
                 self._apply(kernel.start(self.clock.now(), positions))
                 self._spawn(self._ticker())
                 self._spawn(self._reconcile_loop())
