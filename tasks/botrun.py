@@ -46,6 +46,7 @@ from render.tables import markdown_table
 from strategies.base import Record, Strategy
 from strategies.preflight import PreTradeError
 from strategies.runtime.data_end import run_until_data_ends
+from strategies.runtime.recorder_guard import GuardedRecorder
 from strategies.runtime.runner import Runner, RunOutcome
 from tasks.account import AccountBusy, limit_name
 from tasks.account import hold_account as hold_accounts
@@ -312,11 +313,12 @@ def _run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutc
             session = open_venues(params.venue_mode, strategy.venues, (strategy.symbol,),  # type: ignore[attr-defined]
                                   seed=params.seed, settings=settings, sim_clock=params.sim_clock,  # type: ignore
                                   fees=dict(fees or {}), replay=replay)
-            journal = Journal(run_id, settings.journal_dir)
+            journal = GuardedRecorder(Journal(run_id, settings.journal_dir))  # a journal that fails stops the bot
             reporter = _Reporter(bot, strategy.symbol)
             runner = Runner(strategy, run_id, [session.venue(v) for v in strategy.venues], journal, session.clock,
                             flow_run_id=str(flow_run.id) if flow_run.id else None, on_record=reporter)
             cancel.runner = runner
+            journal.on_failure = runner.fail
             try:
                 checks = pre_trade_validation(session, runner)
                 if "refused" in checks:

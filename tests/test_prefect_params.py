@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,6 @@ def test_a_number_from_the_ui_arrives_as_an_exact_decimal() -> None:
 
 
 def test_prefect_yaml_deployments_validate_against_their_flows() -> None:
-    import importlib
-
     from prefect import Flow
 
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())

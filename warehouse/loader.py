@@ -304,7 +304,8 @@ def _quarantine(con: duckdb.DuckDBPyConnection, segs: list[segments.Segment], re
         WHERE b.problem IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.journal = b.journal AND q.line_offset = b.line_offset)""",
                 [_now(), result.load_id])
-    count = _count(con)
+    # with the records the merge quarantined (a key seen twice with different content, merge.py)
+    count = _count(con.execute("SELECT count(*) FROM quarantine WHERE load_id = ?", [result.load_id]))
     for journal, problem, n in con.execute(
             f"SELECT journal, any_value(problem), count(*) FROM {reread.TABLE} WHERE problem IS NOT NULL "
             "GROUP BY journal").fetchall():

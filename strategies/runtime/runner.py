@@ -88,8 +88,10 @@ class Runner:
         self.reaction_s: list[float] = []
         self._stop_requested = False
         self.cancel_requested = False  # set by a stop that came before the run began (the scaffold's SIGTERM)
+        self._failure: str | None = None  # set by fail(): no new risk from then on
         self._fills = FillDeduper()
         self._marks: dict[str, Decimal] = {}  # final positions' marks, as recorded
+        self._unrecorded: set[str] = set()  # record kinds the recorder has no place for (warned once)
 
     # --- pre-trade -------------------------------------------------------------------------------
     async def _snapshot(self, venue: Venue) -> VenueSnapshot:
@@ -135,7 +137,8 @@ class Runner:
             else:
                 if self.cancel_requested:
                     self.request_stop(flatten=self.strategy.flatten_on_cancel)
-                self._apply(kernel.start(self.clock.now(), positions))
+                if self._failure is None:  # the recorder failed already: add no risk at all
+                    self._apply(kernel.start(self.clock.now(), positions))
                 self._spawn(self._ticker())
                 self._spawn(self._reconcile_loop())
                 await self._done.wait()
@@ -166,6 +169,8 @@ class Runner:
         """The run's parameters, and each venue's instrument steps and fee rates: the warehouse prints
         sizes in the venue's precision and judges net delta with the run's own tolerance."""
         params = self.strategy.public_params()
+        if self.preflight_figures:  # what the pre-trade checks found (what a venue really executes, ...)
+            params["preflight"] = self.preflight_figures
         params["instruments"] = {
             i.venue: {"venue_symbol": i.venue_symbol, "tick": str(i.tick), "lot": str(i.lot),
                       "min_size": str(i.min_size), "maker_fee": str(i.maker_fee), "taker_fee": str(i.taker_fee)}
@@ -182,6 +187,21 @@ class Runner:
         log.warning("stop requested (%s): cancelling open orders, then %s", detail or reason,
                     "flattening" if flatten else "leaving positions")
         self._apply(self.kernel.stop(self.clock.now(), flatten=flatten, status=status, reason=reason, detail=detail))
+
+    def fail(self, detail: str, reason: Reason = Reason.RECORD_FAILED) -> None:
+        """Stop adding risk now: cancel everything, flatten with reduce-only orders, end FAILED with ``detail``.
+
+        Safe to call from inside a recorder call (it runs on the loop's next turn) and more than once."""
+        self._failure = self._failure or detail
+
+        def stop() -> None:
+            if self.kernel is None:
+                self._finish = self._finish or Finish("FAILED", detail)
+                self._done.set()
+            elif not self._done.is_set():
+                self._apply(self.kernel.stop(self.clock.now(), flatten=True, status="FAILED", reason=reason,
+                                             detail=detail))
+        asyncio.get_running_loop().call_soon(stop)
 
     def signal(self, payload: Any) -> None:
         """Hand an outside decision (an LLM's answer, an operator's instruction) to the strategy."""
@@ -366,6 +386,10 @@ class Runner:
             record = getattr(self.recorder, "record", None)
             if record is not None and isinstance(it.payload, dict):
                 record(it.kind, **it.payload)
+            elif it.kind not in self._unrecorded:
+                self._unrecorded.add(it.kind)
+                log.warning("records of kind %r are not journaled by this recorder (kept in the run's result)",
+                            it.kind)
         line = self.strategy.describe(it)
         if line:
             log.info("%s", line)
