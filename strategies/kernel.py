@@ -216,7 +216,7 @@ class Kernel:
             return []
         code = it.code or (Reason.RUN_COMPLETE if it.status == "COMPLETED" else Reason.REJECTED)
         cancels = self._cancel_all()
-        self.guard.move(TradingState.HALTED, code, self.now, it.reason)
+        self.guard.move(TradingState.HALTED, code, self.now, it.note or it.reason)
         if cancels or self.table.open():
             self.mode = "stopping"
             self._stop_status = (it.status, code, it.reason)

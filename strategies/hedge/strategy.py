@@ -356,7 +356,7 @@ class HedgeStrategy(Strategy):
         """The plan is done. Flat: finish. A residual left (below the hedge minimum): flatten it."""
         p, h = ctx.position(self.pv), ctx.position(self.hv)
         if p == 0 and h == 0:
-            yield Finish("COMPLETED", "run complete; both venues flat", Reason.RUN_COMPLETE)
+            yield Finish("COMPLETED", "run complete; both venues flat", Reason.RUN_COMPLETE, note="all cycles done")
             return
         yield Flatten(f"closing the residual ({self.pv} {p}, {self.hv} {h})", Reason.RUN_COMPLETE, then="COMPLETED")
 
