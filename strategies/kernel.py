@@ -134,8 +134,9 @@ class Kernel:
         if self.mode != "trading":
             denial: tuple[Reason, str] | None = (Reason.STATE_HALTED, f"the run is {self.mode}: no new orders")
         else:
+            pending = self.table.open_qty(it.venue, it.side) - it.size  # the venue's other open orders, this side
             denial = self.guard.check(it.side.sign, it.size, it.reduce_only, self.ledger.position(it.venue),
-                                      self.ledger.net, len(self.table.open(it.venue)) - 1, f"a {it.tag}")
+                                      self.ledger.net, len(self.table.open(it.venue)) - 1, f"a {it.tag}", pending)
         if denial is None:
             out.append(it)
             return
@@ -150,9 +151,12 @@ class Kernel:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self, now: float, positions: Mapping[str, Decimal]) -> list[Intent]:
-        """Begin from the venues' positions, read (and confirmed) by the runner."""
+        """Begin from the venues' positions, read (and confirmed) by the runner. A run stopped before it
+        began (a cancel while it was starting) does not begin."""
         self.now = now
         self.ledger.reset(positions, now)
+        if self.mode != "idle":
+            return []
         for v, x in self.ledger.positions().items():
             if x and v in self.bbos:
                 self.guard.daily.adopt(v, x, self.bbos[v].mid)
@@ -187,6 +191,7 @@ class Kernel:
         for t in self.table.open():
             if t.price is not None and t.state in (OrderState.LIVE, OrderState.SENDING, OrderState.UNKNOWN):
                 self.table.cancelling(t, self.now)
+                t.withdrawn = True
                 out.append(Cancel(t.venue, t.client_id))
         return out
 
@@ -211,7 +216,7 @@ class Kernel:
             return []
         code = it.code or (Reason.RUN_COMPLETE if it.status == "COMPLETED" else Reason.REJECTED)
         cancels = self._cancel_all()
-        self.guard.move(TradingState.HALTED, code, self.now, it.reason)
+        self.guard.move(TradingState.HALTED, code, self.now, it.note or it.reason)
         if cancels or self.table.open():
             self.mode = "stopping"
             self._stop_status = (it.status, code, it.reason)
@@ -312,7 +317,8 @@ class Kernel:
         if order.status.is_final and t.live:
             outcome = Outcome.FILLED if t.accounted >= t.size else Outcome.CANCELLED
             self.table.retire(t, outcome)
-            self._hook(self.strategy.on_order_done(self.ctx, Done(t, outcome, order.reject_reason)), out)
+            done = Done(t, outcome, order.reject_reason, "", order.filled)
+            self._hook(self.strategy.on_order_done(self.ctx, done), out)
         out += self._maybe_stopped()
         return out
 

@@ -2,7 +2,7 @@
 its process reached, as on a full disk: every write fails with EFBIG) stops adding risk, cancels,
 flattens with reduce-only orders, ends FAILED naming the journal, and exits - no error loop, no hang.
 
-The bot runs in a subprocess (the limit is per process): the real ``HedgeRunner`` on the simulator,
+The bot runs in a subprocess (the limit is per process): the real ``HedgeBot`` on the simulator,
 recording through a real ``Journal`` behind the flow's ``GuardedRecorder``; a copy of every record
 is kept in memory to see what the bot did after the journal failed.
 """
@@ -25,7 +25,7 @@ BOT = textwrap.dedent("""
     from core.clock import VirtualClock
     from exchanges.sim.world import SimWorld
     from strategies.hedge.config import HedgeConfig
-    from strategies.runtime.hedge_runner import HedgeRunner
+    from strategies.hedge.bot import HedgeBot
     from strategies.runtime.recorder_guard import GuardedRecorder
     from tests.hedge_run import Tee
     from warehouse.journal import Journal
@@ -48,7 +48,7 @@ BOT = textwrap.dedent("""
             resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
             failed_at.append(len(tee.memory.orders))
 
-    runner = HedgeRunner(cfg, "full", world.venue("paradex"), world.venue("grvt"), guard, clock, on_cycle=on_cycle)
+    runner = HedgeBot(cfg, "full", world.venue("paradex"), world.venue("grvt"), guard, clock, on_cycle=on_cycle)
     guard.on_failure = runner.fail
 
     async def main():

@@ -11,9 +11,9 @@ import pytest
 from core.reasons import Reason
 from exchanges.connect import open_venues
 from exchanges.fakes.venues import FakeVenues
+from strategies.hedge.bot import HedgeBot
 from strategies.hedge.config import HedgeConfig
 from strategies.preflight import PreTradeError
-from strategies.runtime.hedge_runner import HedgeRunner
 from tests.livekit import position, run_bot
 from warehouse.journal import Journal
 from warehouse.paths import WarehousePaths
@@ -40,7 +40,7 @@ async def test_half_an_eth_is_refused_before_any_order(tmp_path: Path) -> None:
                               settings=fakes.settings())
         journal = Journal("live-backpack-refused", WarehousePaths(tmp_path).journal_dir)
         try:
-            runner = HedgeRunner(cfg, "live-backpack-refused", session.venue("backpack"), session.venue("grvt"),
+            runner = HedgeBot(cfg, "live-backpack-refused", session.venue("backpack"), session.venue("grvt"),
                                  journal, session.clock)
             with pytest.raises(PreTradeError) as err:
                 await runner.preflight()

@@ -61,6 +61,8 @@ def test_a_number_from_the_ui_arrives_as_an_exact_decimal() -> None:
 
 
 def test_prefect_yaml_deployments_validate_against_their_flows() -> None:
+    from prefect import Flow
+
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     for d in spec["deployments"]:
         # A file entrypoint (flows/hedge.py:...) puts flows/ first on sys.path, where flows/warehouse.py
@@ -68,6 +70,7 @@ def test_prefect_yaml_deployments_validate_against_their_flows() -> None:
         module, _, name = d["entrypoint"].partition(":")
         assert module.startswith("flows.") and "/" not in module, d["entrypoint"]
         flow = getattr(importlib.import_module(module), name)
+        assert isinstance(flow, Flow), d["entrypoint"]
         flow.validate_parameters(d.get("parameters") or {})
         assert d["work_pool"]["name"] == "perpflow"
     hedge = [d for d in spec["deployments"] if d["entrypoint"] == "flows.hedge:hedge_flow"]
@@ -84,3 +87,13 @@ def test_cli_sim_clock_is_validated_before_any_run() -> None:
     out = CliRunner().invoke(app, ["hedge", "--sim-clock", "sundial"])
     assert out.exit_code == 2
     assert "--sim-clock" in out.output and "'virtual' or 'real'" in out.output
+
+
+def test_make_serve_creates_the_account_limit_of_any_bot_deployment() -> None:
+    from server.serve import account_limits
+
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    limits = account_limits(spec["deployments"])
+    assert {"account-sim-paradex-grvt", "account-sim-backpack-grvt"} <= set(limits)  # the hedge deployments
+    toy = [{"entrypoint": "tests.toykit:toy_flow", "parameters": {"venue": "backpack"}}]
+    assert account_limits(toy) == ["account-sim-toy-backpack"]  # a bot no code in server/ knows about

@@ -1,4 +1,4 @@
-"""The warehouse schema (ARCHITECTURE.md §5) as versioned migrations.
+"""The warehouse schema (docs/architecture.md, "The warehouse contract") as versioned migrations.
 
 Each migration runs once, in order, in the transaction that records it in ``schema_version``; a
 migration that fails leaves the warehouse at the version before it. Migrations only add: tables
@@ -49,7 +49,7 @@ class Migration:
     statements: tuple[str, ...]
 
 
-V1 = Migration(1, "the table contract of ARCHITECTURE.md §5, and the loader's bookkeeping", (
+V1 = Migration(1, "the table contract, and the loader's bookkeeping", (
     """CREATE TABLE runs (run_id VARCHAR NOT NULL, bot VARCHAR, flow_run_id VARCHAR, venues VARCHAR[],
         symbol VARCHAR, params JSON, started TIMESTAMP, ended TIMESTAMP, status VARCHAR, reason VARCHAR,
         journal VARCHAR)""",

@@ -66,6 +66,12 @@ class GuardedRecorder:
     def funding(self, record: FundingRecord) -> None:
         self._call(f"funding {record.venue} {record.payment}", self.inner.funding, record)
 
+    def record(self, kind: str, **fields: Any) -> None:
+        """A record of a kind the journal accepts by name (a strategy's own ``Record(kind, payload)``)."""
+        method = getattr(self.inner, "record", None)
+        if method is not None:
+            self._call(kind, lambda _: method(kind, **fields), None)
+
     async def flush(self) -> None:
         if self.failure is None:
             try:
