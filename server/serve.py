@@ -182,7 +182,7 @@ def read_deployments(paths: ServePaths) -> list[dict[str, Any]]:
 
 
 def account_limits(deployments: list[dict[str, Any]]) -> list[str]:
-    """One strict limit per account pair traded by a hedge deployment."""
+    """One strict limit per account traded by a bot deployment (a hedge pair, an agent's venue)."""
     from flows.hedge import account_limit_name
     from strategies.hedge.config import HedgeConfig
 
@@ -191,6 +191,11 @@ def account_limits(deployments: list[dict[str, Any]]) -> list[str]:
         if d["entrypoint"] == "flows.hedge:hedge_flow":
             params = {k: v for k, v in (d.get("parameters") or {}).items() if k != "lock_timeout"}
             names.append(account_limit_name(HedgeConfig(**params)))
+        elif d["entrypoint"] == "flows.agent:agent_flow":
+            from flows.agent import account_limit_name as agent_limit
+            from strategies.agent.params import AgentParams
+
+            names.append(agent_limit(AgentParams(**(d.get("parameters") or {}).get("params", {}))))
     return sorted(set(names))
 
 

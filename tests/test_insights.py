@@ -33,11 +33,11 @@ def warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def agent_trades(con: duckdb.DuckDBPyConnection, trades: list[tuple[str, str, float, datetime, float | None]]) -> None:
-    """The directional-trade table shape (bot, symbol, side, pnl, closed_at, confidence)."""
-    con.execute("CREATE TABLE IF NOT EXISTS agent_trades (bot VARCHAR, symbol VARCHAR, side VARCHAR, pnl DOUBLE, "
-                "closed_at TIMESTAMP, confidence DOUBLE)")
-    frame = pd.DataFrame([("agent", s, d, p, t.replace(tzinfo=None), c) for s, d, p, t, c in trades],
-                         columns=["bot", "symbol", "side", "pnl", "closed_at", "confidence"])
+    """Closed agent trades in the warehouse's ``agent_trades`` table (the agents' migration):
+    (symbol, direction long|short, pnl, closed_at, confidence)."""
+    frame = pd.DataFrame([(f"run-{i}", i, "agent", s, d.upper(), p, t.replace(tzinfo=None), c)
+                          for i, (s, d, p, t, c) in enumerate(trades)],
+                         columns=["run_id", "trade_no", "bot", "symbol", "direction", "pnl", "closed_at", "confidence"])
     con.register("new_trades", frame)
     con.execute("INSERT INTO agent_trades BY NAME SELECT * FROM new_trades")
     con.unregister("new_trades")

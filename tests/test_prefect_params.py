@@ -61,7 +61,10 @@ def test_a_number_from_the_ui_arrives_as_an_exact_decimal() -> None:
 
 def test_prefect_yaml_deployments_validate_against_their_flows() -> None:
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
-    flows = {"flows.hedge:hedge_flow": hedge_flow, "flows.warehouse:warehouse_load": warehouse_load}
+    from flows.agent import agent_flow
+
+    flows = {"flows.hedge:hedge_flow": hedge_flow, "flows.warehouse:warehouse_load": warehouse_load,
+             "flows.agent:agent_flow": agent_flow}
     for d in spec["deployments"]:
         # A file entrypoint (flows/hedge.py:...) puts flows/ first on sys.path, where flows/warehouse.py
         # shadows the warehouse package: worker runs then fail to import. Module paths do not.

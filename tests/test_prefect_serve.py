@@ -12,9 +12,10 @@ from server.automations import CRASH_SILENT_RUNS
 from server.serve import WORKER_NAME, ServePaths
 from tests.local_prefect import LocalPrefect
 
-ACCOUNT_LIMITS = {"account-sim-paradex-grvt", "account-sim-backpack-grvt", "warehouse-loader"}
+ACCOUNT_LIMITS = {"account-sim-paradex-grvt", "account-sim-backpack-grvt", "account-sim-hibachi",
+                  "account-sim-extended", "warehouse-loader"}
 DEPLOYMENTS = {"hedge/paradex-grvt-sol", "hedge/backpack-grvt-eth", "warehouse-load/every-15-minutes",
-               "sentiment/hourly", "insights/hourly", "review/every-6-hours"}
+               "sentiment/hourly", "insights/hourly", "review/every-6-hours", "agent/hibachi", "agent/extended"}
 
 
 def server_objects(lp: LocalPrefect) -> dict[str, object]:

@@ -103,6 +103,23 @@ KINDS: dict[str, tuple[Field, ...]] = {
     # resumes), each with a free-form ``data`` object.
     "book_sample": (_f("venue"), _f("symbol"), _f("bid", DEC), _f("ask", DEC), _f("ts", FLOAT)),
     "strategy_event": (_f("ts", FLOAT), _f("event"), _f("detail"), _f("data", OBJ)),
+    # The LLM agents: every adviser call (asked or skipped), every round trip, every mode change.
+    "decision": (_f("decision_id"), _f("ts", FLOAT), _f("venue"), _f("mode"), _f("inputs_digest"), _f("prompt_hash"),
+                 _f("allowed", OBJ), _f("llm_called", BOOL), _f("verdict", allowed=("accepted", "abstain", "skipped")),
+                 _f("reason", required=False), _f("action", required=False), _f("symbol", required=False),
+                 _f("size_usd", FLOAT, False), _f("confidence", FLOAT, False),
+                 _f("calibrated_confidence", FLOAT, False), _f("answer", required=False), _f("parsed", OBJ, False),
+                 _f("latency_ms", FLOAT, False), _f("prompt_tokens", INT, False),
+                 _f("completion_tokens", INT, False), _f("repaired", BOOL), _f("inputs", OBJ)),
+    "agent_trade": (_f("trade_no", INT), _f("venue"), _f("symbol"), _f("direction", allowed=("LONG", "SHORT")),
+                    _f("mode", allowed=("profit", "volume")), _f("decision_id"), _f("confidence", FLOAT),
+                    _f("calibrated_confidence", FLOAT), _f("opened", FLOAT), _f("closed_at", FLOAT),
+                    _f("hold_s", FLOAT), _f("size", DEC), _f("entry_price", DEC), _f("exit_price", DEC),
+                    _f("notional", DEC), _f("entry_maker", BOOL), _f("exit_rule"), _f("gross_pnl", DEC),
+                    _f("fees", DEC), _f("spread_cost", DEC), _f("funding_paid", DEC), _f("pnl", DEC),
+                    _f("drag_pct", FLOAT), _f("win", BOOL)),
+    "mode_change": (_f("ts", FLOAT), _f("mode_from"), _f("mode_to", allowed=("profit", "volume")), _f("reason"),
+                    _f("banked_usd", DEC), _f("burn_spent_usd", DEC)),
 }
 
 

@@ -49,8 +49,9 @@ from warehouse.paths import SENTINEL, WarehousePaths, check_run_id
 log = logging.getLogger(__name__)
 
 TAIL_SCAN = 1 << 16
-# records of the scheduled flows, and a strategy's own records (see contract)
-EXTRA_KINDS = ("sentiment", "insight", "review", "book_sample", "strategy_event")
+# records of the scheduled flows, a strategy's own records, and the LLM agents' (see contract)
+EXTRA_KINDS = ("sentiment", "insight", "review", "book_sample", "strategy_event",
+               "decision", "agent_trade", "mode_change")
 
 
 class JournalError(PerpflowError):

@@ -25,11 +25,13 @@ CANARY = "CAST(hash('perpflow', 42::BIGINT, TIMESTAMP '2026-01-05 12:00:00') AS 
 CANARY_NAME = "key_hash_canary"
 
 
-def backfill_statements(names: tuple[str, ...]) -> tuple[str, ...]:
-    """A migration's statements: add ``key_hash`` and ``load_id`` to the keyed tables ``names`` (those
-    that existed when it was written: later tables are created with both columns), fill them in."""
+def backfill_statements(names: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """A migration's statements: add ``key_hash`` and ``load_id`` to the keyed tables ``names`` (all
+    by default; a migration names the tables that exist at its version), fill them in."""
     out: list[str] = []
-    for t in (TABLES[n] for n in names):
+    for t in TABLES.values():
+        if names is not None and t.name not in names:
+            continue
         # both columns before the update: DuckDB refuses to commit ALTER, UPDATE, ALTER of one table
         out += [f"ALTER TABLE {t.name} ADD COLUMN key_hash UBIGINT",
                 f"ALTER TABLE {t.name} ADD COLUMN load_id BIGINT",

@@ -100,6 +100,22 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     Table("strategy_events", ("run_id", "ts", "seq"), f"""
         SELECT r.run_id, {ts('r.ts')} AS ts, r.seq, {BOT} AS bot, r.event, r.detail, r.data, r.journal
         FROM {{src}} r {BOT_JOIN} WHERE r.kind = 'strategy_event'""", upsert=False, kind="strategy_event"),
+    Table("decisions", ("decision_id",), f"""
+        SELECT r.decision_id, r.run_id, {BOT} AS bot, {ts('r.ts')} AS ts, r.venue, r.mode, r.inputs_digest,
+               r.prompt_hash, r.allowed, r.llm_called, r.verdict, r.reason, r.action, r.symbol, r.size_usd,
+               r.confidence, r.calibrated_confidence, r.answer, r.parsed, r.latency_ms, r.prompt_tokens,
+               r.completion_tokens, r.repaired, r.inputs, r.seq, r.journal
+        FROM {{src}} r {BOT_JOIN} WHERE r.kind = 'decision'""", upsert=False, kind="decision"),
+    Table("agent_trades", ("run_id", "trade_no"), f"""
+        SELECT r.run_id, r.trade_no, {BOT} AS bot, r.venue, r.symbol, r.direction, r.mode, r.decision_id,
+               r.confidence, r.calibrated_confidence, {ts('r.opened')} AS opened, {ts('r.closed_at')} AS closed_at,
+               r.hold_s, r.size, r.entry_price, r.exit_price, r.notional, r.entry_maker, r.exit_rule, r.gross_pnl,
+               r.fees, r.spread_cost, r.funding_paid, r.pnl, r.drag_pct, r.win, r.seq, r.journal
+        FROM {{src}} r {BOT_JOIN} WHERE r.kind = 'agent_trade'""", upsert=False, kind="agent_trade"),
+    Table("mode_changes", ("run_id", "ts", "seq"), f"""
+        SELECT r.run_id, {ts('r.ts')} AS ts, r.seq, r.mode_from, r.mode_to, r.reason, r.banked_usd,
+               r.burn_spent_usd, r.journal
+        FROM {{src}} r WHERE r.kind = 'mode_change'""", upsert=False, kind="mode_change"),
 )}
 
 # A run's mode (backtest | paper | live) and clock (virtual: simulated timestamps | real), as its

@@ -96,9 +96,11 @@ V2 = Migration(2, "tables of the scheduled flows; notional per fill and volume p
     "CAST(coalesce(primary_price, 0) + coalesce(hedge_price, 0) AS DOUBLE)",
 ))
 
+# The keyed tables that existed when V3 ran (tables added later carry key_hash from their creation).
+V3_KEYED = ("orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding", "sentiment",
+            "insights", "reviews")
 V3 = Migration(3, "key_hash and load_id on every keyed table (the loader's duplicate checks), loader_meta",
-               backfill_statements(("orders", "order_events", "fills", "cycles", "positions", "risk_events",
-                                    "funding", "sentiment", "insights", "reviews")))
+               backfill_statements(V3_KEYED))
 
 V4 = Migration(4, "runs: mode (backtest | paper | live) and clock (virtual | real), backfilled from params", (
     "ALTER TABLE runs ADD COLUMN mode VARCHAR",
@@ -142,11 +144,31 @@ V7 = Migration(7, "book_samples (the market a bot saw, for markouts) and strateg
         bot VARCHAR, event VARCHAR, detail VARCHAR, data JSON, journal VARCHAR, key_hash UBIGINT, load_id BIGINT)""",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7)
+KEYS = "key_hash UBIGINT, load_id BIGINT"
+V8 = Migration(8, "the LLM agents: decisions (every adviser call), agent_trades (every round trip), "
+                  "mode_changes", (
+    f"""CREATE TABLE decisions (decision_id VARCHAR NOT NULL, run_id VARCHAR, bot VARCHAR, ts TIMESTAMP,
+        venue VARCHAR, mode VARCHAR, inputs_digest VARCHAR, prompt_hash VARCHAR, allowed JSON, llm_called BOOLEAN,
+        verdict VARCHAR, reason VARCHAR, action VARCHAR, symbol VARCHAR, size_usd DOUBLE, confidence DOUBLE,
+        calibrated_confidence DOUBLE, answer VARCHAR, parsed JSON, latency_ms DOUBLE, prompt_tokens BIGINT,
+        completion_tokens BIGINT, repaired BOOLEAN, inputs JSON, seq BIGINT, journal VARCHAR, {KEYS})""",
+    f"""CREATE TABLE agent_trades (run_id VARCHAR NOT NULL, trade_no BIGINT NOT NULL, bot VARCHAR, venue VARCHAR,
+        symbol VARCHAR, direction VARCHAR, mode VARCHAR, decision_id VARCHAR, confidence DOUBLE,
+        calibrated_confidence DOUBLE, opened TIMESTAMP, closed_at TIMESTAMP, hold_s DOUBLE, size {D},
+        entry_price {D}, exit_price {D}, notional {D}, entry_maker BOOLEAN, exit_rule VARCHAR, gross_pnl {D},
+        fees {D}, spread_cost {D}, funding_paid {D}, pnl {D}, drag_pct DOUBLE, win BOOLEAN, seq BIGINT,
+        journal VARCHAR, {KEYS})""",
+    f"""CREATE TABLE mode_changes (run_id VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, seq BIGINT NOT NULL,
+        mode_from VARCHAR, mode_to VARCHAR, reason VARCHAR, banked_usd {D}, burn_spent_usd {D}, journal VARCHAR,
+        {KEYS})""",
+))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",
-          "sentiment", "insights", "reviews", "quarantine", "book_samples", "strategy_events")
+          "sentiment", "insights", "reviews", "quarantine", "book_samples", "strategy_events", "decisions",
+          "agent_trades", "mode_changes")
 
 
 def version(con: duckdb.DuckDBPyConnection) -> int:

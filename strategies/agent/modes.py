@@ -93,6 +93,7 @@ class Modes:
         self.burn_spent_usd = ZERO
         return change
 
-    def may_open(self, round_trip_cost_usd: Decimal) -> bool:
-        """In a burn, open only while the budget can still pay a round trip."""
-        return not self.burning or self.burn_left_usd >= round_trip_cost_usd
+    def may_open(self, worst_trade_usd: Decimal) -> bool:
+        """In a burn, open only while what is left of the budget covers the worst trade the rules
+        allow: so a burn spends at most its budget."""
+        return not self.burning or self.burn_left_usd >= worst_trade_usd

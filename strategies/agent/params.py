@@ -19,7 +19,7 @@ from exchanges.sim.profiles import load_profiles
 AgentVenue = Literal["hibachi", "extended"]
 Mode = Literal["profit", "volume"]
 VenueMode = Literal["sim", "live"]
-Policy = Literal["llm", "rules", "scripted"]
+Policy = Literal["llm", "rules"]
 MakerFallback = Literal["taker", "abandon"]
 
 
@@ -51,8 +51,8 @@ class AgentParams(BaseModel):
     symbols: tuple[str, ...] = Field(("SOL", "ETH", "BTC"), min_length=1,
                                      description="symbols the agent may trade on its venue")
     mode: Mode = Field("profit", description="starting mode: profit (hold 1-48 h) or volume (quick trades)")
-    policy: Policy = Field("llm", description="who proposes: the LLM adviser, a rule-based baseline, "
-                                              "or a scripted loopback LLM (backtests)")
+    policy: Policy = Field("llm", description="who proposes: the LLM adviser (a deterministic policy when no "
+                                              "endpoint is configured), or the rule-based policy")
 
     # sizing and risk
     size_usd: Decimal = Field(Decimal("500"), gt=0, le=1_000_000, description="default entry size, USD notional")

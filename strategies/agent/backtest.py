@@ -1,0 +1,228 @@
+"""The agent over simulated days: the desk, the adviser and the rules against a price path.
+
+A backtest drives exactly what a live run drives (``Desk`` for allowed actions, signals, exits,
+entries and records; ``advise`` for the question, its validation and the decision record),
+with a deterministic policy in place of the LLM and a bar-level broker in place of the venue:
+
+- a taker order fills at the bar's bid/ask (the spread is paid) with the venue's taker fee;
+- a post-only order rests at its price and fills, at that price with the maker fee, only when a
+  later bar trades through it (the market came to us: adverse selection is kept);
+- funding is paid every hour on open positions at the path's rate;
+- the calibration table is rebuilt every hour from the trades closed so far (what the insights
+  flow does across bots), so the agent learns how much its stated confidence is worth.
+
+Time only moves forward bar by bar (the virtual clock of the backtest) and every decision reads
+prices from at or before its time.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from core.types import BBO, Instrument, Liquidity, Side
+from exchanges.sim.paths import PricePath
+from exchanges.sim.profiles import load_profiles
+from prompts import agent as prompt
+from strategies.agent.adviser import Ask, advise
+from strategies.agent.calibration import BUCKET_EDGES, Calibration, bucket_of
+from strategies.agent.desk import Act, CancelEntry, Desk, Enter, Exit, Note, Outlook
+from strategies.agent.exits import ExitRule
+from strategies.agent.inputs import build_inputs, digest, market_view
+from strategies.agent.params import AgentParams
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class _Resting:
+    symbol: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    client_id: str
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    params: AgentParams
+    seed: int
+    days: float
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    equity: list[tuple[float, float]] = field(default_factory=list)  # (ts, realised + open PnL), hourly
+
+    @property
+    def llm_calls(self) -> int:
+        return sum(1 for d in self.decisions if d["llm_called"])
+
+    @property
+    def llm_skipped(self) -> int:
+        return sum(1 for d in self.decisions if not d["llm_called"])
+
+    @property
+    def pnl(self) -> float:
+        return sum(float(t["pnl"]) for t in self.trades)
+
+    @property
+    def max_drawdown(self) -> float:
+        peak, dd = 0.0, 0.0
+        for _, e in self.equity:
+            peak = max(peak, e)
+            dd = max(dd, peak - e)
+        return dd
+
+    def figures(self) -> dict[str, float]:
+        n = len(self.trades)
+        return {
+            "trades_per_day": n / self.days,
+            "avg_hold_h": sum(t["hold_s"] for t in self.trades) / n / 3600 if n else 0.0,
+            "drag_pct": sum(float(t["drag_pct"]) for t in self.trades) / n if n else 0.0,
+            "win_rate": sum(1 for t in self.trades if t["win"]) / n if n else 0.0,
+            "pnl": self.pnl,
+            "max_drawdown": self.max_drawdown,
+            "llm_calls": float(self.llm_calls),
+            "llm_skipped": float(self.llm_skipped),
+        }
+
+
+def calibration_of(trades: Sequence[dict[str, Any]]) -> Calibration:
+    """Confidence bucket -> realised win rate, from closed trades (stated confidence at entry)."""
+    counts: dict[tuple[float, float], list[int]] = {}
+    for t in trades:
+        b = bucket_of(float(t["confidence"]))
+        c = counts.setdefault(b, [0, 0])
+        c[0] += 1
+        c[1] += 1 if t["win"] else 0
+    return Calibration.of((lo, hi, *counts[(lo, hi)]) for lo, hi in itertools.pairwise(BUCKET_EDGES)
+                          if (lo, hi) in counts)
+
+
+def _d(x: float, tick: Decimal) -> Decimal:
+    return (Decimal(repr(x)) / tick).to_integral_value() * tick
+
+
+def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: bool = True,
+                 outlook: Outlook | None = None,
+                 on_decision: Callable[[dict[str, Any]], None] | None = None) -> BacktestResult:
+    """Trade ``path`` with ``ask`` as the adviser's LLM. ``outlook``: fixed shared insights
+    (blocked combos, blackout, other bots' positions); the calibration is learned as trades close."""
+    vp = load_profiles().venue(params.venue)
+    instruments: dict[str, Instrument] = {s: vp.instrument(s) for s in params.symbols}
+    result = BacktestResult(params, path.seed, len(next(iter(path.symbols.values()))) * path.bar_s / 86_400)
+    desk = Desk(params, instruments, run_id=f"bt-{path.seed}", client_prefix="a", now=path.start)
+    resting: dict[str, _Resting] = {}
+    base = outlook or Outlook()
+    outlook = base
+    next_decision = path.start + 24 * 3600  # a day of history before the first decision
+    next_hour = path.start + 3600
+    n_bars = len(next(iter(path.symbols.values())))
+    realised = 0.0
+
+    def execute(acts: list[Act], now: float) -> None:
+        nonlocal realised
+        queue = list(acts)
+        while queue:
+            act = queue.pop(0)
+            if isinstance(act, Note):
+                result.notes.append(act)
+                if act.kind == "agent_trade":
+                    result.trades.append(act.payload)
+                    realised += float(act.payload["pnl"])
+            elif isinstance(act, Enter | Exit):
+                bbo = desk.bbos[act.symbol]
+                inst = instruments[act.symbol]
+                if isinstance(act, Enter) and act.price is not None:
+                    resting[act.client_id] = _Resting(act.symbol, act.side, act.price, act.size, act.client_id)
+                    continue
+                price = bbo.opposite(act.side)
+                fee = inst.fee(price * act.size, Liquidity.TAKER)
+                queue += desk.on_fill(act.client_id, act.symbol, price, act.size, fee, maker=False, mid=bbo.mid,
+                                      now=now)
+                queue += desk.on_order_done(act.client_id, act.symbol, now, filled=act.size)
+            elif isinstance(act, CancelEntry) and resting.pop(act.client_id, None) is not None:
+                queue += desk.on_order_done(act.client_id, act.symbol, now, filled=ZERO)
+
+    execute(list(desk.start_notes), path.start)
+    for i in range(n_bars):
+        now = path.start + (i + 1) * path.bar_s
+        for s in params.symbols:
+            sp = path.symbols[s]
+            inst = instruments[s]
+            bar = sp.bar(i)
+            bid, ask_ = _d(bar.bid, inst.tick), _d(bar.ask, inst.tick)
+            if ask_ <= bid:
+                ask_ = bid + inst.tick
+            bbo = BBO(params.venue, s, bid, Decimal(1), ask_, Decimal(1), now)
+            for cid, r in list(resting.items()):  # the market trading through a resting order fills it
+                if r.symbol != s:
+                    continue
+                if (r.side is Side.BUY and bid < r.price) or (r.side is Side.SELL and ask_ > r.price):
+                    del resting[cid]
+                    fee = inst.fee(r.price * r.size, Liquidity.MAKER)
+                    # filled the moment the market touched our price: the mid was half a spread away
+                    touch_mid = r.price + r.side.sign * (ask_ - bid) / 2
+                    execute(desk.on_fill(cid, s, r.price, r.size, fee, maker=True, mid=touch_mid, now=now), now)
+                    execute(desk.on_order_done(cid, s, now, filled=r.size), now)
+            execute(desk.on_bbo(bbo, now), now)
+        if now >= next_hour:
+            next_hour += 3600
+            for s, t in list(desk.trades.items()):
+                if t.position > 0:
+                    sp = path.symbols[s]
+                    rate = Decimal(repr(sp.funding_hourly[i]))
+                    sign = 1 if t.direction == "LONG" else -1
+                    desk.on_funding(s, t.position * desk.bbos[s].mid * rate * sign)
+            if calibrate:
+                outlook = replace(base, calibration=calibration_of(result.trades))
+            result.equity.append((now, realised + _open_pnl(desk)))
+        if now >= next_decision:
+            next_decision = now + desk.decision_interval_s
+            rec = _decide(params, desk, path, i, now, outlook, ask, execute)
+            result.decisions.append(rec)
+            if on_decision is not None:
+                on_decision(rec)
+    execute(desk.close_all(ExitRule.RUN_END), path.end)
+    for cid in list(resting):
+        r = resting.pop(cid)
+        execute(desk.on_order_done(cid, r.symbol, path.end, filled=ZERO), path.end)
+    result.equity.append((path.end, realised))
+    return result
+
+
+def _open_pnl(desk: Desk) -> float:
+    total = 0.0
+    for s, t in desk.trades.items():
+        if t.position > 0 and s in desk.bbos:
+            entry = t.entry.notional / t.entry.size
+            sign = 1 if t.direction == "LONG" else -1
+            total += float((desk.bbos[s].mid - entry) * t.position * sign - t.entry.fee - t.funding)
+    return total
+
+
+def _decide(params: AgentParams, desk: Desk, path: PricePath, i: int, now: float, outlook: Outlook, ask: Ask,
+            execute: Callable[[list[Act], float], None]) -> dict[str, Any]:
+    allowed = desk.allowed(now, outlook)
+    views = []
+    for s in params.symbols:
+        sp = path.symbols[s]
+        views.append(market_view(s, now, sp.ts, sp.mid, funding_hourly=sp.funding_hourly[i],
+                                 spread_bps=sp.spread_bps[i]))
+    inputs = build_inputs(now, views, allowed=allowed.as_dict(), mode=desk.mode, positions=desk.positions_view(now),
+                          pnl_today_usd=float(desk.pnl_today(now)), sentiment=None, insights=None,
+                          max_size_usd=float(params.max_size_usd))
+    rules = params.rules(desk.mode)
+    messages = prompt.messages(inputs, venue=params.venue, mode=desk.mode, max_size_usd=float(params.max_size_usd),
+                               exit_table=f"SL {rules.stop_loss_pct}%, TP {rules.take_profit_pct}%, "
+                                          f"max hold {rules.max_hold_s / 3600:g} h")
+    advice = advise(decision_id=f"{path.seed}-{i}", now=now, venue=params.venue, mode=desk.mode, inputs=inputs,
+                    inputs_digest=digest(inputs), prompt_hash=prompt.prompt_hash(), messages=messages,
+                    allowed=allowed, outlook=outlook, ask=ask, max_size_usd=params.max_size_usd,
+                    default_size_usd=params.size_usd)
+    if advice.signal is not None:
+        execute(desk.on_signal(advice.signal, now), now)
+    return advice.record

@@ -1,0 +1,58 @@
+"""The agent adviser's question as a Prefect task, over the project's LLM client.
+
+``llm_ask(settings)`` is the ``Ask`` the agent session uses: one ``ask_json`` of the
+``Decision`` schema with the rules' check (the client repairs once), run as the ``agent-advise``
+task, which retries transient failures (429, 5xx, timeouts) only. Whatever still fails becomes
+an abstention with its reason (naming the setting for a configuration error), recorded in the
+decision row; the run goes on. ``policy_ask(name)`` serves the deterministic policies (backtests,
+the offline demo) through the same validation.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from core.settings import LlmSettings
+from strategies.agent.adviser import Ask, AskOutcome, Check, Message, local_ask
+from strategies.agent.decision import Decision
+from strategies.agent.policies import POLICIES
+from tasks.llm import LlmAnswer, LlmClient, LlmError, transient_only
+
+log = logging.getLogger("perpflow.agent")
+
+
+@task(name="agent-advise", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=transient_only,
+      cache_policy=NO_CACHE)
+def advise_task(client: Any, messages: list[Message], check: Check) -> LlmAnswer[Decision]:
+    """One validated decision from the endpoint (the client repairs a bad answer once)."""
+    return client.ask_json(messages, Decision, check=check)
+
+
+def llm_ask(settings: LlmSettings, api_key: Any = None, *, as_task: bool = True) -> Ask:
+    """An ``Ask`` over the OpenAI-compatible endpoint of ``settings`` (one client for the run)."""
+    client = LlmClient(settings, api_key)
+
+    def ask(messages: list[Message], check: Check) -> AskOutcome:
+        try:
+            answer = advise_task(client, messages, check) if as_task else client.ask_json(messages, Decision,
+                                                                                          check=check)
+        except LlmError as err:
+            log.warning("adviser abstains: %s", err)
+            return AskOutcome(None, err.raws, err.errors, err.usage.prompt_tokens, err.usage.completion_tokens,
+                              err.latency_s, failure=str(err))
+        return AskOutcome(answer.parsed, answer.raws, answer.errors, answer.usage.prompt_tokens,
+                          answer.usage.completion_tokens, answer.latency_s)
+
+    return ask
+
+
+def policy_ask(name: str) -> Ask:
+    """A deterministic policy (``trend``, ``quick``) in the LLM's place."""
+    try:
+        return local_ask(POLICIES[name])
+    except KeyError:
+        raise ValueError(f"policy: {name!r}; allowed: {', '.join(POLICIES)}") from None

@@ -1,0 +1,62 @@
+"""The agent on the kernel: runners per symbol share one desk on the simulator; a decision is a
+signal that becomes a maker-first entry, exits are the rules', the run ends with every trade
+closed by a named rule and the guard's limits in force."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from core.clock import VirtualClock
+from core.records import MemoryRecorder
+from exchanges.sim.world import SimWorld
+from strategies.agent.adviser import local_ask
+from strategies.agent.params import AgentParams
+from strategies.agent.session import AgentSession, SessionResult
+
+
+def run_session(params: AgentParams, policy, seed: int = 4) -> tuple[AgentSession, SessionResult]:  # type: ignore[no-untyped-def]
+    clock = VirtualClock()
+    world = SimWorld(venues=(params.venue,), symbols=params.symbols, seed=seed, clock=clock, warmup=600)
+    session = AgentSession(params, "agent-t1", world.venue(params.venue), clock, lambda _: MemoryRecorder(),
+                           local_ask(policy))
+
+    async def main() -> SessionResult:
+        try:
+            await session.preflight()
+            return await session.run()
+        finally:
+            await world.stop()
+
+    return session, clock.run(main)
+
+
+def test_a_decision_trades_through_the_kernel_and_the_rules_close_it() -> None:
+    asked: list[dict] = []
+
+    def policy(messages: list[dict[str, str]]) -> str:
+        x = json.loads(messages[-1]["content"].split("\n", 1)[1])
+        asked.append(x)
+        if "open_long" in x["allowed_actions"].get("SOL", []):
+            return json.dumps({"action": "open_long", "symbol": "SOL", "size_usd": 300.0, "confidence": 0.9})
+        return json.dumps({"action": "hold", "confidence": 0.5})
+
+    params = AgentParams(venue="hibachi", symbols=("SOL", "ETH"), mode="volume", days=0.04, maker_timeout_s=60)
+    _, res = run_session(params, policy)
+    assert res.status == "COMPLETED", {s: o.reason for s, o in res.outcomes.items()}
+    assert {o.reason for o in res.outcomes.values()} == {"run complete; flat"}
+    assert res.decisions and all(d["ts"] >= asked[0]["decision_time"] for d in res.decisions)
+    first = res.decisions[0]
+    assert first["verdict"] == "accepted" and first["symbol"] == "SOL" and first["llm_called"]
+    assert res.trades, "the SOL entry filled and was closed"
+    t = res.trades[0]
+    assert t["symbol"] == "SOL" and t["direction"] == "LONG" and t["mode"] == "volume"
+    assert t["exit_rule"] in {"max_hold", "stop_loss", "take_profit", "run_end"}
+    assert Decimal(str(t["notional"])) <= Decimal(300) * Decimal("1.01")
+    assert all(o.positions == {"hibachi": 0} for o in res.outcomes.values())  # ends flat
+    sol = res.outcomes["SOL"]
+    assert sol.fees["hibachi"] == Decimal(str(t["fees"]))  # the trade's fees are the fills' fees
+    assert [m["mode_to"] for m in res.mode_changes] == ["volume"]
+    # every market view the adviser saw was from before its decision time
+    for x in asked:
+        assert all(m["ts"] <= x["decision_time"] for m in x["markets"])

@@ -1,0 +1,70 @@
+"""What the agents record reaches the warehouse exactly: decisions, round trips and mode changes
+of a backtest, journalled and loaded, add up to the backtest's own figures; the insights flow's
+query shape (symbol, direction, pnl, a close time, the stated confidence) reads them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from core.clock import DEFAULT_VIRTUAL_START
+from core.records import RunEnd, RunInfo
+from exchanges.sim.paths import generate_path
+from strategies.agent.adviser import local_ask
+from strategies.agent.backtest import run_backtest
+from strategies.agent.params import AgentParams
+from strategies.agent.policies import quick
+from warehouse.journal import Journal
+from warehouse.loader import load
+from warehouse.paths import WarehousePaths
+from warehouse.schema import LATEST, migrate, version
+
+
+def test_agent_records_load_and_sum_to_the_backtest(tmp_path: Path) -> None:
+    params = AgentParams(venue="hibachi", symbols=("SOL", "ETH"), mode="volume", burn=False)
+    path = generate_path(["SOL", "ETH"], days=3, seed=5, start=DEFAULT_VIRTUAL_START, bar_s=300)
+    r = run_backtest(params, path, local_ask(quick))
+    assert r.trades and r.llm_calls
+    paths = WarehousePaths(tmp_path)
+    j = Journal("agent-bt", paths.journal_dir)
+    j.run_started(RunInfo("agent-bt", "agent", ("hibachi",), "SOL,ETH", params.model_dump(mode="json"),
+                          path.start))
+    for d in r.decisions:
+        j.record("decision", **d)
+    for n in r.notes:
+        if n.kind in ("agent_trade", "mode_change"):
+            j.record(n.kind, **n.payload)
+    j.run_ended(RunEnd("agent-bt", path.end, "COMPLETED"))
+    j.close_sync()
+    load(paths)
+    con = duckdb.connect(str(paths.published), read_only=True)
+    try:
+        assert version(con) == LATEST
+        n, pnl, fees, bots = con.execute("SELECT count(*), sum(pnl), sum(fees), list(DISTINCT bot) "
+                                         "FROM agent_trades").fetchone()  # type: ignore[misc]
+        assert n == len(r.trades) and bots == ["agent"]
+        assert float(pnl) == sum(float(t["pnl"]) for t in r.trades)  # type: ignore[arg-type]
+        assert float(fees) == sum(float(t["fees"]) for t in r.trades)  # type: ignore[arg-type]
+        calls, skipped = con.execute("SELECT count(*) FILTER (WHERE llm_called), count(*) FILTER (WHERE NOT "
+                                     "llm_called) FROM decisions").fetchone()  # type: ignore[misc]
+        assert (calls, skipped) == (r.llm_calls, r.llm_skipped)
+        assert con.execute("SELECT count(*) FROM mode_changes").fetchone() == (1,)  # the start
+        # the shape the shared-insights flow reads agent trades in
+        rows = con.execute("SELECT symbol, lower(direction), CAST(pnl AS DOUBLE), CAST(closed_at AS TIMESTAMP), "
+                           "CAST(confidence AS DOUBLE) FROM agent_trades ORDER BY closed_at").fetchall()
+        assert {d for _, d, _, _, _ in rows} <= {"long", "short"} and all(0 <= c <= 1 for *_, c in rows)
+        rules = dict(con.execute("SELECT exit_rule, count(*) FROM agent_trades GROUP BY 1").fetchall())
+        assert sum(rules.values()) == n and set(rules) <= {"max_hold", "stop_loss", "take_profit", "run_end"}
+    finally:
+        con.close()
+
+
+def test_a_fresh_warehouse_migrates_to_latest_with_the_agent_tables() -> None:
+    con = duckdb.connect()
+    migrate(con)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    assert {"decisions", "agent_trades", "mode_changes"} <= tables
+    cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'agent_trades'").fetchall()}
+    assert {"key_hash", "load_id", "symbol", "direction", "pnl", "closed_at", "confidence", "exit_rule"} <= cols
