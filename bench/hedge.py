@@ -22,8 +22,9 @@ from core.clock import VirtualClock
 from core.records import MemoryRecorder
 from exchanges.sim.world import SimWorld
 from strategies.hedge.config import HedgeConfig
-from strategies.hedge.result import RunResult, summarize
-from strategies.runtime.hedge_runner import HedgeRunner
+from strategies.hedge.result import RunResult, hedge_result, summarize
+from strategies.hedge.strategy import HedgeStrategy
+from strategies.runtime.runner import Runner
 
 COMBOS = [("bbo_minus_1", "bbo_minus_1"), ("bbo_minus_1", "market"), ("bbo", "market"), ("market", "market")]
 
@@ -34,12 +35,13 @@ def run_once(seed: int, iterations: int, ticker: str, size: Decimal, primary_mod
                       hedge_mode=hedge_mode)
     clock = VirtualClock()
     world = SimWorld(venues=(cfg.primary, cfg.hedge), symbols=(ticker,), seed=seed, clock=clock, warmup=900)
-    runner = HedgeRunner(cfg, f"bench-{seed}", world.venue(cfg.primary), world.venue(cfg.hedge), MemoryRecorder(),
-                         clock)
+    strategy = HedgeStrategy(cfg)
+    runner = Runner(strategy, f"bench-{seed}", [world.venue(cfg.primary), world.venue(cfg.hedge)], MemoryRecorder(),
+                    clock)
 
     async def main() -> RunResult:
         try:
-            return await runner.run()
+            return hedge_result(await runner.run(), strategy)
         finally:
             await world.stop()
 

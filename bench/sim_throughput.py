@@ -117,14 +117,14 @@ def with_listeners(hours: float, seed: int) -> tuple[int, int, float]:
 
 
 def with_hedge_bot(hours: float, seed: int) -> tuple[int, int, str, float, float]:
+    from strategies.hedge.bot import HedgeBot
     from strategies.hedge.config import HedgeConfig
-    from strategies.runtime.hedge_runner import HedgeRunner
 
     cfg = HedgeConfig(seed=seed, iterations=1_000_000, ticker="SOL", size=Decimal("0.1"),
                       daily_loss_limit=Decimal("1000000"))
     clock = VirtualClock()
     world = SimWorld(venues=(cfg.primary, cfg.hedge), symbols=("SOL",), seed=seed, clock=clock, warmup=900)
-    runner = HedgeRunner(cfg, f"bench-{seed}", world.venue(cfg.primary), world.venue(cfg.hedge),
+    runner = HedgeBot(cfg, f"bench-{seed}", world.venue(cfg.primary), world.venue(cfg.hedge),
                          MemoryRecorder(), clock)
 
     async def main() -> tuple[str, float]:
@@ -141,7 +141,7 @@ def with_hedge_bot(hours: float, seed: int) -> tuple[int, int, str, float, float
 
     t0 = time.process_time()
     status, covered = clock.run(main)
-    cycles = len(runner._cycles)
+    cycles = len(runner.cycles)
     return world.events, cycles, status, covered, time.process_time() - t0
 
 

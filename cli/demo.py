@@ -20,7 +20,8 @@ FROM cycles WHERE run_id = ? GROUP BY kind ORDER BY kind DESC
 def demo(seed: Annotated[int, typer.Option(help="simulation seed")] = 7) -> None:
     """The main job on the simulator: a Paradex+GRVT SOL hedge run (size 0.1, 10 iterations,
     maker/maker) as a Prefect flow run, then its summary and edge by cycle kind from the warehouse."""
-    from cli.hedge import print_summary, run_hedge
+    from cli.bots import print_summary
+    from cli.hedge import run_hedge
     from warehouse.query import df
 
     typer.echo("Running the hedge flow on the simulator: paradex primary, grvt hedge, SOL 0.1 x 10 iterations, "

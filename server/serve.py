@@ -182,20 +182,33 @@ def read_deployments(paths: ServePaths) -> list[dict[str, Any]]:
 
 
 def account_limits(deployments: list[dict[str, Any]]) -> list[str]:
-    """One strict limit per account traded by a bot deployment (a hedge pair, an agent's venue)."""
-    from flows.hedge import account_limit_name
-    from strategies.hedge.config import HedgeConfig
+    """One strict limit per account traded by a bot deployment, whatever the bot.
+
+    A bot flow made with ``tasks.botrun.params_flow`` carries its parameter model; a flow that takes
+    its model as one parameter names its account through its module's ``account_limit_name``.
+    """
+    import importlib
+    import inspect
+
+    from pydantic import BaseModel
+
+    from tasks.botrun import account_limit_name
 
     names = []
     for d in deployments:
-        if d["entrypoint"] == "flows.hedge:hedge_flow":
-            params = {k: v for k, v in (d.get("parameters") or {}).items() if k != "lock_timeout"}
-            names.append(account_limit_name(HedgeConfig(**params)))
-        elif d["entrypoint"] == "flows.agent:agent_flow":
-            from flows.agent import account_limit_name as agent_limit
-            from strategies.agent.params import AgentParams
-
-            names.append(agent_limit(AgentParams(**(d.get("parameters") or {}).get("params", {}))))
+        module_name, _, flow_name = d["entrypoint"].partition(":")
+        module = importlib.import_module(module_name)
+        fn = getattr(module, flow_name).fn
+        params = d.get("parameters") or {}
+        model = getattr(fn, "params_model", None)
+        if model is not None:
+            names.append(account_limit_name(model(**params).account_key))
+            continue
+        limit_of = getattr(module, "account_limit_name", None)
+        for name, p in inspect.signature(fn, eval_str=True).parameters.items():
+            annotation = p.annotation if isinstance(p.annotation, type) else None
+            if limit_of is not None and annotation is not None and issubclass(annotation, BaseModel):
+                names.append(limit_of(annotation(**params.get(name, {}))))
     return sorted(set(names))
 
 

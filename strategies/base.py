@@ -146,10 +146,13 @@ class Filled:
 
 @dataclass(frozen=True, slots=True)
 class Done:
+    """An order is final. ``filled`` is what the venue's final answer said was filled, when it said."""
+
     order: TrackedOrder
     outcome: Outcome
     reason: Reason | str | None = None
     detail: str = ""
+    filled: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +263,7 @@ class Strategy:
     flatten_on_cancel: bool = True  # a cancelled run flattens (else it leaves its positions)
     flatten_slippage_bps: Decimal = Decimal(25)
     reconcile_interval: float = 15.0  # seconds between position reads checked against the ledger
+    run_mode: tuple[str | None, str | None] = (None, None)  # (backtest|paper|live, virtual|real) for the warehouse
 
     def limits(self, instruments: Mapping[str, Instrument]) -> Limits:
         """The guard's limits for this run, once the venues' instruments are known."""

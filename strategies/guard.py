@@ -153,12 +153,14 @@ class Reconciler:
 
 
 def gate(state: TradingState, side_sign: int, size: Decimal, reduce_only: bool, position: Decimal, net: Decimal,
-         limits: Limits, open_orders: int = 0, label: str = "an") -> tuple[Reason, str] | None:
+         limits: Limits, open_orders: int = 0, label: str = "the",
+         pending: Decimal = ZERO) -> tuple[Reason, str] | None:
     """The last check before an order leaves: returns (reason, detail) to deny it, else None.
 
     HALTED sends nothing. REDUCING sends only what reduces the venue position or the net exposure.
-    An order may not take a venue's position beyond ``max_position`` unless it reduces the net
-    exposure (a hedge), nor exceed the order size or open-order limits.
+    An order may not take a venue's position beyond ``max_position`` - counting ``pending``, what
+    the venue's other open orders on the same side could still fill - unless it reduces the net
+    exposure (a hedge); nor exceed the order size or open-order limits.
     """
     delta = side_sign * size
     reduces_position = abs(position + delta) < abs(position)
@@ -167,9 +169,11 @@ def gate(state: TradingState, side_sign: int, size: Decimal, reduce_only: bool, 
         return Reason.STATE_HALTED, "trading is halted: cancels only"
     if state is TradingState.REDUCING and not (reduce_only or reduces_position or reduces_net):
         return Reason.STATE_REDUCING, f"reducing only: {label} order of {delta:+} would add exposure"
+    reach = position + delta + side_sign * pending
     if (limits.max_position is not None and not reduces_position and not reduces_net
-            and abs(position + delta) > limits.max_position):
-        return Reason.MAX_POSITION, f"{label} position would reach {position + delta} (limit {limits.max_position})"
+            and abs(reach) > limits.max_position):
+        with_open = f" with {pending} open" if pending else ""
+        return Reason.MAX_POSITION, f"{label} position would reach {reach}{with_open} (limit {limits.max_position})"
     if limits.max_order_size is not None and size > limits.max_order_size:
         return Reason.SIZE_ABOVE_MAX, f"{label} order of {size} is above the strategy's limit {limits.max_order_size}"
     if limits.max_open_orders is not None and open_orders >= limits.max_open_orders and not reduce_only:
@@ -213,8 +217,9 @@ class Guard:
         return self.log.drain()
 
     def check(self, side_sign: int, size: Decimal, reduce_only: bool, position: Decimal, net: Decimal,
-              open_orders: int = 0, label: str = "an") -> tuple[Reason, str] | None:
-        return gate(self.sm.state, side_sign, size, reduce_only, position, net, self.limits, open_orders, label)
+              open_orders: int = 0, label: str = "the", pending: Decimal = ZERO) -> tuple[Reason, str] | None:
+        return gate(self.sm.state, side_sign, size, reduce_only, position, net, self.limits, open_orders, label,
+                    pending)
 
     def loss_breach(self, marks: Mapping[str, Decimal]) -> Decimal | None:
         """Today's PnL when it breaches the daily loss limit, else None."""

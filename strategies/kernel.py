@@ -134,8 +134,9 @@ class Kernel:
         if self.mode != "trading":
             denial: tuple[Reason, str] | None = (Reason.STATE_HALTED, f"the run is {self.mode}: no new orders")
         else:
+            pending = self.table.open_qty(it.venue, it.side) - it.size  # the venue's other open orders, this side
             denial = self.guard.check(it.side.sign, it.size, it.reduce_only, self.ledger.position(it.venue),
-                                      self.ledger.net, len(self.table.open(it.venue)) - 1, f"a {it.tag}")
+                                      self.ledger.net, len(self.table.open(it.venue)) - 1, f"a {it.tag}", pending)
         if denial is None:
             out.append(it)
             return
@@ -187,6 +188,7 @@ class Kernel:
         for t in self.table.open():
             if t.price is not None and t.state in (OrderState.LIVE, OrderState.SENDING, OrderState.UNKNOWN):
                 self.table.cancelling(t, self.now)
+                t.withdrawn = True
                 out.append(Cancel(t.venue, t.client_id))
         return out
 
@@ -312,7 +314,8 @@ class Kernel:
         if order.status.is_final and t.live:
             outcome = Outcome.FILLED if t.accounted >= t.size else Outcome.CANCELLED
             self.table.retire(t, outcome)
-            self._hook(self.strategy.on_order_done(self.ctx, Done(t, outcome, order.reject_reason)), out)
+            done = Done(t, outcome, order.reject_reason, "", order.filled)
+            self._hook(self.strategy.on_order_done(self.ctx, done), out)
         out += self._maybe_stopped()
         return out
 

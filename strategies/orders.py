@@ -54,6 +54,7 @@ class TrackedOrder:
     fill_qty: Decimal = ZERO  # from fill events only
     last_check: float = 0.0
     outcome: str | None = None  # strategies.base.Outcome once DONE
+    withdrawn: bool = False  # the kernel cancelled it to stop or flatten the run (not the strategy's doing)
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,9 +1,9 @@
-"""Pre-trade validation: refuse a run before its first order if a venue cannot carry it.
+"""Pre-trade checks every strategy can use: refuse a run before its first order if a venue cannot carry it.
 
-The product notes' failure: 0.5 ETH hedged on GRVT, where market orders above ~0.2 ETH do not
-fill although the book shows 172 ETH. Displayed depth lies; what the venue has really executed
-recently does not. So the hedge venue's executable size is estimated from its recent trades
-(bounded by the displayed top of book), and a size above it is refused with a clear message.
+A strategy's ``preflight`` composes these (the hedge bot's is ``strategies.hedge.preflight``) and
+raises ``PreTradeError`` listing every problem, each naming the parameter to change. Displayed
+depth lies; what a venue has really executed recently does not, so ``executable_size`` estimates
+what a taker can expect to execute at once from recent trades, bounded by the top of book.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def executable_size(trades: tuple[Trade, ...], book: Book) -> ExecutableEstimate
     return ExecutableEstimate(min(largest, top), largest, len(recent), top)
 
 
-def _venue_limits(role: str, size: Decimal, snap: VenueSnapshot) -> list[Problem]:
+def venue_limits(size: Decimal, snap: VenueSnapshot) -> list[Problem]:
+    """Every way ``size`` breaks the venue's order rules (step, minimums, maximum)."""
     ins = snap.instrument
     name = f"{ins.venue} {ins.symbol}"
     out = []
@@ -82,6 +83,21 @@ def _venue_limits(role: str, size: Decimal, snap: VenueSnapshot) -> list[Problem
     return out
 
 
+
+
+def margin_problems(position_limit: Decimal, margin_fraction: Decimal, snaps: list[VenueSnapshot]) -> list[Problem]:
+    """Venues whose free margin cannot carry a position of ``position_limit``."""
+    out = []
+    for snap in snaps:
+        need = position_limit * snap.bbo.mid * margin_fraction
+        if snap.balance.available < need:
+            out.append(Problem(
+                "max_position", Reason.INSUFFICIENT_MARGIN,
+                f"{snap.instrument.venue} has {snap.balance.available:.2f} USD available; a position of "
+                f"{position_limit} {snap.instrument.symbol} needs {need:.2f} at {margin_fraction:.0%} margin"))
+    return out
+
+
 def basis_problem(primary: VenueSnapshot, hedge: VenueSnapshot, max_basis_bps: Decimal) -> Problem | None:
     """Two venues quoting one asset differ by a few bps; a gap of a percent is a wrong feed, a
     wrong instrument or a replayed file beside a model on another price - never an edge."""
@@ -91,35 +107,3 @@ def basis_problem(primary: VenueSnapshot, hedge: VenueSnapshot, max_basis_bps: D
     return Problem("max_basis_bps", Reason.BASIS_TOO_WIDE,
                    f"{primary.instrument.venue} mid {primary.bbo.mid} vs {hedge.instrument.venue} mid {hedge.bbo.mid}: "
                    f"basis {basis:+.1f} bps is beyond the {max_basis_bps} bps tolerance")
-
-
-def validate(size: Decimal, position_limit: Decimal, margin_fraction: Decimal,
-             primary: VenueSnapshot, hedge: VenueSnapshot, max_basis_bps: Decimal | None = None) -> ExecutableEstimate:
-    """Raise ``PreTradeError`` listing every problem; return the hedge venue's executable estimate."""
-    problems = _venue_limits("primary", size, primary) + _venue_limits("hedge", size, hedge)
-    if max_basis_bps is not None:
-        basis = basis_problem(primary, hedge, max_basis_bps)
-        if basis is not None:
-            problems.append(basis)
-    est = executable_size(hedge.trades, hedge.book)
-    hv = f"{hedge.instrument.venue} {hedge.instrument.symbol}"
-    if est.size is None:
-        problems.append(Problem("size", Reason.EXECUTABLE_SIZE,
-                                f"{hv} printed only {est.trades_seen} trades recently; cannot tell what it "
-                                f"really executes (need {MIN_TRADES_FOR_ESTIMATE})"))
-    elif size > est.size:
-        problems.append(Problem(
-            "size", Reason.EXECUTABLE_SIZE,
-            f"{size} is above what {hv} really executes: its largest trade among the last {est.trades_seen} "
-            f"was {est.largest_print} although {est.displayed_top} is displayed at the top of book; "
-            f"use --size {hedge.instrument.round_size(est.size)} or less"))
-    for snap in (primary, hedge):
-        need = position_limit * snap.bbo.mid * margin_fraction
-        if snap.balance.available < need:
-            problems.append(Problem(
-                "max_position", Reason.INSUFFICIENT_MARGIN,
-                f"{snap.instrument.venue} has {snap.balance.available:.2f} USD available; a position of "
-                f"{position_limit} {snap.instrument.symbol} needs {need:.2f} at {margin_fraction:.0%} margin"))
-    if problems:
-        raise PreTradeError(problems)
-    return est

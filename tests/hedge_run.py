@@ -1,10 +1,11 @@
 """Real hedge-bot runs on the simulator, recorded through a real ``Journal``: the warehouse tests' data.
 
-Each run is the ``HedgeRunner`` the ``hedge`` flow drives (without Prefect around it) on its own
-seeded ``SimWorld`` in virtual time, so the warehouse and the cookbook queries are tested on what
-the bot really records: re-priced and cancelled maker orders, hedges that escalate to takers,
-partial fills, cycles, positions and risk events. A ``Tee`` hands every record to the journal and
-keeps a copy in memory, so tests compute expected answers in Python, independently of SQL.
+Each run is the hedge strategy on the kernel's ``Runner``, as the ``hedge`` flow drives it (without
+Prefect around it), on its own seeded ``SimWorld`` in virtual time, so the warehouse and the
+cookbook queries are tested on what the bot really records: re-priced and cancelled maker
+orders, hedges that escalate to takers, partial fills, cycles, positions and risk events. A
+``Tee`` hands every record to the journal and keeps a copy in memory, so tests compute expected
+answers in Python, independently of SQL.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from core.records import CycleRecord, FundingRecord, MemoryRecorder, RiskEvent, 
 from core.types import Fill, Order, Position
 from exchanges.sim.world import SimWorld
 from strategies.hedge.config import HedgeConfig
-from strategies.hedge.result import RunResult
-from strategies.runtime.hedge_runner import HedgeRunner
+from strategies.hedge.result import RunResult, hedge_result
+from strategies.hedge.strategy import HedgeStrategy
+from strategies.runtime.runner import Runner
 from warehouse.journal import Journal
 
 # Two sizes, maker and taker hedges, both directions, two symbols; long enough (virtual time) for
@@ -104,7 +106,7 @@ class RecordedRun:
 
 
 def record_hedge_run(journal_dir: Path, run_id: str = "hedge-sol-maker", *,
-                     script: Callable[[SimWorld, HedgeRunner], Awaitable[Any]] | None = None,
+                     script: Callable[[SimWorld, Runner], Awaitable[Any]] | None = None,
                      start: float | None = None, **cfg: Any) -> RecordedRun:
     """Run the hedge bot on the simulator (``RUNS[run_id]`` unless ``cfg`` is given), journaled.
     ``script`` runs beside the bot (to cancel it, say); ``start`` is the virtual clock's start."""
@@ -114,12 +116,13 @@ def record_hedge_run(journal_dir: Path, run_id: str = "hedge-sol-maker", *,
     world = SimWorld(venues=(config.primary, config.hedge), symbols=(config.ticker,), seed=config.seed,
                      clock=clock, warmup=900)
     tee = Tee(Journal(run_id, journal_dir))
-    runner = HedgeRunner(config, run_id, world.venue(config.primary), world.venue(config.hedge), tee, clock)
+    strategy = HedgeStrategy(config)
+    runner = Runner(strategy, run_id, [world.venue(config.primary), world.venue(config.hedge)], tee, clock)
 
     async def main() -> RunResult:
         side = asyncio.ensure_future(script(world, runner)) if script is not None else None
         try:
-            return await runner.run()
+            return hedge_result(await runner.run(), strategy)
         finally:
             if side is not None:
                 side.cancel()
@@ -131,24 +134,25 @@ def record_hedge_run(journal_dir: Path, run_id: str = "hedge-sol-maker", *,
     return RecordedRun(run_id, result, m.orders, m.fills, m.cycles, m.positions, m.risk_events)
 
 
-async def cancel_when_hedged(world: SimWorld, runner: HedgeRunner, *, flatten: bool) -> None:
+async def cancel_when_hedged(world: SimWorld, runner: Runner, *, flatten: bool) -> None:
     """Cancel the run (as a user would) once both venues hold a hedged position."""
     for _ in range(60_000):
-        engine = runner.engine
-        if engine is not None and engine.pos[runner.primary.name] != 0 and not engine._hedge_busy():
+        k, strategy = runner.kernel, runner.strategy
+        assert isinstance(strategy, HedgeStrategy)
+        if k is not None and k.ledger.position(strategy.pv) != 0 and not strategy.hedge_busy(k.ctx):
             runner.request_stop(flatten=flatten)
             return
         await asyncio.sleep(0.01)
 
 
-async def thin_hedge_book_at_first(world: SimWorld, runner: HedgeRunner) -> None:
+async def thin_hedge_book_at_first(world: SimWorld, runner: Runner) -> None:
     """GRVT executes nothing until the first hedge has failed, then the book fills in again."""
     from exchanges.sim.faults import Faults
 
     grvt = world.exchanges["grvt"]
     grvt.faults = Faults(exec_size_cap=Decimal(0))
     for _ in range(60_000):
-        if runner.engine is not None and runner.engine.stats.hedge_failures:
+        if isinstance(runner.strategy, HedgeStrategy) and runner.strategy.stats.hedge_failures:
             break
         await asyncio.sleep(0.01)
     grvt.faults = Faults()

@@ -12,10 +12,11 @@ from core.records import MemoryRecorder
 from exchanges.sim.faults import Faults
 from exchanges.sim.world import SimWorld
 from strategies.hedge.config import HedgeConfig
-from strategies.hedge.result import RunResult
-from strategies.runtime.hedge_runner import HedgeRunner
+from strategies.hedge.result import RunResult, hedge_result
+from strategies.hedge.strategy import HedgeStrategy
+from strategies.runtime.runner import Runner
 
-Script = Callable[[SimWorld, HedgeRunner], Awaitable[Any]]
+Script = Callable[[SimWorld, Runner], Awaitable[Any]]
 
 
 class BotRun:
@@ -26,8 +27,9 @@ class BotRun:
         self.world = SimWorld(venues=(self.cfg.primary, self.cfg.hedge), symbols=(self.cfg.ticker,), seed=seed,
                               clock=clock, warmup=900, faults=faults)
         self.recorder = MemoryRecorder()
-        self.runner = HedgeRunner(self.cfg, "run-test", self.world.venue(self.cfg.primary),
-                                  self.world.venue(self.cfg.hedge), self.recorder, clock)
+        self.strategy = HedgeStrategy(self.cfg)
+        self.runner = Runner(self.strategy, "run-test", [self.world.venue(self.cfg.primary),
+                                                         self.world.venue(self.cfg.hedge)], self.recorder, clock)
         self.net_trace: list[tuple[float, Decimal]] = []
         self.overran = False
 
@@ -57,10 +59,10 @@ class BotRun:
                 if before is not None:
                     await before(self.world, self.runner)
                 if script is None:
-                    return await self.runner.run()
+                    return hedge_result(await self.runner.run(), self.strategy)
                 task = asyncio.create_task(script(self.world, self.runner))
                 try:
-                    return await self.runner.run()
+                    return hedge_result(await self.runner.run(), self.strategy)
                 finally:
                     task.cancel()
             finally:

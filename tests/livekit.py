@@ -20,8 +20,9 @@ from exchanges.connect import open_venues
 from exchanges.fakes.venues import FakeVenues
 from exchanges.sim.flow import StaticSource
 from strategies.hedge.config import HedgeConfig
-from strategies.hedge.result import RunResult
-from strategies.runtime.hedge_runner import HedgeRunner
+from strategies.hedge.result import RunResult, hedge_result
+from strategies.hedge.strategy import HedgeStrategy
+from strategies.runtime.runner import Runner
 from warehouse.journal import Journal
 from warehouse.paths import WarehousePaths
 
@@ -33,10 +34,11 @@ async def run_bot(fakes: FakeVenues, cfg: HedgeConfig, run_id: str, paths: Wareh
     session = open_venues("live", (cfg.primary, cfg.hedge), (cfg.ticker,), seed=cfg.seed, settings=fakes.settings())
     journal = Journal(run_id, paths.journal_dir)
     try:
-        runner = HedgeRunner(cfg, run_id, session.venue(cfg.primary), session.venue(cfg.hedge), journal,
-                             session.clock)
+        strategy = HedgeStrategy(cfg)
+        runner = Runner(strategy, run_id, [session.venue(cfg.primary), session.venue(cfg.hedge)], journal,
+                        session.clock)
         await runner.preflight()
-        return await runner.run()
+        return hedge_result(await runner.run(), strategy)
     finally:
         await session.close()
         await journal.close()

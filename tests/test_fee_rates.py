@@ -16,9 +16,9 @@ from core.records import MemoryRecorder
 from core.types import Liquidity
 from exchanges.connect import open_venues, sim_fees
 from exchanges.fees import FeeRates, parse_fee_rates
+from strategies.hedge.bot import HedgeBot
 from strategies.hedge.config import HedgeConfig
 from strategies.hedge.result import summarize, summary_rows
-from strategies.runtime.hedge_runner import HedgeRunner
 
 
 def test_rates_are_maker_taker_bps_in_plain_decimals_only() -> None:
@@ -64,7 +64,7 @@ def test_the_simulator_charges_the_given_rates_and_the_summary_shows_them() -> N
                       primary_fees="-0.5/4.5", hedge_fees="0.2/1.9")
     session = open_venues("sim", (cfg.primary, cfg.hedge), (cfg.ticker,), seed=cfg.seed, fees=cfg.fee_rates())
     recorder = MemoryRecorder()
-    runner = HedgeRunner(cfg, "fees-run", session.venue(cfg.primary), session.venue(cfg.hedge), recorder,
+    runner = HedgeBot(cfg, "fees-run", session.venue(cfg.primary), session.venue(cfg.hedge), recorder,
                          session.clock)
 
     async def main():  # type: ignore[no-untyped-def]

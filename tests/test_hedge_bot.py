@@ -10,8 +10,8 @@ import pytest
 from core.reasons import Reason
 from core.types import Liquidity, OrderType, Side
 from exchanges.sim.faults import Faults
+from strategies.guard import DailyPnl
 from strategies.preflight import PreTradeError
-from strategies.risk import DailyPnl
 from tests.hedgekit import BotRun, until
 
 SOL = {"ticker": "SOL", "size": D("0.1")}
@@ -74,7 +74,7 @@ def test_consecutive_hedge_failures_flatten_and_fail() -> None:
 
 def test_one_glitchy_position_read_never_stops_the_bot() -> None:
     async def glitch_once(world, runner) -> None:
-        await until(lambda: runner.engine is not None and runner.engine.cycle_no >= 2)
+        await until(lambda: runner.kernel is not None and runner.strategy.cycle_no >= 2)
         world.exchanges["paradex"].faults.wrong_position_offset = D("5")
         world.exchanges["paradex"].faults.wrong_position_next = 1
 
@@ -87,7 +87,7 @@ def test_one_glitchy_position_read_never_stops_the_bot() -> None:
 
 def test_a_confirmed_position_mismatch_reduces_and_flattens() -> None:
     async def adl(world, runner) -> None:  # the venue moves our position without telling the streams
-        await until(lambda: runner.engine is not None and runner.engine.cycle_no >= 2)
+        await until(lambda: runner.kernel is not None and runner.strategy.cycle_no >= 2)
         world.exchanges["grvt"].external_position_change("SOL", D("0.3"), world.clock.now())
 
     bot = BotRun(iterations=20, reconcile_interval=3.0, **SOL)
@@ -190,7 +190,7 @@ def test_restart_reconciles_what_a_killed_run_left(hedged: bool) -> None:
 def test_cancelling_cancels_orders_then_flattens_or_leaves(on_cancel: str) -> None:
     async def cancel_when_positioned(world, runner) -> None:
         await until(lambda: bot.position("paradex") != 0 and bot.position("grvt") != 0
-                    and not runner.engine._hedge_busy())
+                    and not runner.strategy.hedge_busy(runner.kernel.ctx))
         runner.request_stop(flatten=on_cancel == "flatten")
 
     bot = BotRun(iterations=10, on_cancel=on_cancel, **SOL)

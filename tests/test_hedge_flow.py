@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
-from cli.hedge import ensure_account_limit
-from flows.hedge import account_limit_name, hedge_flow
+from flows.hedge import hedge_flow
 from strategies.hedge.config import HedgeConfig
+from tasks.botrun import account_limit_name, ensure_account_limit
 from warehouse.query import df, named_query
 
-LIMIT = account_limit_name(HedgeConfig())
+ACCOUNT = HedgeConfig().account_key
+LIMIT = account_limit_name(ACCOUNT)
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def artifacts(flow_run_id: Any) -> dict[str, Any]:
 
 def test_a_run_lands_its_cycles_in_the_warehouse_and_its_summary_in_artifacts(
         data_dir: Path, prefect_harness: None) -> None:
-    ensure_account_limit(LIMIT)
+    ensure_account_limit(ACCOUNT)
     state = hedge_flow(iterations=2, return_state=True)
     assert state.is_completed(), state.message
     summary = state.result()
@@ -72,7 +73,7 @@ def test_a_run_lands_its_cycles_in_the_warehouse_and_its_summary_in_artifacts(
 
 def test_pre_trade_refusal_fails_the_run_with_the_reason_and_sends_nothing(
         data_dir: Path, prefect_harness: None) -> None:
-    ensure_account_limit(LIMIT)
+    ensure_account_limit(ACCOUNT)
     state = hedge_flow(ticker="ETH", size=D("0.5"), return_state=True)
     assert state.is_failed()
     assert "really executes" in state.message and "no order was sent" in state.message
@@ -82,7 +83,7 @@ def test_a_missing_account_limit_fails_instead_of_running_unlocked(data_dir: Pat
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
-    name = account_limit_name(HedgeConfig(primary="backpack", ticker="ETH", size=D("0.2")))
+    name = account_limit_name(HedgeConfig(primary="backpack", ticker="ETH", size=D("0.2")).account_key)
     with get_client(sync_client=True) as client, contextlib.suppress(ObjectNotFound):
         client.delete_global_concurrency_limit_by_name(name)  # absent already is what this test needs
     state = hedge_flow(primary="backpack", ticker="ETH", size=D("0.2"), iterations=1, return_state=True)
@@ -97,7 +98,7 @@ def test_a_second_run_for_the_same_account_waits_for_the_slot_and_never_trades_a
     after the slot is released, and gives up with a clear error if it never is."""
     from prefect.concurrency.sync import concurrency
 
-    ensure_account_limit(LIMIT)
+    ensure_account_limit(ACCOUNT)
     released: list[float] = []
     held = threading.Event()
 

@@ -109,6 +109,12 @@ def test_gate_judges_orders_by_their_effect_not_their_name(state, sign, reduce, 
     assert (verdict[0] if verdict else None) == denied
 
 
+def test_gate_counts_what_open_orders_on_the_same_side_could_still_fill() -> None:
+    assert gate(TradingState.ACTIVE, 1, D("0.1"), False, D("0.05"), D("0.05"), LIMITS) is None
+    denied = gate(TradingState.ACTIVE, 1, D("0.1"), False, D("0.05"), D("0.05"), LIMITS, pending=D("0.1"))
+    assert denied == (Reason.MAX_POSITION, "the position would reach 0.25 with 0.1 open (limit 0.2)")
+
+
 def test_gate_enforces_a_strategys_order_size_and_open_order_limits() -> None:
     limits = Limits(tolerance=D("0.001"), max_order_size=D("1"), max_open_orders=4)
     assert gate(TradingState.ACTIVE, 1, D("1.5"), False, D(0), D(0), limits)[0] is Reason.SIZE_ABOVE_MAX

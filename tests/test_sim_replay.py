@@ -20,10 +20,10 @@ from core.types import Liquidity, OrderStatus, Side
 from exchanges.connect import open_sim
 from exchanges.sim.replay import SAMPLE, load_replay, record
 from exchanges.sim.world import SimWorld
+from strategies.hedge.bot import HedgeBot
 from strategies.hedge.config import HedgeConfig
 from strategies.preflight import PreTradeError
 from strategies.runtime.data_end import run_until_data_ends
-from strategies.runtime.hedge_runner import HedgeRunner
 
 T0 = 1_767_000_000.0
 
@@ -109,10 +109,10 @@ def test_the_model_venue_follows_the_replayed_price_with_its_basis(tmp_path: Pat
     assert max(gaps) < 5, max(gaps)  # bps: basis and noise, never the profile's price
 
 
-def _bot(tmp_path: Path, files: dict[str, Path], **kw: Any) -> tuple[Any, HedgeRunner]:
+def _bot(tmp_path: Path, files: dict[str, Path], **kw: Any) -> tuple[Any, HedgeBot]:
     cfg = HedgeConfig(ticker="ETH", size=D("0.01"), iterations=10_000, daily_loss_limit=D(1000), **kw)
     s = open_sim(("paradex", "grvt"), ("ETH",), seed=7, replay=files)
-    return s, HedgeRunner(cfg, "rp", s.venue("paradex"), s.venue("grvt"), MemoryRecorder(), s.clock)
+    return s, HedgeBot(cfg, "rp", s.venue("paradex"), s.venue("grvt"), MemoryRecorder(), s.clock)
 
 
 def test_the_run_completes_when_the_file_ends_flat_with_a_clear_reason(tmp_path: Path) -> None:

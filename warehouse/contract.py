@@ -52,7 +52,7 @@ RUN_STATUS = ("COMPLETED", "FAILED", "CANCELLED", "CRASHED")
 RUN_MODES = ("backtest", "paper", "live")  # virtual-clock simulation, real-clock simulation, real venues
 RUN_CLOCKS = ("virtual", "real")  # virtual: the run's timestamps are simulated
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
-# What a cycle's status may say. The hedge engine (strategies/hedge/engine.py) writes ok, recovered
+# What a cycle's status may say. The hedge strategy (strategies/hedge/strategy.py) writes ok, recovered
 # (a hedge failed and was redone within the cycle) and fills_missing (prices of some fills never came).
 CYCLE_STATUS = ("ok", "recovered", "fills_missing", "hedge_failed", "partial", "aborted")
 

@@ -8,15 +8,15 @@ with pydantic's message, which names the field and the allowed values.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator, model_validator
 
-from core.decimals import PLAIN_DECIMAL, PlainDecimal, PlainFloat, PlainInt
 from core.modes import run_mode
+from core.params import Fraction, PositiveDecimal, SpreadBps, decimal, integer, seconds
 from core.types import PriceMode
 from exchanges import registry
-from exchanges.fees import FeeRates, parse_fee_rates
+from exchanges.fees import FEE_RATES_PATTERN, FeeRates, parse_fee_rates
 
 # The venue choices come from the venue registry (each venue package says which roles it takes).
 PrimaryVenue = Literal[registry.names(role="primary")]  # type: ignore[valid-type]
@@ -28,49 +28,79 @@ Direction = Literal["long", "short", "alternate"]
 OnCancel = Literal["flatten", "leave"]
 VenueMode = Literal["sim", "live"]
 SimClock = Literal["virtual", "real"]  # virtual: accelerated backtest; real: paper trading in real time
+FeeBps = Annotated[str, WithJsonSchema({"type": "string", "pattern": FEE_RATES_PATTERN,
+                                         "examples": ["0.3/4.5", "-0.3/1.9"]})]
+"""An account's fee rates, "maker/taker" in basis points, plain decimals (a negative maker: a rebate). The
+schema's pattern lets the server refuse a malformed value; in Python ``parse_fee_rates`` says what is wrong."""
 
 
 class HedgeConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Every parameter of a hedge bot run: the flow's parameters, the UI form and the CLI's options."""
 
-    primary: PrimaryVenue = "paradex"
-    hedge: HedgeVenue = "grvt"
-    ticker: Ticker = "SOL"
-    size: PlainDecimal = Field(Decimal("0.1"), gt=0, description="order size per cycle, base units")
-    iterations: PlainInt = Field(10, ge=1, le=1_000_000, description="open+close cycle pairs")
-    primary_mode: PrimaryMode = "bbo_minus_1"
-    hedge_mode: HedgeMode = "bbo_minus_1"
-    direction: Direction = "long"
-    build_to: PlainInt = Field(1, ge=1, le=1000, description="open cycles before closing")
-    max_position: Annotated[Decimal, Field(gt=0), PLAIN_DECIMAL] | None = Field(
-        None, description="largest |primary position|; default size*build_to")
-    daily_loss_limit: PlainDecimal = Field(Decimal("25"), gt=0, description="USD, from real fills and fees; UTC day")
-    net_delta_tolerance: PlainDecimal = Field(Decimal("0.01"), gt=0, le=1,
-                                         description="allowed unexplained |net delta| as a fraction of size")
-    min_spread_bps: Annotated[Decimal, Field(ge=-100, le=100), PLAIN_DECIMAL] | None = Field(None,
-                                           description="quote only when the hedge touch is this much better")
-    hedge_timeout: PlainFloat = Field(5.0, gt=0, le=600, description="seconds before a maker hedge turns taker")
-    on_cancel: OnCancel = "flatten"
-    venue_mode: VenueMode = "sim"
-    seed: PlainInt = Field(7, ge=0)
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    CLI_NAMES: ClassVar[dict[str, str]] = {"iterations": "iter"}  # the product notes' spelling
+
+    primary: PrimaryVenue = Field("paradex", description="primary (maker) venue")
+    hedge: HedgeVenue = Field("grvt", description="hedge venue; every primary fill is hedged here at once")
+    ticker: Ticker = Field("SOL", description="the perpetual traded on both venues")
+    size: PositiveDecimal = Field(Decimal("0.1"), description="order size per cycle, in base units (SOL, ETH, BTC)")
+    iterations: integer(ge=1, le=1_000_000) = Field(
+        10, description="iterations before the run completes (one open and one close cycle each)")
+    primary_mode: PrimaryMode = Field(
+        "bbo_minus_1", description="primary order price: bbo joins the best price, bbo_minus_1 one tick behind it, "
+                                   "bbo_plus_1 one tick inside a wide spread, market an IOC taker")
+    hedge_mode: HedgeMode = Field("bbo_minus_1", description="hedge order price: bbo_minus_1 (maker, then taker "
+                                                             "after hedge_timeout) or market")
+    direction: Direction = Field("long", description="the primary's side when opening (alternate switches every "
+                                                     "cycle)")
+    build_to: integer(ge=1, le=1000) = Field(1, description="open cycles before closing (bounded by max_position)")
+    max_position: PositiveDecimal | None = Field(None, description="largest |primary position| in base units; "
+                                                                   "empty = size x build_to")
+    daily_loss_limit: PositiveDecimal = Field(Decimal("25"), description="USD lost today (real fills and fees, UTC "
+                                                                         "day) before the bot reduces and stops")
+    net_delta_tolerance: Fraction = Field(Decimal("0.01"), description="unexplained |net delta| allowed, as a "
+                                                                       "fraction of size")
+    min_spread_bps: SpreadBps | None = Field(None, description="quote only when the hedge touch is this many bps "
+                                                               "better than the primary price")
+    hedge_timeout: seconds(gt=0, le=600) = Field(5.0, description="seconds before a maker hedge turns taker")
+    on_cancel: OnCancel = Field("flatten", description="when the run is cancelled, after its open orders are "
+                                                       "cancelled: flatten both venues or leave the positions")
+    venue_mode: VenueMode = Field("sim", description="sim (embedded simulator) or live (real venues, credentials "
+                                                     "from the environment)")
+    seed: integer(ge=0) = Field(7, description="simulator seed")
+    lock_timeout: seconds(ge=0) = Field(600.0, description="seconds to wait while another run holds this account")
+    sim_clock: SimClock = Field("virtual", description="simulator time: virtual runs accelerated (a backtest), real "
+                                                       "is paper trading in real time")
 
     # Advanced knobs with the notes' safe defaults.
-    max_hedge_failures: PlainInt = Field(3, ge=1, le=20)
-    hedge_slippage_bps: PlainDecimal = Field(Decimal("10"), gt=0, le=500)
-    flatten_slippage_bps: PlainDecimal = Field(Decimal("25"), gt=0, le=1000)
-    reprice_bps: PlainDecimal = Field(Decimal("1.0"), gt=0, le=100)
-    stale_after: PlainFloat = Field(30.0, gt=0, description="seconds before an unfilled primary order is renewed")
-    adverse_move_bps: PlainDecimal = Field(Decimal("3"), gt=0, le=500)
-    reconcile_interval: PlainFloat = Field(15.0, gt=0)
-    reconcile_confirmations: PlainInt = Field(2, ge=2, le=10)
-    margin_fraction: PlainDecimal = Field(Decimal("0.2"), gt=0, le=1)
-    max_basis_bps: PlainDecimal = Field(Decimal("50"), gt=0, le=10_000,
-                                        description="refuse to start when the venues' mids differ by more (bps)")
-    sim_clock: SimClock = "virtual"
-    replay: tuple[str, ...] = Field((), description="VENUE=FILE: a recorded market drives that simulated venue")
+    max_hedge_failures: integer(ge=1, le=20) = Field(3, description="consecutive hedge failures before the bot "
+                                                                "flattens and stops")
+    hedge_slippage_bps: decimal(gt=0, le=500) = Field(Decimal("10"), description="slippage cap of a taker hedge, bps "
+                                                                                 "(grows with each failure)")
+    flatten_slippage_bps: decimal(gt=0, le=1000) = Field(Decimal("25"), description="slippage cap of the reduce-only "
+                                                                                    "orders that flatten, bps")
+    reprice_bps: decimal(gt=0, le=100) = Field(Decimal("1.0"), description="re-price a resting primary order when "
+                                                                           "the book moved this far away, bps")
+    stale_after: seconds(gt=0) = Field(30.0, description="seconds before an unfilled primary order is renewed")
+    adverse_move_bps: decimal(gt=0, le=500) = Field(Decimal("3"), description="a maker hedge turns taker when the "
+                                                                              "hedge venue moves this far against it")
+    reconcile_interval: seconds(gt=0) = Field(15.0, description="seconds between position reads checked against "
+                                                              "the ledger")
+    reconcile_confirmations: integer(ge=2, le=10) = Field(2, description="identical mismatching reads before a "
+                                                                     "mismatch is believed")
+    margin_fraction: decimal(gt=0, le=1) = Field(Decimal("0.2"), description="margin a position needs, as a "
+                                                                             "fraction of its value (pre-trade)")
+    max_basis_bps: decimal(gt=0, le=10_000) = Field(Decimal("50"), description="refuse to start when the two venues' "
+                                                                               "mids differ by more than this (bps)")
+    replay: tuple[str, ...] = Field((), description="VENUE=FILE items: a recorded market file drives that simulated "
+                                                    "venue; the run starts at the file's start and completes when it "
+                                                    "ends")
     # The accounts' fee rates, "maker/taker" in bps (simulator only; live reads the account's own).
-    primary_fees: str | None = Field(None, description="primary account's maker/taker fee rates, bps (sim)")
-    hedge_fees: str | None = Field(None, description="hedge account's maker/taker fee rates, bps (sim)")
+    primary_fees: FeeBps | None = Field(None, description="the primary account's fee rates for the simulator, "
+                                                          "maker/taker in bps (e.g. 0.3/4.5); empty = the venue's "
+                                                          "fees setting, else the simulator's profile")
+    hedge_fees: FeeBps | None = Field(None, description="the hedge account's fee rates for the simulator, maker/taker "
+                                                        "in bps (e.g. -0.3/1.9)")
 
     @field_validator("ticker", mode="before")
     @classmethod
@@ -128,6 +158,10 @@ class HedgeConfig(BaseModel):
     def account_key(self) -> str:
         """The account pair this bot trades; one bot per pair (the Prefect concurrency limit)."""
         return f"{self.venue_mode}-{self.primary}-{self.hedge}"
+
+    @property
+    def venues(self) -> tuple[str, ...]:
+        return (self.primary, self.hedge)
 
     def public_params(self) -> dict[str, object]:
         """Parameters as recorded in the warehouse (no secrets live here)."""

@@ -77,14 +77,14 @@ class CycleState:
             primary_price=pp, hedge_price=hp, edge_bps=edge_bps, primary_fee=self.primary.fee,
             hedge_fee=self.hedge.fee, gross_pnl=gross, pnl=gross - fees, net_delta_after=net_delta_after,
             hedge_latency_ms=latency, status=status, started=self.started, ended=ended,
-            primary_orders=tuple(t.client_id for t in self.orders if t.role == "primary"),
-            hedge_orders=tuple(t.client_id for t in self.orders if t.role == "hedge"),
+            primary_orders=tuple(t.client_id for t in self.orders if t.tag == "primary"),
+            hedge_orders=tuple(t.client_id for t in self.orders if t.tag == "hedge"),
             primary_maker_share=self.primary.maker_share, hedge_maker_share=self.hedge.maker_share,
             hedge_taker_reason=self.taker_reason(),
         )
 
     def taker_reason(self) -> str | None:
         """Why this cycle's hedge went taker: the distinct reasons of its taker hedge orders that traded."""
-        why = sorted({t.why for t in self.orders
-                      if t.role == "hedge" and t.price is None and t.accounted > 0 and t.why})
+        why = sorted({t.meta["why"] for t in self.orders
+                      if t.tag == "hedge" and t.price is None and t.accounted > 0 and t.meta.get("why")})
         return ",".join(why) or None

@@ -5,10 +5,15 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from core.records import CycleRecord, RiskEvent
 from core.types import ZERO
 from exchanges.fees import FeeRates
+
+if TYPE_CHECKING:
+    from strategies.hedge.strategy import HedgeStrategy
+    from strategies.runtime.runner import RunOutcome
 
 
 @dataclass
@@ -35,6 +40,19 @@ class RunResult:
     tolerance: Decimal
     reaction_s: list[float] = field(default_factory=list)  # fill received -> hedge order sent
     fee_rates: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # venue -> (maker, taker) charged
+
+
+def hedge_result(outcome: RunOutcome, strategy: HedgeStrategy) -> RunResult:
+    """The hedge bot's view of a run the kernel's runner ran."""
+    return RunResult(
+        run_id=outcome.run_id, status=outcome.status, reason=outcome.reason, symbol=outcome.symbol,
+        venues=(strategy.pv, strategy.hv), cycles=list(outcome.records.get("cycle", [])),
+        risk_events=outcome.risk_events, positions=outcome.positions, marks=outcome.marks, cash=outcome.cash,
+        fees=outcome.fees, volume=outcome.volume, residual=strategy.residual,
+        hedge_failures=strategy.stats.hedge_failures, recoveries=strategy.stats.recoveries,
+        max_abs_net=outcome.max_abs_net, net_samples=outcome.net_samples, started=outcome.started,
+        ended=outcome.ended, tolerance=outcome.tolerance, reaction_s=outcome.reaction_s,
+        fee_rates={v: (i.maker_fee, i.taker_fee) for v, i in outcome.instruments.items()})
 
 
 @dataclass(frozen=True)

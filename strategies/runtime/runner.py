@@ -14,7 +14,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ from core.clock import Clock
 from core.errors import OrderRejected, VenueError, VenueTimeout
 from core.reasons import Reason
 from core.records import CycleRecord, FundingRecord, Recorder, RiskEvent, RunEnd, RunInfo
-from core.types import ZERO, FillDeduper, Order, OrderStatus, OrderType, Position
+from core.types import ZERO, FillDeduper, Instrument, Order, OrderStatus, OrderType, Position
 from exchanges.base import Venue
 from strategies.base import Cancel, Finish, Flatten, Intent, Lookup, PlaceLimit, PlaceMarket, Record, Strategy
 from strategies.kernel import Kernel
@@ -59,6 +59,7 @@ class RunOutcome:
     external_fills: int = 0
     reaction_s: list[float] = field(default_factory=list)  # fill received -> order sent in response
     preflight: dict[str, Any] = field(default_factory=dict)
+    instruments: dict[str, Instrument] = field(default_factory=dict)
 
 
 Observer = Callable[["Runner", Record], None]
@@ -78,15 +79,16 @@ class Runner:
         self.symbol = strategy.symbol
         self.kernel: Kernel | None = None
         self.preflight_figures: dict[str, Any] | None = None
-        self._instruments: dict[str, Any] = {}
+        self._instruments: dict[str, Instrument] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._done = asyncio.Event()
         self._finish: Finish | None = None
-        self._records: dict[str, list[Any]] = {}
+        self.records: dict[str, list[Any]] = {}  # by kind, as recorded
         self._risk: list[RiskEvent] = []
         self.reaction_s: list[float] = []
         self._stop_requested = False
         self._fills = FillDeduper()
+        self._marks: dict[str, Decimal] = {}  # final positions' marks, as recorded
 
     # --- pre-trade -------------------------------------------------------------------------------
     async def _snapshot(self, venue: Venue) -> VenueSnapshot:
@@ -112,8 +114,9 @@ class Runner:
         started = self.clock.now()
         if self.preflight_figures is None:
             await self.preflight()
+        mode, clock = self.strategy.run_mode
         self.recorder.run_started(RunInfo(self.run_id, self.strategy.name, tuple(self.venues), self.symbol,
-                                          self.strategy.public_params(), started, self.flow_run_id))
+                                          self._run_params(), started, self.flow_run_id, mode, clock))
         self.kernel = kernel = Kernel(self.strategy, self.run_id, self._instruments, started, self.symbol)
         restore = self._install_signal_handlers()
         try:
@@ -150,19 +153,32 @@ class Runner:
         led = kernel.ledger
         return RunOutcome(
             run_id=self.run_id, bot=self.strategy.name, status=fin.status, reason=fin.reason, symbol=self.symbol,
-            venues=tuple(self.venues), records=self._records, risk_events=self._risk, positions=final,
-            marks=kernel.marks(), cash=dict(led.cash), fees=dict(led.fees), volume=dict(led.volume),
+            venues=tuple(self.venues), records=self.records, risk_events=self._risk, positions=final,
+            marks=kernel.marks() | self._marks, cash=dict(led.cash), fees=dict(led.fees), volume=dict(led.volume),
             max_abs_net=led.max_abs_net, net_samples=led.net_samples, started=started, ended=ended,
             tolerance=kernel.tolerance, external_fills=kernel.external_fills, reaction_s=self.reaction_s,
-            preflight=self.preflight_figures or {})
+            preflight=self.preflight_figures or {}, instruments=dict(self._instruments))
 
-    def request_stop(self, *, flatten: bool) -> None:
-        """Cancel open orders, then flatten or leave positions (a user cancelling the run)."""
+    def _run_params(self) -> dict[str, Any]:
+        """The run's parameters, and each venue's instrument steps and fee rates: the warehouse prints
+        sizes in the venue's precision and judges net delta with the run's own tolerance."""
+        params = self.strategy.public_params()
+        params["instruments"] = {
+            i.venue: {"venue_symbol": i.venue_symbol, "tick": str(i.tick), "lot": str(i.lot),
+                      "min_size": str(i.min_size), "maker_fee": str(i.maker_fee), "taker_fee": str(i.taker_fee)}
+            for i in self._instruments.values()}
+        return params
+
+    def request_stop(self, *, flatten: bool, status: str = "CANCELLED", reason: Reason = Reason.CANCELLED_BY_USER,
+                     detail: str = "") -> None:
+        """Cancel open orders, then flatten or leave positions (a user cancelling the run; the end
+        of a replayed market, which completes the run)."""
         if self.kernel is None or self._stop_requested:
             return
         self._stop_requested = True
-        log.warning("stop requested: cancelling open orders, then %s", "flattening" if flatten else "leaving positions")
-        self._apply(self.kernel.stop(self.clock.now(), flatten=flatten))
+        log.warning("stop requested (%s): cancelling open orders, then %s", detail or reason,
+                    "flattening" if flatten else "leaving positions")
+        self._apply(self.kernel.stop(self.clock.now(), flatten=flatten, status=status, reason=reason, detail=detail))
 
     def signal(self, payload: Any) -> None:
         """Hand an outside decision (an LLM's answer, an operator's instruction) to the strategy."""
@@ -240,7 +256,10 @@ class Runner:
         for v in self.venues.values():
             try:
                 p = await idempotent(lambda v=v: v.position(self.symbol), f"{v.name} position")
-                self.recorder.position(p)
+                bbo = self.kernel.bbos.get(v.name) if self.kernel else None
+                if bbo is not None:
+                    self._marks[v.name] = bbo.mid
+                self.recorder.position(replace(p, mark=bbo.mid if bbo else None))  # what the summary marks it at
                 out[v.name] = p.size
             except VenueError:
                 out[v.name] = self.kernel.ledger.position(v.name) if self.kernel else ZERO
@@ -327,7 +346,7 @@ class Runner:
                 self._done.set()
 
     def _record(self, it: Record) -> None:
-        self._records.setdefault(it.kind, []).append(it.payload)
+        self.records.setdefault(it.kind, []).append(it.payload)
         if it.kind == "risk":
             ev: RiskEvent = it.payload
             self._risk.append(ev)
