@@ -6,6 +6,7 @@ import typer
 
 from cli.agent import AGENT_CONTEXT, agent_cmd
 from cli.demo import demo
+from cli.grid import grid_cmd
 from cli.hedge import hedge_cmd
 from cli.intel import fake_intel_cmd, insights_cmd, review_cmd, sentiment_cmd
 from cli.report import report_cmd
@@ -22,6 +23,7 @@ app.add_typer(fake_venue_app, name="fake-venue")
 app.add_typer(venues_app, name="venues")
 app.add_typer(positions_app, name="positions")
 app.command("hedge")(hedge_cmd)
+app.command("grid")(grid_cmd)
 app.command("agent", context_settings=AGENT_CONTEXT)(agent_cmd)
 app.command("serve")(serve_cmd)
 app.command("stop")(stop_cmd)

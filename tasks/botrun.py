@@ -36,7 +36,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import PerpflowError
 from core.reasons import Reason
@@ -231,21 +231,29 @@ def live_state_markdown(state: dict[str, Any], symbol: str) -> str:
 class _Reporter:
     """Progress and live-state artifacts, updated off the bot's event loop (and its virtual clock)."""
 
-    def __init__(self, bot: str, symbol: str) -> None:
-        self.bot, self.symbol = bot, symbol
+    def __init__(self, bot: str, symbol: str, view: Callable[[Runner], str] | None = None) -> None:
+        self.bot, self.symbol, self.view = bot, symbol, view
         self.progress = create_progress_artifact(0.0, key=f"{bot}-progress", description="progress of the run")
         self._last_live = 0.0
+        self._shown = 0.0
 
     def __call__(self, runner: Runner, record: Record) -> None:
         progress = runner.strategy.progress()
-        if progress is not None and record.kind == "cycle":
+        # after each cycle, or (bots without cycles) whenever the run got another percent further
+        if progress is not None and (record.kind == "cycle" or progress - self._shown >= 0.01 or
+                                     (progress >= 1.0 > self._shown)):
+            self._shown = progress
             self._off_loop(lambda: update_progress_artifact(self.progress, 100.0 * progress, _sync=True))
         if time.monotonic() - self._last_live >= LIVE_STATE_EVERY_S:
             self._last_live = time.monotonic()
             self.live(runner)
 
+    def markdown(self, runner: Runner) -> str:
+        """The live-state view: the bot's own (``view``) or the generic one."""
+        return self.view(runner) if self.view is not None else live_state_markdown(runner.live_state(), self.symbol)
+
     def live(self, runner: Runner) -> None:
-        markdown = live_state_markdown(runner.live_state(), self.symbol)
+        markdown = self.markdown(runner)
         self._off_loop(lambda: create_markdown_artifact(
             markdown, key=f"{self.bot}-live-state", description="positions, net delta, PnL and open orders as the "
                                                                   "run goes", _sync=True))
@@ -258,18 +266,21 @@ class _Reporter:
 
 
 def run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutcome, Strategy], Summary], *,
-            fees: Mapping[str, Any] | None = None, replay: Any = None) -> Any:
+            fees: Mapping[str, Any] | None = None, replay: Any = None,
+            view: Callable[[Runner], str] | None = None) -> Any:
     """Run ``strategy`` as this flow run; returns the flow's final state (or its summary when completed).
 
     ``params`` is the bot's parameter model: ``account_key``, ``venue_mode``, ``seed``, ``sim_clock``
-    and ``lock_timeout`` are read from it. ``fees`` and ``replay`` go to the simulator (an account's
-    fee rates, recorded markets); a replayed market that ends stops the run like a user stop does.
+    and ``lock_timeout`` are read from it, and ``sim_regime`` when it has one (the simulator's market
+    regime). ``fees`` and ``replay`` go to the simulator (an account's fee rates, recorded markets);
+    a replayed market that ends stops the run like a user stop does. ``view``: the bot's own markdown
+    for the live-state artifact (default: positions, net delta, volume, PnL, open orders).
     """
     logging.getLogger("perpflow").setLevel(logging.INFO)  # Prefect drops records below the logger's level
     logger = get_run_logger()
     cancel = _CancelIsAStop(logger)
     with cancel:
-        return _run_bot(params, strategy, summarize, logger, cancel, fees, replay)
+        return _run_bot(params, strategy, summarize, logger, cancel, fees, replay, view)
 
 
 class _CancelIsAStop:
@@ -303,7 +314,8 @@ class _CancelIsAStop:
 
 
 def _run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutcome, Strategy], Summary],
-             logger: Any, cancel: _CancelIsAStop, fees: Mapping[str, Any] | None, replay: Any) -> Any:
+             logger: Any, cancel: _CancelIsAStop, fees: Mapping[str, Any] | None, replay: Any,
+             view: Callable[[Runner], str] | None = None) -> Any:
     settings = get_settings()
     run_id = str(flow_run.id or uuid.uuid4())
     bot = strategy.name
@@ -312,9 +324,10 @@ def _run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutc
         with hold_account(account_key, run_id, params.lock_timeout, logger):  # type: ignore[attr-defined]
             session = open_venues(params.venue_mode, strategy.venues, (strategy.symbol,),  # type: ignore[attr-defined]
                                   seed=params.seed, settings=settings, sim_clock=params.sim_clock,  # type: ignore
-                                  fees=dict(fees or {}), replay=replay)
+                                  fees=dict(fees or {}), replay=replay,
+                                  regime=getattr(params, "sim_regime", "base"))
             journal = GuardedRecorder(Journal(run_id, settings.journal_dir))  # a journal that fails stops the bot
-            reporter = _Reporter(bot, strategy.symbol)
+            reporter = _Reporter(bot, strategy.symbol, view)
             runner = Runner(strategy, run_id, [session.venue(v) for v in strategy.venues], journal, session.clock,
                             flow_run_id=str(flow_run.id) if flow_run.id else None, on_record=reporter)
             cancel.runner = runner
@@ -334,7 +347,7 @@ def _run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutc
                 journal.close_sync()
     except (AccountBusy, AccountRefused) as busy:
         return _refused(logger, str(busy))
-    create_markdown_artifact(live_state_markdown(runner.live_state(), strategy.symbol), key=f"{bot}-live-state",
+    create_markdown_artifact(reporter.markdown(runner), key=f"{bot}-live-state",
                              description=f"at the end of the run: {outcome.status}")
     ensure_loader_limit()
     try:
@@ -351,6 +364,14 @@ def _run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutc
     if outcome.status == "CANCELLED":
         return Cancelled(message=outcome.reason, data=BotStopped(outcome.reason, data))
     return Completed(message=outcome.reason, data=data)
+
+
+def bad_params(exc: ValidationError) -> State:
+    """A flow's parameters the model refuses (a check across fields the deployment schema cannot
+    see): the run fails with each field and its reason, no traceback, nothing sent."""
+    reasons = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'parameters'}: "
+                        f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+    return _refused(get_run_logger(), f"invalid parameters (no order was sent): {reasons}")
 
 
 def _refused(logger: Any, reason: str) -> State:

@@ -13,10 +13,10 @@ from server.serve import WORKER_NAME, ServePaths
 from tests.local_prefect import LocalPrefect
 
 ACCOUNT_LIMITS = {"account-sim-paradex-grvt", "account-sim-backpack-grvt", "account-sim-hibachi",
-                  "account-sim-extended", "warehouse-loader"}
+                  "account-sim-extended", "account-sim-paradex", "warehouse-loader"}
 DEPLOYMENTS = {"hedge/paradex-grvt-sol", "hedge/backpack-grvt-eth", "warehouse-load/every-15-minutes",
                "sentiment/hourly", "insights/hourly", "review/every-6-hours", "agent/hibachi", "agent/extended",
-               "daily-report/daily"}
+               "daily-report/daily", "grid/paradex-btc"}
 
 
 def server_objects(lp: LocalPrefect) -> dict[str, object]:

@@ -3,7 +3,7 @@
 Validation happens in two steps, both before any order: the model itself (ranges, known venue and
 scenario, an inventory limit of at least one level's size, and, on the simulator, the venue's
 tick and minimum size from its profile), and ``check_instrument`` against the instrument a live
-venue publishes. Every refusal names the field and what it allows.
+venue publishes (the strategy's pre-trade check). Every refusal names the field and what it allows.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from core.errors import ConfigError
 from core.types import Instrument
@@ -42,6 +42,7 @@ class GridParams(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     venue: str = Field(registry.default("grid"), description="venue to quote on (default: the registry's grid venue)")
+    venue_mode: VenueMode = Field("sim", description="sim: the embedded simulator; live: the real venue")
     symbol: str = Field("BTC", description="asset (user's short name: BTC, ETH, SOL)")
     mode: Mode = Field("fixed", description="fixed: skew reduces inventory, momentum filter, fast cancels; "
                                             "naive: the original fixed-spread grid whose skew adds to inventory")
@@ -75,13 +76,14 @@ class GridParams(BaseModel):
     daily_loss_limit: Decimal = Field(Decimal("50"), gt=0, description="USD, from real fills and fees; UTC day")
     on_cancel: OnCancel = Field("flatten", description="when stopped: flatten the inventory or leave it")
     flatten_slippage_bps: Decimal = Field(Decimal("25"), gt=0, le=1000)
-    venue_mode: VenueMode = Field("sim", description="sim: the embedded simulator; live: the real venue")
     scenario: str = Field("base", description="simulator market regime: " + ", ".join(scenarios()))
     seed: int = Field(7, ge=0, description="simulator seed")
     sim_clock: SimClock = Field("virtual", description="virtual: accelerated; real: paper trading in real time")
     lock_timeout: float = Field(600.0, ge=0, le=86_400,
                                 description="seconds to wait if another bot holds the account")
 
+    # Checks across fields read the fields declared before (pydantic validates in declaration order),
+    # so each refusal is located on its own field: the CLI and the UI name it.
     @field_validator("symbol", mode="before")
     @classmethod
     def _upper(cls, v: object) -> object:
@@ -94,6 +96,48 @@ class GridParams(BaseModel):
             raise ValueError(f"{v!r} is not a known venue; allowed: {', '.join(known_venues())}")
         return v
 
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, v: str, info: ValidationInfo) -> str:
+        if info.data.get("venue_mode") == "sim" and info.data.get("venue") in known_venues():
+            markets = load_profiles().venue(info.data["venue"]).markets
+            if v not in markets:
+                raise ValueError(f"{v!r} is not simulated on {info.data['venue']}; "
+                                 f"allowed: {', '.join(sorted(markets))}")
+        return v
+
+    @field_validator("spacing_bps")
+    @classmethod
+    def _spacing(cls, v: Decimal, info: ValidationInfo) -> Decimal:
+        sim = _sim_instrument(info.data)
+        if sim is not None:
+            _raise(spacing_problem(v, *sim))
+        return v
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: Decimal, info: ValidationInfo) -> Decimal:
+        sim = _sim_instrument(info.data)
+        if sim is not None:
+            _raise(size_problem(v, *sim))
+        return v
+
+    @field_validator("max_position")
+    @classmethod
+    def _max_position(cls, v: Decimal, info: ValidationInfo) -> Decimal:
+        size = info.data.get("size")
+        if size is not None and v < size:
+            raise ValueError(f"{v} is below one level's size ({size}); allowed: >= {size}")
+        return v
+
+    @field_validator("momentum_exit_z")
+    @classmethod
+    def _hysteresis(cls, v: float, info: ValidationInfo) -> float:
+        enter = info.data.get("momentum_enter_z")
+        if enter is not None and v >= enter:
+            raise ValueError(f"{v} must be below momentum_enter_z ({enter}) so that a pause has hysteresis")
+        return v
+
     @field_validator("scenario")
     @classmethod
     def _scenario(cls, v: str) -> str:
@@ -101,22 +145,10 @@ class GridParams(BaseModel):
             raise ValueError(f"{v!r} is not a simulator scenario; allowed: {', '.join(scenarios())}")
         return v
 
-    @model_validator(mode="after")
-    def _consistent(self) -> GridParams:
-        if self.max_position < self.size:
-            raise ConfigError("max_position", f"{self.max_position} is below one level's size ({self.size}); "
-                                              f"allowed: >= {self.size}")
-        if self.momentum_exit_z >= self.momentum_enter_z:
-            raise ConfigError("momentum_exit_z", f"{self.momentum_exit_z} must be below momentum_enter_z "
-                                                 f"({self.momentum_enter_z}) so that a pause has hysteresis")
-        if self.venue_mode == "sim":
-            profiles = load_profiles()
-            vp = profiles.venue(self.venue)
-            if self.symbol not in vp.markets:
-                raise ConfigError("symbol", f"{self.symbol!r} is not simulated on {self.venue}; "
-                                            f"allowed: {', '.join(sorted(vp.markets))}")
-            check_instrument(self, vp.instrument(self.symbol), Decimal(str(profiles.asset(self.symbol).price)))
-        return self
+    @property
+    def sim_regime(self) -> str:
+        """The simulator's market regime this run trades in (the scaffold opens the simulator with it)."""
+        return self.scenario
 
     @property
     def account_key(self) -> str:
@@ -128,23 +160,52 @@ class GridParams(BaseModel):
         return {k: (str(v) if isinstance(v, Decimal) else v) for k, v in self.model_dump().items()}
 
 
-def check_instrument(p: GridParams, ins: Instrument, mid: Decimal) -> None:
-    """Refuse parameters the venue cannot trade, naming the field: spacing below one tick, a level
-    size below the venue's minimum size or notional, or off its size step."""
-    spacing = p.spacing_bps * mid / 10_000
+def _sim_instrument(data: dict[str, object]) -> tuple[Instrument, Decimal] | None:
+    """The simulated instrument and its reference price, when the fields validated so far name one."""
+    venue, symbol = data.get("venue"), data.get("symbol")
+    if data.get("venue_mode") != "sim" or venue not in known_venues():
+        return None
+    profiles = load_profiles()
+    vp = profiles.venue(str(venue))
+    if symbol not in vp.markets:
+        return None
+    return vp.instrument(str(symbol)), Decimal(str(profiles.asset(str(symbol)).price))
+
+
+def _raise(problem: str | None) -> None:
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def spacing_problem(spacing_bps: Decimal, ins: Instrument, mid: Decimal) -> str | None:
+    spacing = spacing_bps * mid / 10_000
     if spacing < ins.tick:
-        raise ConfigError("spacing_bps", f"{p.spacing_bps} bps is {spacing:.6f} at price {mid}, below one tick "
-                                         f"({ins.tick}); allowed: >= {ins.tick / mid * 10_000:.4f} bps")
-    if p.size < ins.min_size:
-        raise ConfigError("size", f"{p.size} is below {ins.venue}'s minimum size {ins.min_size} for {ins.symbol}")
-    if p.size * mid < ins.min_notional:
-        raise ConfigError("size", f"{p.size} is {p.size * mid:.2f} notional at {mid}, below {ins.venue}'s "
-                                  f"minimum notional {ins.min_notional}; allowed: >= "
-                                  f"{ins.round_size(ins.min_notional / mid) + ins.lot}")
-    if not ins.on_lot(p.size):
-        raise ConfigError("size", f"{p.size} is not a multiple of {ins.venue}'s size step {ins.lot}")
-    if ins.max_order_size is not None and p.size > ins.max_order_size:
-        raise ConfigError("size", f"{p.size} is above {ins.venue}'s maximum order size {ins.max_order_size}")
+        return (f"{spacing_bps} bps is {spacing:.6f} at price {mid}, below one tick ({ins.tick}); "
+                f"allowed: >= {ins.tick / mid * 10_000:.4f} bps")
+    return None
+
+
+def size_problem(size: Decimal, ins: Instrument, mid: Decimal) -> str | None:
+    if size < ins.min_size:
+        return f"{size} is below {ins.venue}'s minimum size {ins.min_size} for {ins.symbol}"
+    if size * mid < ins.min_notional:
+        return (f"{size} is {size * mid:.2f} notional at {mid}, below {ins.venue}'s minimum notional "
+                f"{ins.min_notional}; allowed: >= {ins.round_size(ins.min_notional / mid) + ins.lot}")
+    if not ins.on_lot(size):
+        return f"{size} is not a multiple of {ins.venue}'s size step {ins.lot}"
+    if ins.max_order_size is not None and size > ins.max_order_size:
+        return f"{size} is above {ins.venue}'s maximum order size {ins.max_order_size}"
+    return None
+
+
+def check_instrument(p: GridParams, ins: Instrument, mid: Decimal) -> None:
+    """Refuse parameters the venue cannot trade (its live instrument and price), naming the field:
+    spacing below one tick, a level size below the venue's minimum size or notional, off its size
+    step or above its maximum order size."""
+    for field, problem in (("spacing_bps", spacing_problem(p.spacing_bps, ins, mid)),
+                           ("size", size_problem(p.size, ins, mid))):
+        if problem is not None:
+            raise ConfigError(field, problem)
 
 
 def parse_params(**raw: object) -> GridParams:
@@ -156,7 +217,5 @@ def parse_params(**raw: object) -> GridParams:
     except ValidationError as e:
         err = e.errors()[0]
         msg = err["msg"].removeprefix("Value error, ")
-        field = ".".join(str(x) for x in err["loc"])
-        if not field:  # a check across fields: its ConfigError named the field
-            field, _, msg = msg.partition(": ")
-        raise ConfigError(field or "params", msg) from None
+        field = ".".join(str(x) for x in err["loc"]) or "params"
+        raise ConfigError(field, msg) from None

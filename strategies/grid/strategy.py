@@ -79,6 +79,7 @@ class GridStrategy(Strategy):
         self._seq = 0
         self._top: tuple[Decimal, Decimal] | None = None
         self._last_eval = float("-inf")
+        self._now = 0.0
         self._cooldown: dict[str, float] = {}
 
     # --- the kernel's questions ------------------------------------------------------------------
@@ -109,9 +110,10 @@ class GridStrategy(Strategy):
         return None
 
     def progress(self) -> float | None:
-        if self.started is None or self.quoter is None or self.quoter._last_ts is None:
+        """Market time elapsed as a share of ``duration_s``."""
+        if self.started is None:
             return None
-        return min(1.0, max(0.0, (self.quoter._last_ts - self.started) / self.p.duration_s))
+        return min(1.0, max(0.0, (self._now - self.started) / self.p.duration_s))
 
     # --- hooks -------------------------------------------------------------------------------------
     def on_start(self, ctx: Context) -> Iterator[Intent]:
@@ -130,6 +132,7 @@ class GridStrategy(Strategy):
             yield from self._evaluate(ctx)
 
     def on_timer(self, ctx: Context) -> Iterator[Intent]:
+        self._now = ctx.now
         if self.started is not None and ctx.now - self.started >= self.p.duration_s:
             yield from self._end(ctx)
             return
@@ -197,7 +200,7 @@ class GridStrategy(Strategy):
         top = self._market(ctx, book)
         if top is None:
             return
-        now = ctx.now
+        now = self._now = ctx.now
         self._last_eval = now
         bid, ask = top
         mine = [t for t in ctx.open_orders(self.venue) if t.tag.startswith("grid:")]
