@@ -29,7 +29,7 @@ from strategies.agent.adviser import Ask
 from strategies.agent.params import AgentParams
 from strategies.agent.session import AgentSession
 from strategies.preflight import PreTradeError
-from tasks.account import AccountBusy, hold_account, limit_name
+from tasks.account import AccountBusy, hold_account, limit_name, venue_accounts
 from tasks.agent import InsightsFeed, llm_ask, policy_ask
 from tasks.agent_report import agent_summary, summary_rows
 from tasks.warehouse import ensure_loader_limit, load_warehouse
@@ -120,7 +120,8 @@ def agent_flow(params: AgentParams = AgentParams()) -> dict[str, Any] | State:  
     held = contextlib.ExitStack()  # the account (OS lock + Prefect slot) until the venues are closed
     try:
         held.enter_context(hold_account([params.account_key], {"run_id": run_id, "flow_run_id": flow_run.id},
-                                        timeout=params.lock_timeout, logger=logger))
+                                        timeout=params.lock_timeout, logger=logger,
+                                        venue_accounts=venue_accounts(params.venue_mode, [params.venue])))
     except AccountBusy as busy:  # before any order: one clear line, no traceback
         logger.error("%s", busy)
         return Failed(message=str(busy))

@@ -13,6 +13,11 @@ A run killed with ``kill -9`` cannot release its Prefect lease, and a temporary 
 server without the lease-expiry service) may never expire it. The lease id is written into the OS
 lock file, so the next holder - who by then holds the OS lock, hence knows the old holder is dead -
 releases the dead run's lease before asking for its own slot: the account is usable again at once.
+
+A limit is named per bot account (for the hedge bot, a venue pair), but on live venues two pairs
+can share one venue account (paradex+grvt and backpack+grvt both trade the GRVT account). So a live
+run also takes the OS lock of every venue account it trades (``venue_accounts``): two live bots
+never share a venue account on this machine, whichever pair or server started them.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +38,12 @@ MIN_SLOT_WAIT_S = 2.0  # Prefect gives up at once on a timeout of 0, even for a 
 log = logging.getLogger("perpflow.account")
 
 __all__ = ["AccountBusy", "hold_account", "limit_name", "lock_dir"]
+
+
+def venue_accounts(venue_mode: str, venues: Iterable[str]) -> list[str]:
+    """The venue accounts a run trades, each locked on its own (live only: a simulated venue is
+    the run's own world, shared with nobody)."""
+    return [f"{venue_mode}-venue-{v}" for v in sorted(set(venues))] if venue_mode == "live" else []
 
 
 def limit_name(account_key: str) -> str:
@@ -110,8 +121,10 @@ def _prefect_slots(names: list[str], timeout: float, flow_run_id: str | None) ->
 
 @contextlib.contextmanager
 def hold_account(account_keys: list[str], run_info: Mapping[str, Any], *, timeout: float = 0.0,
-                 logger: Any = log, data_dir: Path | None = None) -> Iterator[list[AccountLock]]:
+                 logger: Any = log, data_dir: Path | None = None,
+                 venue_accounts: Sequence[str] = ()) -> Iterator[list[AccountLock]]:
     """Hold every account (OS lock, then Prefect slot) for the block; see the module docstring.
+    ``venue_accounts`` (``venue_accounts()``) are OS-locked too, with no Prefect limit of their own.
 
     ``run_info``: what others are shown while this run holds the account (``run_id``,
     ``flow_run_id``, ...). Raises ``AccountBusy`` naming the holder after ``timeout`` s.
@@ -123,7 +136,8 @@ def hold_account(account_keys: list[str], run_info: Mapping[str, Any], *, timeou
         logger.info("account %s is busy: waiting up to %.0f s for %s", busy.account, timeout,
                     describe_holder(busy.holder))
 
-    with hold_accounts(lock_dir(data_dir), account_keys, info, timeout=timeout, on_wait=waiting) as locks:
+    with hold_accounts(lock_dir(data_dir), [*account_keys, *venue_accounts], info, timeout=timeout,
+                       on_wait=waiting) as locks:
         release_dead_leases(locks, logger)
         names = [limit_name(k) for k in sorted(set(account_keys))]
         with contextlib.ExitStack() as stack:

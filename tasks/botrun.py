@@ -20,7 +20,7 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -48,7 +48,7 @@ from strategies.preflight import PreTradeError
 from strategies.runtime.data_end import run_until_data_ends
 from strategies.runtime.recorder_guard import GuardedRecorder
 from strategies.runtime.runner import Runner, RunOutcome
-from tasks.account import AccountBusy, limit_name
+from tasks.account import AccountBusy, limit_name, venue_accounts
 from tasks.account import hold_account as hold_accounts
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
@@ -150,19 +150,21 @@ def _mark_holder(account_key: str) -> None:
 
 
 @contextlib.contextmanager
-def hold_account(account_key: str, run_id: str, timeout: float, logger: Any) -> Iterator[None]:
+def hold_account(account_key: str, run_id: str, timeout: float, logger: Any,
+                 venues: Sequence[str] = ()) -> Iterator[None]:
     """Hold the account for the whole trading part of a run, or raise ``AccountBusy``/``AccountRefused``.
 
     The single place a bot takes its account: ``tasks.account.hold_account`` (an OS lock per account
     that a killed process releases, then the strict Prefect limit ``account-<key>``). A run that finds
-    the account busy logs that it waits and for which run.
+    the account busy logs that it waits and for which run. ``venues``: the venue accounts a live run
+    trades (``tasks.account.venue_accounts``), OS-locked too, so two pairs never share one.
     """
     name = account_limit_name(account_key)
     if _slot_busy(name):
         held_by = ", ".join(_holders(account_key)) or "another run"
         logger.info("account %s is busy: waiting up to %.0f s for %s", account_key, timeout, held_by)
     with hold_accounts([account_key], {"run_id": run_id, "flow_run_id": str(flow_run.id) if flow_run.id else None},
-                       timeout=timeout, logger=logger):
+                       timeout=timeout, logger=logger, venue_accounts=venues):
         _mark_holder(account_key)
         logger.info("account %s locked for run %s", account_key, run_id)
         yield
@@ -321,7 +323,8 @@ def _run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutc
     bot = strategy.name
     account_key: str = params.account_key  # type: ignore[attr-defined]
     try:
-        with hold_account(account_key, run_id, params.lock_timeout, logger):  # type: ignore[attr-defined]
+        with hold_account(account_key, run_id, params.lock_timeout, logger,  # type: ignore[attr-defined]
+                          venue_accounts(params.venue_mode, strategy.venues)):  # type: ignore[attr-defined]
             session = open_venues(params.venue_mode, strategy.venues, (strategy.symbol,),  # type: ignore[attr-defined]
                                   seed=params.seed, settings=settings, sim_clock=params.sim_clock,  # type: ignore
                                   fees=dict(fees or {}), replay=replay,

@@ -92,3 +92,25 @@ def test_a_bot_killed_with_kill_9_leaves_its_account_usable_at_once(data_dir: Pa
     assert state.is_completed(), state.message
     assert time.monotonic() - t0 < 60
     assert slots() == 0
+
+
+def test_two_live_pairs_never_share_a_venue_account(data_dir: Path, prefect_harness: None) -> None:
+    """paradex+grvt and backpack+grvt are different bot accounts (two Prefect limits) but one GRVT
+    account: while the first trades live, the second is refused naming the GRVT account, before it
+    asks Prefect for anything. A simulated run trades its own world and locks no venue account."""
+    from tasks.account import AccountBusy, hold_account, venue_accounts
+
+    assert venue_accounts("sim", ["paradex", "grvt"]) == []
+    first, second = "live-paradex-grvt", "live-backpack-grvt"
+    for key in (first, second):
+        ensure_account_limit(account_limit_name(key))
+    with hold_account([first], {"run_id": "run-A"}, data_dir=data_dir,
+                      venue_accounts=venue_accounts("live", ["paradex", "grvt"])):
+        with pytest.raises(AccountBusy) as busy, hold_account(
+                [second], {"run_id": "run-B"}, data_dir=data_dir, timeout=0,
+                venue_accounts=venue_accounts("live", ["backpack", "grvt"])):
+            pytest.fail("a second live bot took the GRVT account")
+        assert busy.value.account == "live-venue-grvt" and "run-A" in str(busy.value)
+    with hold_account([second], {"run_id": "run-B"}, data_dir=data_dir, timeout=0,
+                      venue_accounts=venue_accounts("live", ["backpack", "grvt"])):
+        pass  # free again once the first run ends
