@@ -18,6 +18,8 @@ export UV_PYTHON := $(PYTHON)
 export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_CONCURRENCY_LEASE_STORAGE := prefect.server.concurrency.lease_storage.filesystem
+# a temporary Prefect server's first start migrates its database (~30 s on a busy machine; Prefect waits 20 s)
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 300
 
 .PHONY: install demo test lint sql bench bench-venues serve stop clean help
 
@@ -61,6 +63,7 @@ sql: install  ## open the warehouse (published snapshot, read-only) in the duckd
 
 bench: install  ## print the benchmark figures
 	$(BIN)/python bench/sim_throughput.py
+	$(BIN)/python bench/replay.py
 
 bench-venues: install  ## per-order and per-message overhead of every venue adapter, against its fake
 	$(BIN)/python bench/adapters.py

@@ -14,6 +14,14 @@ simulated market on loopback:
 Everything shares one event loop and the machine's cores with the fake and its market simulation,
 so p99 carries the machine's noise; run it on a quiet machine for figures to compare.
 
+Where the time goes (what the figures showed when this was written): Paradex is the slowest per
+order. paradex-py's REST client is synchronous, so every request hops to a worker thread, and the
+venue answers a new order NEW, so the adapter reads it back until the engine has ruled (its fake
+also verifies a Stark signature per order, which is most of the fake's own time); signing itself
+is ~1 ms since the typed-data hash runs on fast_stark_crypto. GRVT answers PENDING and is read
+back too; its EIP-712 signing is a few times the bare secp256k1 signature. Backpack answers an
+order with its final state in one signed request; what remains is httpx and the shared event loop.
+
     .venv/bin/python bench/adapters.py [--orders 200] [--messages 20000] [--venues paradex,grvt]
 """
 
@@ -68,7 +76,8 @@ async def bench_venue(name: str, orders: int, messages: int) -> tuple[list[list[
     try:
         await venue.start()
         ins = await venue.instrument(SYMBOL)
-        size = ins.round_size(max(ins.min_size, ins.min_notional * 2 / (await venue.bbo(SYMBOL)).bid)) + ins.lot
+        notional = max(ins.min_notional, Decimal(20)) * 2  # some venues publish no minimum notional but enforce one
+        size = ins.round_size(max(ins.min_size, notional / (await venue.bbo(SYMBOL)).bid)) + ins.lot
         n = 0
 
         async def trade() -> None:

@@ -25,8 +25,8 @@ def _options_help() -> str:
 
 
 def parse_options(args: list[str]) -> dict[str, Any]:
-    """``--key value`` / ``--key=value`` pairs into AgentParams fields (plus ``lock_timeout``)."""
-    known = {*AgentParams.model_fields, "lock_timeout"}
+    """``--key value`` / ``--key=value`` pairs into AgentParams fields."""
+    known = set(AgentParams.model_fields)
     out: dict[str, Any] = {}
     i = 0
     while i < len(args):
@@ -51,9 +51,7 @@ def parse_options(args: list[str]) -> dict[str, Any]:
 def agent_cmd(ctx: typer.Context) -> None:
     """Run the LLM agent (a Prefect flow run) on one account and print its summary."""
     try:
-        opts = parse_options(list(ctx.args))
-        lock_timeout = float(opts.pop("lock_timeout", 600))
-        params = AgentParams(**opts)
+        params = AgentParams(**parse_options(list(ctx.args)))
     except typer.BadParameter as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -67,7 +65,7 @@ def agent_cmd(ctx: typer.Context) -> None:
     from flows.agent import AgentStopped, account_limit_name, agent_flow
 
     ensure_account_limit(account_limit_name(params))
-    state = agent_flow(params=params, lock_timeout=lock_timeout, return_state=True)
+    state = agent_flow(params=params, return_state=True)
     data = state.result(raise_on_failure=False)
     if isinstance(data, AgentStopped):
         data = data.summary

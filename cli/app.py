@@ -8,7 +8,8 @@ from cli.agent import AGENT_CONTEXT, agent_cmd
 from cli.demo import demo
 from cli.grid import grid_cmd
 from cli.hedge import hedge_cmd
-from cli.intel import insights_cmd, review_cmd, sentiment_cmd
+from cli.intel import fake_intel_cmd, insights_cmd, review_cmd, sentiment_cmd
+from cli.report import report_cmd
 from cli.serve import serve_cmd, stop_cmd
 from cli.sim import sim_app
 from cli.venues import fake_venue_app, positions_app, venues_app
@@ -30,13 +31,21 @@ app.command("demo")(demo)
 app.command("sentiment")(sentiment_cmd)
 app.command("insights")(insights_cmd)
 app.command("review")(review_cmd)
+app.command("fake-intel")(fake_intel_cmd)
+app.command("report")(report_cmd)
 
 
 def main() -> None:
     """Settings are read first: a malformed one is one line naming it (exit 2), not a traceback."""
+    import os
+
     from core.errors import ConfigError
     from core.settings import get_settings
     from exchanges.settings import get_settings as get_venue_settings
+    from server.flow_api import STARTUP_ENV, STARTUP_TIMEOUT_S
+
+    # any temporary server Prefect itself starts waits as long as ours (a first start migrates ~30 s)
+    os.environ.setdefault(STARTUP_ENV, str(int(STARTUP_TIMEOUT_S)))
 
     try:
         get_settings()

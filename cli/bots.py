@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from cli.strict import decimal_arg, float_arg, int_arg
 from core.errors import ConfigError
 from render.tables import text_table
+from server.flow_api import ServerUnavailable
 
 
 def _choices(annotation: Any) -> list[str]:
@@ -104,17 +105,20 @@ def run_flow(flow: Any, model: type[BaseModel], values: dict[str, Any],
              check: Callable[[Any], None] | None = None) -> tuple[str, str, dict[str, Any] | None]:
     """Validate ``values`` with the model (and ``check``), make sure the account lock exists, run the flow.
 
-    Raises ``ValidationError`` or ``ConfigError`` for bad values (nothing started). Returns (status,
-    message, summary).
+    Raises ``ValidationError`` or ``ConfigError`` for bad values, ``ServerUnavailable`` when no Prefect
+    API can be reached or started (nothing started either way). Returns (status, message, summary).
     """
+    from core.settings import get_settings
+    from server.flow_api import flow_api
     from tasks.botrun import ensure_account_limit, result_of
 
     given = {k: v for k, v in values.items() if v is not None and v != []}
     cfg = model(**given)
     if check is not None:
         check(cfg)
-    ensure_account_limit(cfg.account_key)  # type: ignore[attr-defined]
-    state = flow(**cfg.model_dump(), return_state=True)
+    with flow_api(get_settings().data_dir):  # the local server when it runs, else a temporary one
+        ensure_account_limit(cfg.account_key)  # type: ignore[attr-defined]
+        state = flow(**cfg.model_dump(), return_state=True)
     return result_of(state)
 
 
@@ -131,6 +135,9 @@ def bot_command(load_flow: Callable[[], Any], model: type[BaseModel], name: str,
         except ConfigError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
+        except ServerUnavailable as exc:
+            typer.echo(f"error: {exc}; no order was sent", err=True)
+            raise typer.Exit(1) from None
         if summary:
             print_summary(summary)
         typer.echo(f"\n{status}: {message}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from render.tables import text_table
+from server.flow_api import ServerUnavailable
 
 EDGE_BY_KIND = """
 SELECT kind, count(*) AS cycles, round(avg(CAST(edge_bps AS DOUBLE)), 3) AS avg_edge_bps,
@@ -22,13 +23,19 @@ def demo(seed: Annotated[int, typer.Option(help="simulation seed")] = 7) -> None
     maker/maker) as a Prefect flow run, then its summary and edge by cycle kind from the warehouse."""
     from cli.bots import print_summary
     from cli.hedge import run_hedge
+    from exchanges import registry
     from warehouse.query import df
 
-    typer.echo("Running the hedge flow on the simulator: paradex primary, grvt hedge, SOL 0.1 x 10 iterations, "
+    primary, hedge = registry.default("primary"), registry.default("hedge")
+    typer.echo(f"Running the hedge flow on the simulator: {primary} primary, {hedge} hedge, SOL 0.1 x 10 iterations, "
                "bbo_minus_1 on both legs ...")
-    status, message, summary = run_hedge(dict(primary="paradex", hedge="grvt", ticker="SOL", size=Decimal("0.1"),
-                                              iterations=10, primary_mode="bbo_minus_1", hedge_mode="bbo_minus_1",
-                                              seed=seed))
+    try:
+        status, message, summary = run_hedge(dict(primary=primary, hedge=hedge, ticker="SOL", size=Decimal("0.1"),
+                                                  iterations=10, primary_mode="bbo_minus_1",
+                                                  hedge_mode="bbo_minus_1", seed=seed))
+    except ServerUnavailable as exc:
+        typer.echo(f"error: {exc}; no order was sent", err=True)
+        raise typer.Exit(1) from None
     if summary is None:
         typer.echo(f"{status}: {message}", err=True)
         raise typer.Exit(1)

@@ -90,3 +90,43 @@ def review_cmd() -> None:
         typer.echo(f"error: {out['error']}", err=True)
     if out["insights_version"]:
         typer.echo(f"shared insights {out['insights_version']} -> {settings.insights_path}")
+
+
+def fake_intel_cmd(
+    port: int = typer.Option(0, help="port of the LLM endpoint (0: any free port); sentiment on the next free one"),
+) -> None:
+    """Serve a loopback OpenAI-compatible endpoint and the sentiment sources (offline demos), until Ctrl-C.
+
+    Prints the settings that point perpflow at them. The fake LLM answers every review with an empty,
+    valid recommendation list; the sources serve fear & greed 40 and fixed long/short ratios.
+    """
+    import asyncio
+    import contextlib
+    import signal
+
+    from tasks.fakes.llm import FakeLlm
+    from tasks.fakes.sentiment import FakeSentiment
+
+    async def main() -> None:
+        llm = FakeLlm(models=("qwen-plus",), responder=lambda body: {
+            "summary": "fake reviewer: nothing to change", "recommendations": []})
+        sources = FakeSentiment()
+        await llm.start(port=port)
+        await sources.start()
+        typer.echo(f"PERPFLOW_LLM__BASE_URL={llm.base_url}")
+        typer.echo("PERPFLOW_LLM__MODEL=qwen-plus")
+        typer.echo(f"PERPFLOW_SENTIMENT__FEAR_GREED_URL={sources.fear_greed_url}")
+        typer.echo(f"PERPFLOW_SENTIMENT__LONG_SHORT_URL={sources.long_short_url}")
+        typer.echo("serving; Ctrl-C to stop", err=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # explicit: a background job starts with SIGINT ignored
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await llm.stop()
+            await sources.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -8,7 +8,11 @@ from typing import Annotated
 
 import typer
 
+from exchanges import registry
 from render.tables import text_table
+
+DEFAULT_HEDGE = registry.default("hedge")  # the venue whose executable size matters most
+HEDGE_PAIR = f"{registry.default('primary')},{DEFAULT_HEDGE}"  # the hedge bot's default pair
 
 sim_app = typer.Typer(help="The embedded exchange simulator.", no_args_is_help=True)
 
@@ -51,7 +55,7 @@ def sim_report(venues: list[str], symbol: str, seconds: float, orders: int, seed
 
 @sim_app.command("report")
 def sim_report_cmd(
-    venues: Annotated[str, typer.Option(help="comma-separated simulated venues")] = "paradex,grvt",
+    venues: Annotated[str, typer.Option(help="comma-separated simulated venues")] = HEDGE_PAIR,
     symbol: Annotated[str, typer.Option(help="SOL, ETH or BTC")] = "ETH",
     seconds: Annotated[float, typer.Option(help="virtual seconds of book sampling per venue")] = 300,
     orders: Annotated[int, typer.Option(help="market orders per size")] = 20,
@@ -120,7 +124,7 @@ def sim_calibrate_cmd(
 @sim_app.command("record")
 def sim_record_cmd(
     out: Annotated[Path, typer.Option(help="replay file to write (.jsonl or .jsonl.gz)")],
-    venue: Annotated[str, typer.Option()] = "grvt",
+    venue: Annotated[str, typer.Option()] = DEFAULT_HEDGE,
     symbol: Annotated[str, typer.Option()] = "ETH",
     minutes: Annotated[float, typer.Option(help="minutes of market to record")] = 5,
     seed: Annotated[int, typer.Option()] = 7,

@@ -14,6 +14,10 @@ class PerpflowError(Exception):
     """Base of every error perpflow raises on purpose."""
 
 
+class RecordError(PerpflowError):
+    """A run's record (its journal) cannot take any more: the bot must stop adding risk."""
+
+
 class ConfigError(PerpflowError, ValueError):
     """Invalid configuration or parameters; raised before any order is sent."""
 

@@ -90,9 +90,12 @@ class Blackout(_Model):
 
 
 class CalibrationBucket(_Model):
+    """Stated confidence in [lo, hi) (the last bucket includes 1.0) → realised win rate of those trades."""
+
     lo: float = Field(ge=0, le=1)
     hi: float = Field(ge=0, le=1)
     n: int = Field(ge=0)
+    wins: int = Field(ge=0)
     win_rate: float = Field(ge=0, le=1)
     lower: float = Field(ge=0, le=1)
     upper: float = Field(ge=0, le=1)

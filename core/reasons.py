@@ -52,4 +52,5 @@ class Reason(StrEnum):
     CANCELLED_BY_USER = "CANCELLED_BY_USER"
     RUN_COMPLETE = "RUN_COMPLETE"
     RESTART_RECONCILE = "RESTART_RECONCILE"
+    RECORD_FAILED = "RECORD_FAILED"  # the journal cannot record (disk full, I/O error): stop, flatten, exit
     INTERNAL_ERROR = "INTERNAL_ERROR"  # a bug or an unexpected failure: the bot stops and flattens

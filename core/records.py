@@ -1,7 +1,7 @@
 """What bots record, and the ``Recorder`` they record it through.
 
 Bots and runners only know this protocol; ``warehouse.journal.Journal`` implements it with an
-append-only per-run journal, which the loader moves into DuckDB (tables in ARCHITECTURE.md §5).
+append-only per-run journal, which the loader moves into DuckDB (tables in warehouse/schema.py).
 Every record carries ``run_id`` so a journal line is self-describing.
 """
 

@@ -90,17 +90,12 @@ ORDER BY bot, hedge_venue;
 -- Per UTC day and run mode: runs, volume, net PnL, fees and cost per $1M. Read "today" for one mode
 -- (WHERE mode = 'live'): backtests (mode 'backtest', clock 'virtual') run on simulated timestamps and
 -- paper runs trade the simulator; neither belongs in a live day's figures.
-WITH f AS (SELECT run_id, sum(notional) AS volume FROM fills GROUP BY run_id),
-     c AS (SELECT run_id, sum(CAST(pnl AS DOUBLE)) AS net_pnl, sum(CAST(fees AS DOUBLE)) AS fees
-           FROM cycles GROUP BY run_id)
-SELECT CAST(r.started AS DATE) AS day, r.mode, r.clock, count(*) AS runs,
-       round(sum(coalesce(f.volume, 0)), 2) AS volume,
-       round(sum(coalesce(c.net_pnl, 0)), 6) AS net_pnl,
-       round(sum(coalesce(c.fees, 0)), 6) AS fees,
-       round(-sum(c.net_pnl) / nullif(sum(f.volume), 0) * 1e6, 4) AS cost_per_1m
-FROM runs r LEFT JOIN f USING (run_id) LEFT JOIN c USING (run_id)
-GROUP BY day, r.mode, r.clock
-ORDER BY day, r.mode;
+SELECT CAST(started AS DATE) AS day, mode, clock, count(*) AS runs, round(sum(volume), 2) AS volume,
+       round(sum(net_pnl), 6) AS net_pnl, round(sum(fees), 6) AS fees,
+       round(-sum(net_pnl) / nullif(sum(volume), 0) * 1e6, 4) AS cost_per_1m
+FROM run_totals
+GROUP BY day, mode, clock
+ORDER BY day, mode;
 
 -- name: losing_cycles
 -- Every cycle that lost money or whose hedge failed, and why: its edge against its fees, why its

@@ -42,6 +42,14 @@ def names(*, role: str | None = None, live: bool = False, fake: bool = False) ->
                  and (not fake or s.fake))
 
 
+def default(role: str) -> str:
+    """The venue a run uses for ``role`` when it names none (the venue whose spec says so)."""
+    found = [s.name for s in specs() if role in s.defaults]
+    if len(found) != 1:
+        raise ConfigError("venue", f"no single default venue for role {role!r} (found {found or 'none'})")
+    return found[0]
+
+
 def get(name: str, *, field: str = "venue", live: bool = False, fake: bool = False) -> VenueSpec:
     """The spec of ``name``; an unknown name (or one without the asked-for part) is a ``ConfigError``
     on ``field`` listing the allowed names."""

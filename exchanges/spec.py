@@ -78,7 +78,9 @@ class VenueSpec:
     """One venue: its name, settings model, live adapter factory and protocol fake factory.
 
     - ``symbol_format``: e.g. ``"{base}-USD-PERP"``; ``exchanges.symbols`` maps both ways with it.
-    - ``roles``: what the hedge bot may use it as ("primary": posts maker orders; "hedge": hedges).
+    - ``roles``: what a bot may use it as ("primary": the hedge bot's maker venue; "hedge": where it
+      hedges; "grid": the grid market maker's venue; "agent": an LLM agent's venue); ``defaults``: the
+      roles it fills when a run names none.
     - ``chunked_close``: its displayed book is mostly not executable, so closes go in chunks no
       larger than what really executed recently.
     - ``adapter(settings, clock)``: the live adapter (None: simulator profile only).
@@ -95,6 +97,7 @@ class VenueSpec:
     settings: type[BaseModel]
     symbol_format: str  # the venue's perpetual market name, "{base}" the user's symbol (SOL, ETH)
     roles: frozenset[str] = frozenset()
+    defaults: frozenset[str] = frozenset()  # the roles it fills when a run names no venue for them
     chunked_close: bool = False
     adapter: Callable[[Any, Clock], Venue] | None = None
     check: Callable[[Any], None] = lambda s: None

@@ -20,7 +20,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 
+from core.errors import ConfigError
 from core.settings import get_settings
+from exchanges import registry
 from exchanges.connect import VenueSession, open_venues
 from render.tables import markdown_table
 from strategies.agent.adviser import Ask
@@ -28,7 +30,7 @@ from strategies.agent.params import AgentParams
 from strategies.agent.session import AgentSession
 from strategies.preflight import PreTradeError
 from tasks.account import AccountBusy, hold_account, limit_name
-from tasks.agent import llm_ask, policy_ask
+from tasks.agent import InsightsFeed, llm_ask, policy_ask
 from tasks.agent_report import agent_summary, summary_rows
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
@@ -45,14 +47,9 @@ class AgentStopped(Exception):
         self.summary = summary
 
 
-def account_key(params: AgentParams) -> str:
-    """The agent's account: one bot per account (``<venue_mode>-<venue>``)."""
-    return f"{params.venue_mode}-{params.venue}"
-
-
 def account_limit_name(params: AgentParams) -> str:
     """One bot per account: the strict Prefect global concurrency limit of the agent's account."""
-    return limit_name(account_key(params))
+    return limit_name(params.account_key)
 
 
 def choose_ask(params: AgentParams) -> tuple[Ask, str]:
@@ -65,11 +62,17 @@ def choose_ask(params: AgentParams) -> tuple[Ask, str]:
     return policy_ask(name), f"deterministic '{name}' policy ({why})"
 
 
-@task(name="pre-trade validation", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE,
-      retry_condition_fn=lambda task, run, state: not isinstance(state.result(raise_on_failure=False), PreTradeError))
+@task(name="pre-trade validation", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def agent_preflight(session: VenueSession, agent: AgentSession) -> dict[str, Any]:
-    """Read the venue for every symbol and refuse the run before any order if it cannot carry it."""
-    return session.clock.run(agent.preflight)
+    """Read the venue for every symbol and let the run be refused before any order.
+
+    A refusal is an answer, not a failure of this task: it comes back as ``{"refused": reasons}``
+    (no traceback, no retry); a venue that does not answer is retried.
+    """
+    try:
+        return {"checks": session.clock.run(agent.preflight)}
+    except PreTradeError as exc:
+        return {"refused": str(exc)}
 
 
 def _progress(agent: AgentSession) -> Any:
@@ -90,12 +93,11 @@ def _progress(agent: AgentSession) -> Any:
 
 @flow(name="agent", description="LLM-advised directional bot on one account: allowed actions in code, one adviser "
                                 "call per interval, exits by rules, shared insights.", log_prints=False)
-def agent_flow(params: AgentParams = AgentParams(), lock_timeout: float = 600.0) -> dict[str, Any] | State:  # noqa: B008
+def agent_flow(params: AgentParams = AgentParams()) -> dict[str, Any] | State:  # noqa: B008
     """One agent run.
 
     Args:
-        params: the agent's parameters (venue, symbols, mode, sizes, exit tables, burn, execution)
-        lock_timeout: seconds to wait while another run holds this account's lock
+        params: the agent's parameters (venue, symbols, mode, sizes, exit tables, burn, execution, lock timeout)
     """
     logger = get_run_logger()
     settings = get_settings()
@@ -109,21 +111,33 @@ def agent_flow(params: AgentParams = AgentParams(), lock_timeout: float = 600.0)
         journals[rid] = Journal(rid, settings.journal_dir)
         return journals[rid]
 
+    if params.venue_mode == "live":
+        try:
+            registry.get(params.venue, field="venue", live=True)
+        except ConfigError as exc:  # before the account is even taken: one line, no traceback
+            logger.error("%s", exc)
+            return Failed(message=str(exc), data=AgentStopped(str(exc), {}))
     held = contextlib.ExitStack()  # the account (OS lock + Prefect slot) until the venues are closed
     try:
-        held.enter_context(hold_account([account_key(params)], {"run_id": run_id, "flow_run_id": flow_run.id},
-                                        timeout=lock_timeout, logger=logger))
+        held.enter_context(hold_account([params.account_key], {"run_id": run_id, "flow_run_id": flow_run.id},
+                                        timeout=params.lock_timeout, logger=logger))
     except AccountBusy as busy:  # before any order: one clear line, no traceback
         logger.error("%s", busy)
         return Failed(message=str(busy))
     with held:
-        logger.info("account %s locked for run %s", account_key(params), run_id)
+        logger.info("account %s locked for run %s", params.account_key, run_id)
         session = open_venues(params.venue_mode, (params.venue,), params.symbols, seed=params.seed, settings=settings)
+        own = {f"{run_id}-{s.lower()}" for s in params.symbols}
+        feed = InsightsFeed(settings.insights_path, params.symbols, session.clock.now, own)
         agent = AgentSession(params, run_id, session.venue(params.venue), session.clock, recorder, ask,
-                             flow_run_id=flow_run.id)
+                             outlook=feed.outlook, sentiment=feed.sentiment, flow_run_id=flow_run.id)
         agent.on_decision = _progress(agent)
         try:
-            agent_preflight(session, agent)
+            checks = agent_preflight(session, agent)
+            if "refused" in checks:  # an expected refusal before any order: one line, no traceback
+                logger.error("%s", checks["refused"])
+                return Failed(message=checks["refused"], data=AgentStopped(checks["refused"], {}))
+            logger.info("pre-trade checks passed: %s", checks["checks"])
             result = session.clock.run(agent.run)
         finally:
             session.clock.run(session.close)

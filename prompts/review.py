@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from string import Template
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -117,7 +117,8 @@ def limits_of(model: type[BaseModel], names: tuple[str, ...], tighten: tuple[str
     for name in names:
         lo = hi = None
         lo_open = hi_open = False
-        for m in model.model_fields[name].metadata:
+        info = model.model_fields[name]
+        for m in [*info.metadata, *_nested_metadata(info.annotation)]:
             if isinstance(m, Ge):
                 lo = float(m.ge)  # type: ignore[arg-type]
             elif isinstance(m, Gt):
@@ -130,12 +131,34 @@ def limits_of(model: type[BaseModel], names: tuple[str, ...], tighten: tuple[str
     return out
 
 
+def _nested_metadata(annotation: Any) -> list[Any]:
+    """Constraints inside ``Annotated[...]`` types, also under ``X | None`` (pydantic keeps them there)."""
+    out: list[Any] = []
+    for m in getattr(annotation, "__metadata__", ()):
+        out += [*getattr(m, "metadata", []), m]
+    for arg in get_args(annotation):
+        if arg is not type(None) and not isinstance(arg, str | int | float):
+            out += _nested_metadata(arg)
+    return out
+
+
 def adjustable() -> dict[str, dict[str, ParamLimit]]:
-    """Per bot, the parameters a review may change and their hard limits (other bots add theirs here)."""
+    """Per bot, the parameters a review may change and their hard limits (a new bot adds its own here).
+    Sizes and loss limits may only tighten: a review never adds risk."""
+    from strategies.agent.params import AgentParams
+    from strategies.grid.params import GridParams
     from strategies.hedge.config import HedgeConfig
 
-    return {"hedge": limits_of(HedgeConfig, ("min_spread_bps", "hedge_timeout", "reprice_bps", "adverse_move_bps",
-                                             "stale_after", "daily_loss_limit"), tighten=("daily_loss_limit",))}
+    return {
+        "hedge": limits_of(HedgeConfig, ("min_spread_bps", "hedge_timeout", "reprice_bps", "adverse_move_bps",
+                                         "stale_after", "daily_loss_limit"), tighten=("daily_loss_limit",)),
+        "grid": limits_of(GridParams, ("half_spread_bps", "spacing_bps", "skew_bps", "momentum_enter_z",
+                                       "max_order_age_s", "max_position", "daily_loss_limit"),
+                          tighten=("max_position", "daily_loss_limit")),
+        "agent": limits_of(AgentParams, ("min_confidence", "stop_loss_pct", "take_profit_pct", "max_hold_h",
+                                         "size_usd", "max_open_positions", "daily_loss_limit_usd"),
+                           tighten=("size_usd", "max_open_positions", "daily_loss_limit_usd")),
+    }
 
 
 # --- bounds beyond the schema ------------------------------------------------------------------------------

@@ -37,9 +37,11 @@ def _size(value: Any) -> str:
 
 
 def taker_reasons(row: Mapping[str, Any]) -> str:
-    parts = [(row.get("taker_adverse_cycles") or 0, "adverse move"), (row.get("taker_timeout_cycles") or 0, "timeout"),
-             (row.get("taker_after_failure_cycles") or 0, "after a failed hedge")]
-    said = [f"{n} on {what}" if what != "after a failed hedge" else f"{n} {what}" for n, what in parts if n]
+    parts = [(row.get("taker_adverse_cycles") or 0, "on adverse move"),
+             (row.get("taker_timeout_cycles") or 0, "on timeout"),
+             (row.get("taker_after_failure_cycles") or 0, "after a failed hedge"),
+             (row.get("taker_by_mode_cycles") or 0, "as configured (hedge mode market)")]
+    said = [f"{n} {what}" for n, what in parts if n]
     return ("cycles: " + ", ".join(said)) if said else "never"
 
 
@@ -56,6 +58,7 @@ def summary_rows(row: Mapping[str, Any], venues: Sequence[Mapping[str, Any]]) ->
         ("volume", f"{_n(row['volume'], 2)} USD ({by_venue})"),
         ("gross PnL", f"{_n(row['gross_pnl'], sign=True)} USD"),
         ("fees", f"{_n(row['fees'])} USD"),
+        ("funding paid", f"{_n(row.get('funding'), sign=True)} USD"),
         ("net PnL", f"{_n(row['net_pnl'], sign=True)} USD ({_n(row['pnl_pct'], sign=True)}% of volume)"),
         ("net PnL of cycles / outside cycles", f"{_n(row['cycles_pnl'], sign=True)} / "
                                                f"{_n(row['other_pnl'], sign=True)} USD (flatten, open positions)"),

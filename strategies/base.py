@@ -105,6 +105,7 @@ class Finish:
     status: str  # COMPLETED | FAILED | CANCELLED
     reason: str
     code: Reason | None = None
+    note: str = ""  # what the halt's risk event says (default: ``reason``)
 
 
 Intent = PlaceLimit | PlaceMarket | Cancel | Lookup | Flatten | Record | Finish

@@ -151,9 +151,12 @@ class Kernel:
 
     # --- lifecycle -------------------------------------------------------------------------------
     def start(self, now: float, positions: Mapping[str, Decimal]) -> list[Intent]:
-        """Begin from the venues' positions, read (and confirmed) by the runner."""
+        """Begin from the venues' positions, read (and confirmed) by the runner. A run stopped before it
+        began (a cancel while it was starting) does not begin."""
         self.now = now
         self.ledger.reset(positions, now)
+        if self.mode != "idle":
+            return []
         for v, x in self.ledger.positions().items():
             if x and v in self.bbos:
                 self.guard.daily.adopt(v, x, self.bbos[v].mid)
@@ -213,7 +216,7 @@ class Kernel:
             return []
         code = it.code or (Reason.RUN_COMPLETE if it.status == "COMPLETED" else Reason.REJECTED)
         cancels = self._cancel_all()
-        self.guard.move(TradingState.HALTED, code, self.now, it.reason)
+        self.guard.move(TradingState.HALTED, code, self.now, it.note or it.reason)
         if cancels or self.table.open():
             self.mode = "stopping"
             self._stop_status = (it.status, code, it.reason)

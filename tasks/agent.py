@@ -11,14 +11,19 @@ the offline demo) through the same validation.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from core.insights import SharedInsights, load_insights
 from core.settings import LlmSettings
 from strategies.agent.adviser import Ask, AskOutcome, Check, Message, local_ask
 from strategies.agent.decision import Decision
+from strategies.agent.desk import Outlook
+from strategies.agent.outlook import outlook_from, sentiment_from
 from strategies.agent.policies import POLICIES
 from tasks.llm import LlmAnswer, LlmClient, LlmError, transient_only
 
@@ -56,3 +61,21 @@ def policy_ask(name: str) -> Ask:
         return local_ask(POLICIES[name])
     except KeyError:
         raise ValueError(f"policy: {name!r}; allowed: {', '.join(POLICIES)}") from None
+
+
+class InsightsFeed:
+    """The shared insights as the agent session reads them: the exported file, read once per
+    decision (the outlook first, then the sentiment of the same read). A missing or corrupt file
+    is "no insights" (logged by the reader): the agent's own rules still apply."""
+
+    def __init__(self, path: Path, symbols: Collection[str], now: Callable[[], float],
+                 own_run_ids: Collection[str]) -> None:
+        self.path, self.symbols, self.now, self.own = path, tuple(symbols), now, set(own_run_ids)
+        self.last: SharedInsights | None = None
+
+    def outlook(self) -> Outlook:
+        self.last = load_insights(self.path)
+        return outlook_from(self.last, symbols=self.symbols, now=self.now(), own_run_ids=self.own)
+
+    def sentiment(self) -> dict[str, Any] | None:
+        return sentiment_from(self.last or load_insights(self.path), self.symbols)

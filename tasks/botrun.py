@@ -17,6 +17,7 @@ import contextlib
 import contextvars
 import inspect
 import logging
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -38,12 +39,14 @@ from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import BaseModel, Field, ValidationError
 
 from core.errors import PerpflowError
+from core.reasons import Reason
 from core.settings import get_settings
 from exchanges.connect import VenueSession, open_venues
 from render.tables import markdown_table
 from strategies.base import Record, Strategy
 from strategies.preflight import PreTradeError
 from strategies.runtime.data_end import run_until_data_ends
+from strategies.runtime.recorder_guard import GuardedRecorder
 from strategies.runtime.runner import Runner, RunOutcome
 from tasks.account import AccountBusy, limit_name
 from tasks.account import hold_account as hold_accounts
@@ -275,6 +278,44 @@ def run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutco
     """
     logging.getLogger("perpflow").setLevel(logging.INFO)  # Prefect drops records below the logger's level
     logger = get_run_logger()
+    cancel = _CancelIsAStop(logger)
+    with cancel:
+        return _run_bot(params, strategy, summarize, logger, cancel, fees, replay, view)
+
+
+class _CancelIsAStop:
+    """While a bot flow runs, SIGTERM (Prefect cancelling the run, ``make stop``) is a request to
+    stop, never an exception: before trading the run ends Cancelled having sent nothing; while it
+    trades the runner's own handler stops it cleanly (orders cancelled, then flatten or leave);
+    after, the run finishes recording. So a cancel ends Cancelled with its summary and no traceback."""
+
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+        self.requested = False
+        self.runner: Runner | None = None
+        self._previous: Any = None
+
+    def _on_term(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        if self.runner is not None:
+            self.runner.cancel_requested = True
+        self.logger.warning("cancel requested: stopping the run (no new order)")
+
+    def __enter__(self) -> _CancelIsAStop:
+        try:
+            self._previous = signal.signal(signal.SIGTERM, self._on_term)
+        except ValueError:  # not the main thread: Prefect's own handling stays
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def _run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutcome, Strategy], Summary],
+             logger: Any, cancel: _CancelIsAStop, fees: Mapping[str, Any] | None, replay: Any,
+             view: Callable[[Runner], str] | None = None) -> Any:
     settings = get_settings()
     run_id = str(flow_run.id or uuid.uuid4())
     bot = strategy.name
@@ -285,15 +326,21 @@ def run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutco
                                   seed=params.seed, settings=settings, sim_clock=params.sim_clock,  # type: ignore
                                   fees=dict(fees or {}), replay=replay,
                                   regime=getattr(params, "sim_regime", "base"))
-            journal = Journal(run_id, settings.journal_dir)
+            journal = GuardedRecorder(Journal(run_id, settings.journal_dir))  # a journal that fails stops the bot
             reporter = _Reporter(bot, strategy.symbol, view)
             runner = Runner(strategy, run_id, [session.venue(v) for v in strategy.venues], journal, session.clock,
                             flow_run_id=str(flow_run.id) if flow_run.id else None, on_record=reporter)
+            cancel.runner = runner
+            journal.on_failure = runner.fail
             try:
                 checks = pre_trade_validation(session, runner)
                 if "refused" in checks:
                     return _refused(logger, checks["refused"])
                 logger.info("pre-trade checks passed: %s", checks["checks"])
+                if cancel.requested:
+                    reason = f"{Reason.CANCELLED_BY_USER}: cancelled before trading began; no order was sent"
+                    logger.info("%s", reason)
+                    return Cancelled(message=reason, data=BotStopped(reason, {}))
                 outcome = session.clock.run(lambda: run_until_data_ends(runner, session.data_end))
             finally:
                 session.clock.run(session.close)

@@ -265,7 +265,8 @@ def calibration(outcomes: list[Outcome], level: float) -> list[CalibrationBucket
             continue
         wins = sum(o.won for o in at)
         wl, wh = wilson(wins, len(at), level)
-        out.append(CalibrationBucket(lo=lo, hi=hi, n=len(at), win_rate=wins / len(at), lower=wl, upper=wh))
+        out.append(CalibrationBucket(lo=lo, hi=hi, n=len(at), wins=wins, win_rate=wins / len(at), lower=wl,
+                                      upper=wh))
     return out
 
 

@@ -1,7 +1,7 @@
 """Prefect tasks the scheduled flows share: write their records to a journal of their own run, load
 the warehouse.
 
-The loader stays the warehouse's only writer (ARCHITECTURE.md §5): a flow appends its rows to
+The loader stays the warehouse's only writer (docs/architecture.md): a flow appends its rows to
 ``data/journal/<run_id>.jsonl`` (fsynced before the task returns), then loads. A load that fails
 loses nothing: the journal keeps the rows and the next load (scheduled every 15 minutes) picks
 them up.

@@ -75,3 +75,11 @@ def test_an_agent_run_records_decisions_and_trades_and_summarises_them_by_sql(
     assert {"agent-summary", "agent-progress", "agent-combos"} <= set(found)
     assert f"| trades | {s['trades']} |" in found["agent-summary"].data
     assert "Last decision" in found["agent-progress"].data
+
+
+def test_a_live_run_on_a_venue_without_an_adapter_is_refused_naming_it(
+        env: tuple[Path, FakeLlm], prefect_harness: None) -> None:
+    state = agent_flow(params=AgentParams(venue="hibachi", venue_mode="live"), return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith("venue: 'hibachi' is not a venue with a live adapter; allowed: ")
+    assert not (env[0] / "journal").exists() or not list((env[0] / "journal").glob("*.jsonl"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from types import SimpleNamespace
 
 from core.clock import VirtualClock
 from core.records import MemoryRecorder
@@ -60,3 +61,17 @@ def test_a_decision_trades_through_the_kernel_and_the_rules_close_it() -> None:
     # every market view the adviser saw was from before its decision time
     for x in asked:
         assert all(m["ts"] <= x["decision_time"] for m in x["markets"])
+
+
+def test_a_size_the_venue_cannot_take_is_refused_before_any_order() -> None:
+    from flows.agent import agent_preflight
+
+    params = AgentParams(venue="extended", symbols=("BTC",), size_usd=5, max_size_usd=5, max_total_usd=5)
+    clock = VirtualClock()
+    world = SimWorld(venues=("extended",), symbols=("BTC",), seed=1, clock=clock)
+    session = AgentSession(params, "agent-t2", world.venue("extended"), clock, lambda _: MemoryRecorder(),
+                           local_ask(lambda m: "{}"))
+
+    out = agent_preflight.fn(SimpleNamespace(clock=clock), session)  # the task needs the session's clock only
+    assert "refused" in out and "max_size_usd: 5 USD is below the smallest BTC order on extended" in out["refused"]
+    assert all(r.kernel is None for r in session.runners.values())  # no runner started: nothing was sent

@@ -160,3 +160,46 @@ def test_a_run_waiting_for_a_busy_account_says_so_then_gives_up_cleanly(data_dir
     logged = "\n".join(log.message for log in api_logs(state.state_details.flow_run_id))
     assert f"account {key} is busy: waiting up to 1 s for another run" in logged
     assert "Traceback" not in out.text, out.text
+
+
+def test_a_cancelled_run_ends_cancelled_with_its_summary_and_no_traceback(data_dir: Path,
+                                                                          prefect_harness: None) -> None:
+    """SIGTERM (what Prefect's worker sends to cancel a run) while the bot trades: orders cancelled,
+    both venues flattened, the run Cancelled with its summary; no ERROR line, no traceback, and the
+    hedge the stop withdrew is not a hedge failure."""
+    import json
+    import os
+    import signal
+
+    from flows.hedge import hedge_flow
+
+    ensure_account_limit(HedgeConfig().account_key)
+    journal = data_dir / "journal"
+
+    def cancel_once_trading() -> None:
+        for _ in range(1200):
+            for path in journal.glob("*.jsonl") if journal.exists() else []:
+                if any(json.loads(line).get("kind") == "cycle" for line in path.read_text().splitlines()
+                       if line.endswith("}")):
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=cancel_once_trading)
+    killer.start()
+    with console() as out:
+        state = hedge_flow(iterations=1000, build_to=100, sim_clock="real", return_state=True)
+    killer.join()
+    assert state.is_cancelled(), state.message
+    assert state.message.startswith("CANCELLED_BY_USER")
+    summary = state.result(raise_on_failure=False).summary
+    assert summary["rows"] and summary["source"] == "warehouse"  # the summary rides on the state
+    assert "Traceback" not in out.text, out.text
+    assert not [line for line in out.lines if " ERROR " in line], out.text
+    run_id = summary["run_id"]
+    final = df("SELECT venue, arg_max(size, seq) AS size FROM positions WHERE run_id = ? GROUP BY venue", [run_id],
+               path=data_dir / "warehouse.duckdb")
+    assert set(final["size"]) == {0}  # flattened
+    failures = df("SELECT count(*) AS n FROM risk_events WHERE run_id = ? AND check_name = 'hedge'", [run_id],
+                  path=data_dir / "warehouse.duckdb")
+    assert failures["n"][0] == 0

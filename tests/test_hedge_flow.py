@@ -122,3 +122,22 @@ def test_a_second_run_for_the_same_account_waits_for_the_slot_and_never_trades_a
     first_order = df("SELECT min(epoch(ts)) AS t FROM orders WHERE run_id = ?", [run_id],
                      path=data_dir / "warehouse.duckdb")["t"][0]
     assert started >= released[0] and first_order >= released[0]  # nothing before the slot was free
+
+
+def test_a_replayed_market_runs_the_flow_from_the_file_and_completes_when_it_ends(
+        data_dir: Path, prefect_harness: None) -> None:
+    from exchanges.sim.replay import load_replay, record
+    from exchanges.sim.world import SimWorld
+
+    ensure_account_limit(LIMIT)
+    capture = data_dir / "grvt-ETH.jsonl.gz"
+    record(SimWorld(venues=("grvt",), symbols=("ETH",), seed=3, warmup=600), "grvt", "ETH", 120, capture)
+    rp = load_replay(capture)
+    state = hedge_flow(ticker="ETH", size=D("0.01"), iterations=10_000, daily_loss_limit=D(1000),
+                       replay=[f"grvt={capture}"], return_state=True)
+    assert state.is_completed(), state.message
+    assert state.message.startswith("REPLAY_ENDED")
+    summary = state.result()
+    fills = df("SELECT epoch(ts) AS t FROM fills WHERE run_id = ?", [summary["run_id"]],
+               path=data_dir / "warehouse.duckdb")
+    assert len(fills) and rp.start <= fills["t"].min() and fills["t"].max() <= rp.end + 60  # the file's time

@@ -146,7 +146,7 @@ def test_confidence_calibration(tmp_path: Path) -> None:
     cal = {(c.lo, c.hi): c for c in compute(con, S, NOW).calibration}
     assert set(cal) == {(0.6, 0.7), (0.8, 0.9)}
     high = cal[(0.8, 0.9)]
-    assert (high.n, high.win_rate) == (20, 0.45) and high.gap == pytest.approx(-0.4)
+    assert (high.n, high.wins, high.win_rate) == (20, 9, 0.45) and high.gap == pytest.approx(-0.4)
 
 
 def test_active_positions_of_running_bots_and_latest_sentiment(tmp_path: Path) -> None:

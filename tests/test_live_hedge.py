@@ -22,14 +22,15 @@ async def test_a_live_hedge_run_against_both_fakes_ends_flat_with_its_cycles_in_
     cfg = HedgeConfig(ticker="SOL", size=Decimal("0.1"), iterations=2, primary_mode="bbo", hedge_mode="market",
                       venue_mode="live")
     async with FakeVenues(symbols=("SOL",)) as fakes:
-        assert fakes.paradex is not None and fakes.grvt is not None
-        assert fakes.paradex.world is fakes.grvt.world  # one market: both venues price off one fair value
+        assert fakes.server("paradex") is not None and fakes.server("grvt") is not None
+        # one market: both venues price off one fair value
+        assert fakes.server("paradex").world is fakes.server("grvt").world
         result = await run_bot(fakes, cfg, "live-hedge-1", paths)
         assert result.status == "COMPLETED", result.reason
         assert position(fakes, "paradex", "SOL") == 0 and position(fakes, "grvt", "SOL") == 0
         venue_fills = {v: list(fakes.world.exchanges[v].fill_log) for v in ("paradex", "grvt")}
-        requests = list(fakes.paradex.requests)
-        grvt_creates = fakes.grvt.requests["create_order"]
+        requests = list(fakes.server("paradex").requests)
+        grvt_creates = fakes.server("grvt").requests["create_order"]
         secrets = [s.removeprefix('0x') for s in fakes.secrets()]
     assert any(r.startswith("POST /v1/orders") for r in requests) and grvt_creates >= 2  # through the SDKs
     assert [c.kind for c in result.cycles] == ["open", "close"] * 2
@@ -73,8 +74,10 @@ def test_live_adapters_are_registered_and_refuse_missing_credentials_by_name() -
         with pytest.raises(ConfigError) as err:
             open_venues("live", (venue,), ("SOL",), seed=1, settings=settings)
         assert err.value.field == field
-    with pytest.raises(ConfigError, match="live venues: grvt, paradex"):
+    with pytest.raises(ConfigError, match=r"backpack\.api_key: is required"):
         open_venues("live", ("backpack",), ("SOL",), seed=1, settings=full)
+    with pytest.raises(ConfigError, match=f"live venues: {', '.join(registry.names(live=True))}"):
+        open_venues("live", ("hibachi",), ("SOL",), seed=1, settings=full)
 
 
 def test_a_simulator_run_never_imports_a_venue_sdk() -> None:

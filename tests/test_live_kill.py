@@ -47,14 +47,14 @@ def journal_kinds(paths: WarehousePaths) -> list[dict]:
 
 def resting(fakes: FakeVenues, venue: str) -> dict[str, str]:
     """The orders resting on the fake venue that came through its API: wire id -> client id."""
-    fake = fakes.paradex if venue == "paradex" else fakes.grvt
+    fake = fakes.server("paradex") if venue == "paradex" else fakes.server("grvt")
     assert fake is not None
     ex = fake.engine.ex
     return {wire: ex.orders[o.sim_id].client_id for wire, o in fake.engine.orders.items() if o.sim_id in ex.open}
 
 
 def status(fakes: FakeVenues, venue: str, wire_id: str) -> str:
-    fake = fakes.paradex if venue == "paradex" else fakes.grvt
+    fake = fakes.server("paradex") if venue == "paradex" else fakes.server("grvt")
     assert fake is not None
     sim_id = fake.engine.orders[wire_id].sim_id
     return fake.engine.ex.orders[sim_id].status.value
@@ -65,7 +65,7 @@ async def test_a_bot_killed_mid_cycle_is_reconciled_by_the_next_one(tmp_path: Pa
 
     paths = WarehousePaths(tmp_path / "data")
     async with FakeVenues(symbols=("SOL",)) as fakes:
-        assert fakes.paradex is not None and fakes.grvt is not None
+        assert fakes.server("paradex") is not None and fakes.server("grvt") is not None
         thaw = hold_still(fakes)
         env = {**os.environ, **fakes.env(), "PERPFLOW_DATA_DIR": str(paths.data_dir),
                "PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_HOME": str(tmp_path / "prefect")}
@@ -79,7 +79,7 @@ async def test_a_bot_killed_mid_cycle_is_reconciled_by_the_next_one(tmp_path: Pa
                            or proc.returncode is not None, 90, "the bot's primary order")
             assert proc.returncode is None, (await proc.stdout.read()).decode()[-3000:]  # type: ignore[union-attr]
             # someone else's market sell fills our bid (bbo_plus_1: alone at the top of the book)
-            assert fakes.paradex.market_trade("SOL", Side.SELL, SIZE) == SIZE
+            assert fakes.server("paradex").market_trade("SOL", Side.SELL, SIZE) == SIZE
             await wait_for(lambda: bool(resting(fakes, "grvt"))
                            and any(r.get("kind") == "fill" for r in journal_kinds(paths)), 30,
                            "the maker hedge resting on GRVT and the primary fill in the journal")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,6 @@ def test_a_number_from_the_ui_arrives_as_an_exact_decimal() -> None:
 
 
 def test_prefect_yaml_deployments_validate_against_their_flows() -> None:
-    import importlib
-
     from prefect import Flow
 
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
@@ -88,3 +87,13 @@ def test_cli_sim_clock_is_validated_before_any_run() -> None:
     out = CliRunner().invoke(app, ["hedge", "--sim-clock", "sundial"])
     assert out.exit_code == 2
     assert "--sim-clock" in out.output and "'virtual' or 'real'" in out.output
+
+
+def test_make_serve_creates_the_account_limit_of_any_bot_deployment() -> None:
+    from server.serve import account_limits
+
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    limits = account_limits(spec["deployments"])
+    assert {"account-sim-paradex-grvt", "account-sim-backpack-grvt"} <= set(limits)  # the hedge deployments
+    toy = [{"entrypoint": "tests.toykit:toy_flow", "parameters": {"venue": "backpack"}}]
+    assert account_limits(toy) == ["account-sim-toy-backpack"]  # a bot no code in server/ knows about

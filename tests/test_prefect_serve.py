@@ -16,7 +16,7 @@ ACCOUNT_LIMITS = {"account-sim-paradex-grvt", "account-sim-backpack-grvt", "acco
                   "account-sim-extended", "account-sim-paradex", "warehouse-loader"}
 DEPLOYMENTS = {"hedge/paradex-grvt-sol", "hedge/backpack-grvt-eth", "warehouse-load/every-15-minutes",
                "sentiment/hourly", "insights/hourly", "review/every-6-hours", "agent/hibachi", "agent/extended",
-               "grid/paradex-btc"}
+               "daily-report/daily", "grid/paradex-btc"}
 
 
 def server_objects(lp: LocalPrefect) -> dict[str, object]:
@@ -80,6 +80,10 @@ def test_deployments_carry_the_safe_defaults_typed_parameters_and_schedule(local
     load = deployments["warehouse-load/every-15-minutes"]
     [schedule] = load.schedules
     assert schedule.active and schedule.schedule.interval == timedelta(minutes=15)
+    report = deployments["daily-report/daily"]
+    [daily] = report.schedules  # after midnight UTC, for the day before; the flow retries
+    assert daily.active and daily.schedule.cron == "30 0 * * *" and daily.schedule.timezone == "UTC"
+    assert report.parameter_openapi_schema["properties"]["date"]
 
 
 def test_the_crash_automation_exists_with_its_heartbeat_trigger(local_prefect: LocalPrefect) -> None:

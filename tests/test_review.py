@@ -16,7 +16,7 @@ import pytest
 
 from core.insights import SharedInsights
 from core.settings import InsightsSettings, LlmSettings, Settings
-from prompts.review import MAX_HOURS, Bounds, ReviewAnswer, check_bounds, load_prompt
+from prompts.review import MAX_HOURS, Bounds, ReviewAnswer, adjustable, check_bounds, load_prompt
 from tasks.fakes.llm import FakeLlm
 from tasks.fakes.thread import in_thread
 from tasks.insights import compute
@@ -35,10 +35,12 @@ def make_warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
     con.execute("INSERT INTO runs (run_id, bot, symbol, status, started, ended, params) VALUES "
                 "('h1', 'hedge', 'SOL', 'RUNNING', ?, NULL, ?)",
                 [t - timedelta(hours=2), json.dumps({"hedge_timeout": 5.0, "daily_loss_limit": 25, "size": "0.1"})])
-    trades = [("agent", "SOL", "SELL", 1.0 if i < 3 else -1.5, t - timedelta(minutes=10 * i), 0.8) for i in range(20)]
-    trades += [("agent", "ETH", "BUY", 1.0 if i < 9 else -1.0, t - timedelta(minutes=10 * i), 0.6) for i in range(12)]
-    con.register("frame", pd.DataFrame(trades, columns=["bot", "symbol", "side", "pnl", "closed_at", "confidence"]))
-    con.execute("CREATE TABLE agent_trades AS SELECT * FROM frame")
+    trades = [("SOL", "short", 1.0 if i < 3 else -1.5, t - timedelta(minutes=10 * i), 0.8) for i in range(20)]
+    trades += [("ETH", "long", 1.0 if i < 9 else -1.0, t - timedelta(minutes=10 * i), 0.6) for i in range(12)]
+    frame = pd.DataFrame([("a1", i, "agent", *x) for i, x in enumerate(trades)],
+                         columns=["run_id", "trade_no", "bot", "symbol", "direction", "pnl", "closed_at", "confidence"])
+    con.register("frame", frame)
+    con.execute("INSERT INTO agent_trades BY NAME SELECT * FROM frame")  # the agents' table (its migration)
     con.unregister("frame")
     return con
 
@@ -94,7 +96,18 @@ def test_bounds_beyond_the_schema() -> None:
     assert "more than 50% of its current value" in param_problems(param="hedge_timeout", value=8)
     assert "may only decrease (now 25, asked 30)" in param_problems(param="daily_loss_limit", value=30)
     assert "hedge.size is not adjustable" in param_problems(param="size", value=0.2)
-    assert "bot 'grid' has no adjustable parameters" in param_problems(bot="grid", param="spread", value=1)
+    assert "bot 'mm' has no adjustable parameters" in param_problems(bot="mm", param="spread", value=1)
+    assert "grid.spread is not adjustable" in param_problems(bot="grid", param="spread", value=1)
+
+
+def test_hard_limits_come_from_each_bots_parameter_model() -> None:
+    limits = adjustable()
+    assert limits["hedge"]["min_spread_bps"].describe() == "[-100, 100]"  # bounds inside an Optional field
+    assert limits["hedge"]["hedge_timeout"].describe() == "(0, 600]"
+    assert limits["agent"]["min_confidence"].describe() == "[0, 1]"
+    assert limits["agent"]["size_usd"].tighten_only and limits["grid"]["max_position"].tighten_only
+    assert limits["grid"]["half_spread_bps"].breach(501) == "above the hard limit [0, 500]"
+    assert limits["agent"]["stop_loss_pct"].breach(0) == "below the hard limit (0, 50]"
 
 
 def test_schema_is_strict() -> None:
@@ -183,3 +196,4 @@ def test_unusable_endpoints_fail_naming_the_setting(wh: tuple[duckdb.DuckDBPyCon
     assert out.verdict == "failed" and out.error_setting == setting and out.transient is transient
     assert (out.error or "").startswith(setting + ": ")
     assert "sk-wrong" not in json.dumps(review_record(out), default=str)
+

@@ -1,4 +1,4 @@
-"""The grvt profile reproduces the GRVT market-order table of VENUES.md (product notes):
+"""The grvt profile reproduces the GRVT market-order table of the product notes:
 ETH 0.01/0.1/0.2 fill at >= 95%; 0.5 and 1.0 fail or fill only partially, although the
 displayed top of book is large."""
 

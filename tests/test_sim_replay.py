@@ -208,3 +208,25 @@ def test_the_shipped_sample_is_what_the_documented_record_command_writes(tmp_pat
     assert result.exit_code == 0, result.output
     with gzip.open(out, "rb") as new, gzip.open(SAMPLE, "rb") as shipped:
         assert new.read() == shipped.read()
+
+
+def test_the_model_venue_keeps_its_lead_over_the_replayed_venue(tmp_path: Path) -> None:
+    """grvt lags the common fair value by 150 ms, paradex by 0: beside a replayed grvt, paradex
+    moves to a new price 150 ms before the file does."""
+    import dataclasses
+
+    from exchanges.sim.profiles import load_profiles
+
+    jump = T0 + 100
+    lines = [book(T0, [("2000.00", "50")], [("2000.10", "50")]), book(jump, [("2010.00", "50")], [("2010.10", "50")]),
+             book(T0 + 200, [("2010.00", "50")], [("2010.10", "50")])]
+    f = write(tmp_path / "lead.jsonl", lines)
+    base = load_profiles()
+    fast = base.venue("paradex").with_market("ETH", quote_rate_per_s=500.0, noise_bps=0.0)
+    profiles = dataclasses.replace(base, venues={**base.venues, "paradex": fast})
+    w = SimWorld(venues=("grvt", "paradex"), symbols=("ETH",), replays={"grvt": f}, profiles=profiles)
+    w.run_for(jump - 0.3 - w.t)
+    assert w.exchanges["paradex"].bbo("ETH", w.t).mid < 2005  # not yet
+    w.run_for(0.25)  # 50 ms before the file moves
+    assert w.exchanges["grvt"].bbo("ETH", w.t).mid < 2005
+    assert w.exchanges["paradex"].bbo("ETH", w.t).mid > 2005  # the leader already has

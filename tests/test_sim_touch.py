@@ -24,7 +24,7 @@ TIGHT = dict(spread_bps=0.03, level_gap_bps=0.03, quote_rate_per_s=1.5, spread_l
 
 def profiles_with(**market: Any) -> SimProfiles:
     base = load_profiles()
-    venue = base.venue("grvt").with_market("ETH", queue_real_fraction=1.0, exec_cap_median=None, **market)
+    venue = base.venue("grvt").with_market("ETH", **{"queue_real_fraction": 1.0, "exec_cap_median": None, **market})
     return dataclasses.replace(base, venues={**base.venues, "grvt": venue})
 
 
@@ -97,7 +97,7 @@ def test_an_unknown_model_name_is_refused_naming_the_field() -> None:
 
 
 def test_calibrate_recovers_the_shape_of_a_known_market(tmp_path: Path) -> None:
-    truth = dict(TIGHT, sign_persistence=0.4, informed_prob=0.0, informed_skew=0.0, hawkes_branching=0.6)
+    truth = dict(TIGHT, sign_persistence=0.4, informed_skew=0.0, hawkes_branching=0.6)  # informed_prob: default
     rp = recorded(tmp_path, seconds=1800, **truth)
     fitted = calibrate(rp)
     assert fitted["spread_bps"] == pytest.approx(0.01 / rp.mid[0] * 10_000, rel=0.05)
@@ -106,6 +106,13 @@ def test_calibrate_recovers_the_shape_of_a_known_market(tmp_path: Path) -> None:
     assert fitted["trade_size_median"] == pytest.approx(0.05, rel=0.3)
     assert fitted["top_size"] == pytest.approx(20.0, rel=0.4)
     assert 0.3 < fitted["hawkes_branching"] < 0.85  # type: ignore[operator]
+    assert fitted["queue_real_fraction"] == 1.0  # an honest book: every displayed lot trades
+
+
+def test_calibrate_sees_phantom_depth(tmp_path: Path) -> None:
+    """GRVT shows far more than trades: takers walk past a best level that still shows plenty."""
+    rp = recorded(tmp_path, seconds=600, **dict(TIGHT, queue_real_fraction=0.01))
+    assert calibrate(rp)["queue_real_fraction"] < 0.05
 
 
 def test_compare_and_calibrate_commands(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def assert_no_secret(text: str, fakes: FakeVenues) -> None:
 def test_check_and_close_on_both_fakes(clean_env: pytest.MonkeyPatch) -> None:
     threaded = FakesInThread(symbols=("SOL", "ETH"))
     with threaded as fakes:
-        assert fakes.paradex is not None and fakes.grvt is not None
+        assert fakes.server("paradex") is not None and fakes.server("grvt") is not None
         for name, value in fakes.env().items():  # credentials from settings; paradex's endpoint from --endpoint
             if not name.startswith("PERPFLOW_PARADEX__") or "ENDPOINT" not in name:
                 clean_env.setenv(name, value)
@@ -76,11 +76,13 @@ def test_check_and_close_on_both_fakes(clean_env: pytest.MonkeyPatch) -> None:
         resting_id = threaded.call(open_positions)
         assert position(fakes, "paradex", "SOL") == Decimal("0.5") and position(fakes, "grvt", "SOL") == Decimal("-0.3")
 
-        check = runner.invoke(app, ["venues", "check", "--venue", "paradex", "--endpoint", fakes.paradex.base_url,
+        check = runner.invoke(app, ["venues", "check", "--venue", "paradex", "--endpoint",
+                                    fakes.server("paradex").base_url,
                                     "--symbols", "SOL,ETH,DOGE"], terminal_width=200)
         assert check.exit_code == 0, check.output
         out = check.output
-        assert f"live testnet, {fakes.paradex.base_url}, account {hex(fakes.account('paradex').address)}" in out
+        paradex = fakes.server("paradex")
+        assert f"live testnet, {paradex.base_url}, account {hex(fakes.account('paradex').address)}" in out
         assert "positions (1)" in out and "open orders (1)" in out and "cli-rest" in out and resting_id in out
         quotes = out[out.index("best bid/offer"):].splitlines()
         assert [q.split()[0] for q in quotes[3:]] == ["SOL", "ETH", "DOGE"] and "UNKNOWN_SYMBOL" in quotes[-1]
@@ -88,7 +90,7 @@ def test_check_and_close_on_both_fakes(clean_env: pytest.MonkeyPatch) -> None:
         assert balance[3].split()[0] == "USDC" and Decimal(balance[3].split()[2].replace(",", "")) > 0
 
         closed = [runner.invoke(app, ["positions", "close", "--venue", "paradex", "--symbol", "SOL", "--endpoint",
-                                      fakes.paradex.base_url], terminal_width=200),
+                                      fakes.server("paradex").base_url], terminal_width=200),
                   runner.invoke(app, ["positions", "close", "--venue", "grvt", "--symbol", "sol", "--venue-mode",
                                       "live"], terminal_width=200)]
         for result in closed:
@@ -189,7 +191,7 @@ def test_check_all_live_reads_every_fake_and_names_what_it_could_not_read(clean_
                                terminal_width=200)
         assert result.exit_code == 0, result.output
         for name in registry.names(live=True):
-            assert f"{name} (live testnet, {fakes.server(name).base_url}" in result.output
+            assert f"{name} (live " in result.output and fakes.server(name).base_url in result.output
         assert_no_secret(result.output, fakes)
         clean_env.delenv("PERPFLOW_GRVT__API_KEY")
         partial = runner.invoke(app, ["venues", "check", "--all", "--venue-mode", "live", "--symbols", "SOL"],

@@ -87,18 +87,31 @@ def test_duplicates_in_a_load_and_across_loads_keep_the_first_row(tmp_path: Path
     senti = {"kind": "sentiment", "run_id": "a", "source": "fng", "metric": "index", "symbol": None, "value": 40.0,
              "ts": 1_767_571_200.0, "age_s": 1.0, "stale": False}
     (paths.journal_dir / "a.jsonl").write_text(lines(
-        fill("a", 1), fill("a", 2), fill("a", 2, price="1.5"), senti))
+        fill("a", 1), fill("a", 2), fill("a", 2), fill("a", 2, price="1.5"), senti))
     r = load(paths)
     assert r.inserted["fills"] == 2 and r.inserted["sentiment"] == 1
     assert rows(paths, "SELECT trade_id, price FROM fills ORDER BY trade_id") == [
-        ("a-t1", Decimal("3000.02")), ("a-t2", Decimal("3000.03"))]  # the first of the two t2 lines
+        ("a-t1", Decimal("3000.02")), ("a-t2", Decimal("3000.03"))]  # the first of the t2 lines
+    # the same fill twice is dropped; the same key with another price is a fault: quarantined, not dropped
+    assert r.quarantined == 1
+    [(offset, kind, reason, raw)] = rows(paths, "SELECT line_offset, kind, reason, raw FROM quarantine")
+    assert (offset, kind) == (-4, "fill") and reason.startswith("same fills key (venue, order_id, trade_id, run_id)")
+    assert reason.endswith("different price, notional") and json.loads(raw)["kept_from"] == "a.jsonl seq 2"
     (paths.journal_dir / "b.jsonl").write_text(lines(
-        fill("a", 2, price="2.5", run_id="b"), fill("b", 3), {**senti, "value": 41.0, "run_id": "b"}))
+        fill("a", 2, price="2.5", run_id="b"), fill("b", 3), {**senti, "run_id": "b"}))
     r = load(paths)
-    assert r.inserted["fills"] == 1 and r.inserted["sentiment"] == 0  # a NULL symbol is still a key
-    assert rows(paths, "SELECT trade_id, price, run_id FROM fills ORDER BY trade_id") == [
-        ("a-t1", Decimal("3000.02"), "a"), ("a-t2", Decimal("3000.03"), "a"), ("b-t3", Decimal("3000.04"), "b")]
+    # run b's fill of a reused trade id is b's own (a restarted venue reuses ids); one observation
+    # recorded by two runs is one row (a NULL symbol is still a key)
+    assert r.inserted["fills"] == 2 and r.inserted["sentiment"] == 0 and r.quarantined == 0
+    assert rows(paths, "SELECT trade_id, price, run_id FROM fills ORDER BY trade_id, run_id") == [
+        ("a-t1", Decimal("3000.02"), "a"), ("a-t2", Decimal("3000.03"), "a"), ("a-t2", Decimal("2.5"), "b"),
+        ("b-t3", Decimal("3000.04"), "b")]
     assert rows(paths, "SELECT value FROM sentiment") == [(40.0,)]
+    (paths.journal_dir / "c.jsonl").write_text(lines({**senti, "value": 41.0, "run_id": "c"}))
+    r = load(paths)  # the same observation key with another value: quarantined with the reason
+    assert r.inserted["sentiment"] == 0 and r.quarantined == 1
+    assert rows(paths, "SELECT reason FROM quarantine WHERE journal = 'c.jsonl'") == [
+        ("same sentiment key (source, metric, symbol, ts) as a row already loaded, different value",)]
 
 
 def test_an_order_keeps_its_latest_state_across_loads(tmp_path: Path) -> None:
@@ -117,7 +130,7 @@ def test_an_order_keeps_its_latest_state_across_loads(tmp_path: Path) -> None:
         ("ord-o1", "FILLED", Decimal("0.052")), ("ord-o2", "OPEN", Decimal(0))]
     assert rows(paths, "SELECT count(*) FROM order_events") == [(3,)]
     # an older state of the order, recorded elsewhere later, does not overwrite the newer one
-    (paths.journal_dir / "replay.jsonl").write_text(lines(order("ord", 1, run_id="replay")))
+    (paths.journal_dir / "replay.jsonl").write_text(lines(order("ord", 1)))
     assert load(paths).inserted["orders"] == 0
     assert rows(paths, "SELECT status, load_id FROM orders WHERE order_id = 'ord-o1'") == [("FILLED", 2)]
 
@@ -137,13 +150,14 @@ def test_key_hashes_are_recomputed_when_duckdb_hashes_differently(tmp_path: Path
         r = load(paths)
     assert "recomputing every key_hash" in caplog.text
     assert r.records == 20 and r.inserted["fills"] == 0  # the same fills: recognised, not doubled
-    assert rows(paths, "SELECT count(*) FROM fills WHERE key_hash = hash(venue, order_id, trade_id)") == [(20,)]
+    assert rows(paths, "SELECT count(*) FROM fills WHERE key_hash = hash(venue, order_id, trade_id, run_id)") == [(20,)]
 
 
 def test_a_journal_written_while_read_in_place_is_loaded_again_from_a_copy(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     paths = WarehousePaths(tmp_path)
     paths.ensure()
+    load(paths)  # the master exists and is migrated: the load below reads while the appender still writes
     path = paths.journal_dir / "appended.jsonl"
     first = 20_000
     path.write_text(lines(*(fill("appended", i) for i in range(first))))

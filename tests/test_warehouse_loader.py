@@ -235,7 +235,8 @@ def test_migration_from_the_first_version_keeps_every_row(tmp_path: Path) -> Non
     volume = dict(con.execute("SELECT cycle_no, volume FROM cycles").fetchall())
     assert volume == pytest.approx({c.cycle_no: float(c.size * (c.primary_price + c.hedge_price)) for c in run.cycles})
     assert con.execute("SELECT count(*) FROM cycles").fetchone()[0] == len(run.cycles)
-    hashed = con.execute("SELECT count(*) FROM fills WHERE key_hash = hash(venue, order_id, trade_id)").fetchone()
+    hashed = con.execute("SELECT count(*) FROM fills "
+                         "WHERE key_hash = hash(venue, order_id, trade_id, run_id)").fetchone()
     assert hashed[0] == len(run.unique_fills)  # what the loader's duplicate check compares first
     con.close()
     load(paths)  # the migrated master takes the run's journal: same fills, nothing doubled

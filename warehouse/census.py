@@ -46,18 +46,50 @@ class Census:
         return sum(n for j in journals for k, n in self.counts[j].items() if k in kinds)
 
 
+OVERSIZED = None  # the census's kind for a journal DuckDB cannot read at all: it goes line by line
+
+
 def take(con: duckdb.DuckDBPyConnection, files: dict[str, Path]) -> Census:
-    """Count records per journal and kind, and the last seq of each journal, in one pass."""
+    """Count records per journal and kind, and the last seq of each journal, in one pass.
+
+    A line longer than DuckDB reads as one JSON object (``maximum_object_size``) fails the whole
+    ``read_json``: such a journal is left out of the pass and marked unreadable, so it is typed line
+    by line (``reread.py``, which quarantines the long line with its size) and every other journal
+    still loads the fast way."""
     census = Census(files)
-    if not files:
+    readable = dict(files)
+    while readable:
+        try:
+            rows = _count(con, readable)
+            break
+        except duckdb.InvalidInputException as exc:
+            journal = _unreadable_journal(str(exc), readable)
+            if journal is None:
+                raise
+            census.counts[journal] = {OVERSIZED: 1}
+            del readable[journal]
+    else:
         return census
-    rows = con.execute(f"""
-        SELECT parse_filename(filename) AS journal, kind, count(*), max(seq)
-        FROM read_json({sql_list(list(files.values()))}, format='newline_delimited',
-                       columns={{'kind': 'VARCHAR', 'seq': 'BIGINT'}}, ignore_errors=true, filename=true)
-        GROUP BY ALL""").fetchall()
     for journal, kind, n, seq in rows:
         census.counts.setdefault(journal, {})[kind] = int(n)
         if seq is not None:
             census.last_seq[journal] = max(int(seq), census.last_seq.get(journal) or 0)
     return census
+
+
+def _count(con: duckdb.DuckDBPyConnection, files: dict[str, Path]) -> list[tuple]:
+    return con.execute(f"""
+        SELECT parse_filename(filename) AS journal, kind, count(*), max(seq)
+        FROM read_json({sql_list(list(files.values()))}, format='newline_delimited',
+                       columns={{'kind': 'VARCHAR', 'seq': 'BIGINT'}}, ignore_errors=true, filename=true)
+        GROUP BY ALL""").fetchall()
+
+
+def _unreadable_journal(message: str, files: dict[str, Path]) -> str | None:
+    """The journal a ``maximum_object_size`` error names, if any of ``files``."""
+    if "maximum_object_size" not in message:
+        return None
+    for journal, path in files.items():
+        if f'"{path}"' in message:
+            return journal
+    return None

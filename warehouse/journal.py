@@ -39,7 +39,7 @@ from typing import Any
 
 import orjson
 
-from core.errors import PerpflowError
+from core.errors import RecordError
 from core.records import CycleRecord, FundingRecord, RiskEvent, RunEnd, RunInfo
 from core.types import Fill, Order, Position
 from warehouse import codec
@@ -54,7 +54,7 @@ EXTRA_KINDS = ("sentiment", "insight", "review", "book_sample", "strategy_event"
                "decision", "agent_trade", "mode_change")
 
 
-class JournalError(PerpflowError):
+class JournalError(RecordError):
     """The journal cannot record any more (closed, or the disk refused a write)."""
 
 

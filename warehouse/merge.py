@@ -62,12 +62,42 @@ def drop_duplicates(con: duckdb.DuckDBPyConnection, table: Table, load_id: int) 
         return 0
     keys = ", ".join(table.key)
     con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE dup_ranked AS
+        SELECT rowid AS rid, t.*, row_number() OVER (
+            PARTITION BY {keys} ORDER BY load_id IS NOT DISTINCT FROM {int(load_id)}, journal, seq) AS rn
+        FROM {table.name} t WHERE key_hash IN (SELECT key_hash FROM suspects)""")
+    quarantine_conflicts(con, table, load_id)
+    con.execute(f"""
         DELETE FROM {table.name} WHERE rowid IN (
-            SELECT rid FROM (
-                SELECT rowid AS rid, load_id, row_number() OVER (
-                    PARTITION BY {keys} ORDER BY load_id IS NOT DISTINCT FROM {int(load_id)}, journal, seq) AS rn
-                FROM {table.name} WHERE key_hash IN (SELECT key_hash FROM suspects))
-            WHERE rn > 1 AND load_id IS NOT DISTINCT FROM {int(load_id)})""")
+            SELECT rid FROM dup_ranked WHERE rn > 1 AND load_id IS NOT DISTINCT FROM {int(load_id)})""")
+    return _count(con)
+
+
+# Columns that say where a row came from, not what it says: two records differing only there are
+# the same record recorded twice (a replayed journal, a fill from both the stream and the history).
+BOOKKEEPING = {"journal", "seq", "load_id", "key_hash", "bot", "run_id", "rid", "rn"}
+
+
+def quarantine_conflicts(con: duckdb.DuckDBPyConnection, table: Table, load_id: int) -> int:
+    """Quarantine this load's duplicates (``dup_ranked`` rows after the first of their key) whose content
+    differs from the row kept: a key seen twice with two stories is a fault to look at, not a duplicate
+    to drop. ``line_offset`` is minus the record's seq (the byte offset is not known here)."""
+    cols = [r[0] for r in con.execute(f"SELECT * FROM {table.name} LIMIT 0").description]
+    content = [c for c in cols if c not in BOOKKEEPING and c not in table.key]
+    differs = ", ".join(f"CASE WHEN d.\"{c}\" IS DISTINCT FROM k.\"{c}\" THEN '{c}' END" for c in content)
+    same_key = " AND ".join(f"d.{k} IS NOT DISTINCT FROM k.{k}" for k in table.key)
+    fields = ", ".join(f"'{c}', d.\"{c}\"" for c in cols if c not in {"rid", "rn", "key_hash", "load_id"})
+    con.execute(f"""
+        INSERT INTO quarantine (journal, line_offset, run_id, kind, reason, raw, quarantined_at, load_id)
+        SELECT d.journal, -d.seq, d.run_id, '{table.kind}',
+               'same {table.name} key ({", ".join(table.key)}) as a row already loaded, different '
+                 || array_to_string(list_filter([{differs}], x -> x IS NOT NULL), ', '),
+               CAST(json_object({fields}, 'kept_from', k.journal || ' seq ' || CAST(k.seq AS VARCHAR)) AS VARCHAR),
+               now()::TIMESTAMP, {int(load_id)}
+        FROM dup_ranked d JOIN dup_ranked k ON {same_key} AND k.rn = 1
+        WHERE d.rn > 1 AND d.load_id IS NOT DISTINCT FROM {int(load_id)}
+          AND len(list_filter([{differs}], x -> x IS NOT NULL)) > 0
+          AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.journal = d.journal AND q.line_offset = -d.seq)""")
     return _count(con)
 
 

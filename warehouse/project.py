@@ -44,16 +44,16 @@ BOT_JOIN = ("LEFT JOIN (SELECT x.run_id, any_value(x.bot) AS bot FROM {runs} x G
             "ON b.run_id = r.run_id")
 
 TABLES: dict[str, Table] = {t.name: t for t in (
-    Table("orders", ("venue", "order_id"), f"""
+    Table("orders", ("venue", "order_id", "run_id"), f"""
         SELECT r.venue, r.order_id, r.run_id, {BOT} AS bot, r.client_id, r.symbol, r.side, r.type, r.post_only,
                r.reduce_only, r.price, r.size, r.filled, r.avg_price, r.status, r.reject_reason, {ts('r.ts')} AS ts,
                r.seq, r.journal
         FROM {{src}} r {BOT_JOIN} WHERE r.kind = 'order'""", upsert=True, order="ts, seq", kind="order"),
-    Table("order_events", ("venue", "order_id", "seq"), f"""
+    Table("order_events", ("venue", "order_id", "seq", "run_id"), f"""
         SELECT r.venue, r.order_id, r.seq, r.run_id, r.status, r.price, r.size, r.filled, r.avg_price,
                r.reject_reason, {ts('r.ts')} AS ts, r.journal
         FROM {{src}} r WHERE r.kind = 'order'""", upsert=False, kind="order"),
-    Table("fills", ("venue", "order_id", "trade_id"), f"""
+    Table("fills", ("venue", "order_id", "trade_id", "run_id"), f"""
         SELECT r.venue, r.order_id, r.trade_id, r.run_id, {BOT} AS bot, r.client_id, r.symbol, r.side, r.price,
                r.size, r.fee, r.liquidity, {ts('r.ts')} AS ts, r.bid, r.ask, r.seq, r.journal,
                CAST(r.price AS DOUBLE) * CAST(r.size AS DOUBLE) AS notional

@@ -46,3 +46,8 @@ def create(con: duckdb.DuckDBPyConnection, segs: list[segments.Segment]) -> None
             con.execute(f"INSERT INTO {TABLE} {typed_select('(' + _lines_source('seg_lines') + ')', EXTRA)}")
         finally:
             con.unregister("seg_lines")
+        # a line cut to its first PRINT_LIMIT bytes (printable) is no record any more: say why
+        con.execute(rf"""UPDATE {TABLE} SET problem = 'record of ' || regexp_extract(raw, '\(([0-9]+) bytes\)$', 1)
+                        || ' bytes: longer than any record of the contract ({segments.PRINT_LIMIT} bytes kept here)'
+                        WHERE journal = ? AND length(raw) > {segments.PRINT_LIMIT}
+                          AND regexp_matches(raw, '\.\.\. \([0-9]+ bytes\)$')""", [seg.journal])

@@ -1,4 +1,4 @@
-"""The warehouse schema (ARCHITECTURE.md §5) as versioned migrations.
+"""The warehouse schema (docs/architecture.md, "The warehouse contract") as versioned migrations.
 
 Each migration runs once, in order, in the transaction that records it in ``schema_version``; a
 migration that fails leaves the warehouse at the version before it. Migrations only add: tables
@@ -6,11 +6,13 @@ and columns are never dropped, and new columns of existing rows are backfilled, 
 warehouse held survives an upgrade.
 
 Natural keys (the loader deduplicates on them; there are no index constraints, which would slow a
-bulk load of millions of fills): runs (run_id), orders (venue, order_id), order_events (venue,
-order_id, seq), fills (venue, order_id, trade_id), cycles (run_id, cycle_no), positions (run_id,
+bulk load of millions of fills): runs (run_id), orders (venue, order_id, run_id), order_events (venue,
+order_id, seq, run_id), fills (venue, order_id, trade_id, run_id) - two runs on a venue that reused
+ids (a restarted venue or fake) keep their own rows -, cycles (run_id, cycle_no), positions (run_id,
 venue, symbol, ts), risk_events (run_id, ts, seq), funding (run_id, venue, symbol, ts),
 sentiment (source, metric, symbol, ts), insights (insight_id), reviews (review_id), quarantine
-(journal, line_offset). All timestamps are UTC (``TIMESTAMP``); decimals are
+(journal, line_offset; minus the seq for a record quarantined by the merge: a key loaded before with
+different content). All timestamps are UTC (``TIMESTAMP``); decimals are
 ``contract.DECIMAL``. ``seq`` and ``journal`` say which journal line a row came from; ``load_id``
 which load wrote it (0: before loads were recorded per row) and ``key_hash`` is the hash of its
 natural key that the loader's duplicate checks use (``keys.py``).
@@ -29,6 +31,7 @@ import duckdb
 from warehouse.contract import DECIMAL
 from warehouse.keys import backfill_statements
 from warehouse.project import RUN_CLOCK, RUN_MODE
+from warehouse.project import TABLES as TABLES_BY_NAME
 
 D = DECIMAL
 STORAGE_VERSION = "v1.5.0"
@@ -46,7 +49,7 @@ class Migration:
     statements: tuple[str, ...]
 
 
-V1 = Migration(1, "the table contract of ARCHITECTURE.md §5, and the loader's bookkeeping", (
+V1 = Migration(1, "the table contract, and the loader's bookkeeping", (
     """CREATE TABLE runs (run_id VARCHAR NOT NULL, bot VARCHAR, flow_run_id VARCHAR, venues VARCHAR[],
         symbol VARCHAR, params JSON, started TIMESTAMP, ended TIMESTAMP, status VARCHAR, reason VARCHAR,
         journal VARCHAR)""",
@@ -163,7 +166,11 @@ V8 = Migration(8, "the LLM agents: decisions (every adviser call), agent_trades 
         {KEYS})""",
 ))
 
-MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
+V9 = Migration(9, "orders, order_events and fills keyed by run too (a restarted venue reuses ids): key_hash again",
+               tuple(f"UPDATE {t} SET key_hash = {TABLES_BY_NAME[t].key_hash(t)}"
+                     for t in ("orders", "order_events", "fills")))
+
+MIGRATIONS: tuple[Migration, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
 LATEST = MIGRATIONS[-1].version
 
 TABLES = ("runs", "orders", "order_events", "fills", "cycles", "positions", "risk_events", "funding",

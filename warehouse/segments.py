@@ -114,6 +114,9 @@ def lines(seg: Segment) -> list[tuple[int, str]]:
     return out
 
 
-def printable(raw: bytes, limit: int = 65536) -> str:
+PRINT_LIMIT = 65536  # bytes of a line kept in the quarantine; longer lines are cut, their size named
+
+
+def printable(raw: bytes, limit: int = PRINT_LIMIT) -> str:
     text = raw[:limit].decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
     return text if len(raw) <= limit else text + f"... ({len(raw)} bytes)"

@@ -4,8 +4,9 @@
 --
 -- Conventions. Money in quote currency (USD). Every fill of the run counts, inside a cycle or not
 -- (a flatten's fills too): volume = sum of fill notionals; fees = sum of fill fees; net PnL = the
--- cash of every fill (-signed notional - fee) plus what the run's fills left open, marked at the
--- mid the bot recorded with its final positions; gross PnL = net PnL + fees; cost per $1M =
+-- cash of every fill (-signed notional - fee) minus funding paid, plus what the run's fills left
+-- open, marked at the mid the bot recorded with its final positions (else its last fill price);
+-- gross PnL = net PnL + fees + funding; cost per $1M =
 -- -net PnL / volume * 1e6 (positive: what $1M of volume cost). A fill's leg is the cycle order it
 -- belongs to (cycles.primary_orders / hedge_orders); 'other' is a fill outside any finished cycle
 -- (flattening, an interrupted cycle). Net delta is the run's starting net position plus every
@@ -38,7 +39,7 @@ LEFT JOIN (SELECT run_id, 'primary' AS leg, cycle_no, unnest(primary_orders) AS 
 WITH start AS (SELECT run_id, sum(size) AS net FROM (
                    SELECT run_id, venue, arg_min(size, ts) AS size FROM positions GROUP BY run_id, venue)
                GROUP BY run_id)
-SELECT f.run_id, f.ts, f.venue, f.signed_size,
+SELECT f.run_id, f.ts, f.seq, f.venue, f.signed_size,
        coalesce(s.net, 0) + sum(f.signed_size) OVER (w ROWS UNBOUNDED PRECEDING) AS net_delta,
        coalesce(lead(f.ts) OVER w, greatest(r.ended, f.ts)) AS until
 FROM (SELECT run_id, ts, seq, venue, CASE side WHEN 'BUY' THEN size ELSE -size END AS signed_size FROM fills) f
@@ -46,7 +47,8 @@ LEFT JOIN start s USING (run_id) LEFT JOIN runs r USING (run_id)
 WINDOW w AS (PARTITION BY f.run_id ORDER BY f.ts, f.seq);
 
 -- name: run_venues
--- Per run and venue: fills, volume, fees, maker share, final position and the mark it is valued at.
+-- Per run and venue: fills, volume, fees, funding paid, maker share, final position and the mark it
+-- is valued at; net PnL = fill cash - fees - funding + what the fills left open at the mark.
 WITH f AS (SELECT run_id, venue, count(*) AS fills, sum(notional) AS volume, sum(fee) AS fees,
                   coalesce(sum(size) FILTER (WHERE liquidity = 'MAKER'), 0) / sum(size) AS maker_share,
                   sum(CASE side WHEN 'BUY' THEN size ELSE -size END) AS traded,
@@ -55,18 +57,23 @@ WITH f AS (SELECT run_id, venue, count(*) AS fills, sum(notional) AS volume, sum
            FROM fills GROUP BY run_id, venue),
      p AS (SELECT run_id, venue, arg_max(size, ts) AS position,
                   arg_max(mark, ts) FILTER (WHERE mark IS NOT NULL) AS mark
-           FROM positions GROUP BY run_id, venue)
-SELECT coalesce(f.run_id, p.run_id) AS run_id, coalesce(f.venue, p.venue) AS venue,
+           FROM positions GROUP BY run_id, venue),
+     u AS (SELECT run_id, venue, sum(payment) AS funding FROM funding GROUP BY run_id, venue),
+     k AS (SELECT run_id, venue FROM f UNION SELECT run_id, venue FROM p UNION SELECT run_id, venue FROM u)
+SELECT k.run_id, k.venue,
        coalesce(f.fills, 0) AS fills, coalesce(f.volume, 0) AS volume, coalesce(f.fees, 0) AS fees,
+       coalesce(u.funding, 0) AS funding,
        f.maker_share, coalesce(f.traded, 0) AS traded, p.position, coalesce(p.mark, f.last_price) AS mark,
-       coalesce(f.cash, 0) - coalesce(f.fees, 0)
+       coalesce(f.cash, 0) - coalesce(f.fees, 0) - coalesce(u.funding, 0)
          + coalesce(f.traded, 0) * coalesce(p.mark, f.last_price, 0) AS net_pnl
-FROM f FULL OUTER JOIN p ON f.run_id = p.run_id AND f.venue = p.venue;
+FROM k LEFT JOIN f ON f.run_id = k.run_id AND f.venue = k.venue
+LEFT JOIN p ON p.run_id = k.run_id AND p.venue = k.venue
+LEFT JOIN u ON u.run_id = k.run_id AND u.venue = k.venue;
 
 -- name: run_totals
 -- One row per run: every figure of its summary, unrounded (sums over runs start here).
 WITH v AS (SELECT run_id, CAST(sum(fills) AS BIGINT) AS fills, sum(volume) AS volume, sum(fees) AS fees,
-                  sum(net_pnl) AS net_pnl, sum(position) AS final_net_delta
+                  sum(funding) AS funding, sum(net_pnl) AS net_pnl, sum(position) AS final_net_delta
            FROM run_venues GROUP BY run_id),
      legs AS (SELECT run_id,
                      coalesce(sum(size) FILTER (WHERE leg = 'primary' AND liquidity = 'MAKER'), 0)
@@ -86,6 +93,7 @@ WITH v AS (SELECT run_id, CAST(sum(fills) AS BIGINT) AS fills, sum(volume) AS vo
                   count(*) FILTER (WHERE hedge_taker_reason LIKE '%timeout%') AS taker_timeout_cycles,
                   count(*) FILTER (WHERE hedge_taker_reason LIKE '%adverse_move%') AS taker_adverse_cycles,
                   count(*) FILTER (WHERE hedge_taker_reason LIKE '%hedge_failed%') AS taker_after_failure_cycles,
+                  count(*) FILTER (WHERE hedge_taker_reason LIKE '%hedge_mode_market%') AS taker_by_mode_cycles,
                   count(*) FILTER (WHERE status = 'recovered') AS recovered_cycles,
                   median(hedge_latency_ms) AS hedge_latency_p50_ms
            FROM cycles GROUP BY run_id),
@@ -115,8 +123,8 @@ SELECT r.run_id, r.bot, r.symbol, r.mode, r.clock, r.status, r.reason, r.started
        coalesce(c.cycles, 0) AS cycles, coalesce(c.open_cycles, 0) AS open_cycles,
        coalesce(c.close_cycles, 0) AS close_cycles, coalesce(v.fills, 0) AS fills,
        coalesce(v.volume, 0) AS volume,
-       CAST(coalesce(v.net_pnl, 0) + coalesce(v.fees, 0) AS DOUBLE) AS gross_pnl,
-       CAST(coalesce(v.fees, 0) AS DOUBLE) AS fees,
+       CAST(coalesce(v.net_pnl, 0) + coalesce(v.fees, 0) + coalesce(v.funding, 0) AS DOUBLE) AS gross_pnl,
+       CAST(coalesce(v.fees, 0) AS DOUBLE) AS fees, CAST(coalesce(v.funding, 0) AS DOUBLE) AS funding,
        CAST(coalesce(v.net_pnl, 0) AS DOUBLE) AS net_pnl,
        CAST(coalesce(c.cycles_pnl, 0) AS DOUBLE) AS cycles_pnl,
        CAST(coalesce(v.net_pnl, 0) - coalesce(c.cycles_pnl, 0) AS DOUBLE) AS other_pnl,
@@ -128,6 +136,7 @@ SELECT r.run_id, r.bot, r.symbol, r.mode, r.clock, r.status, r.reason, r.started
        coalesce(c.taker_timeout_cycles, 0) AS taker_timeout_cycles,
        coalesce(c.taker_adverse_cycles, 0) AS taker_adverse_cycles,
        coalesce(c.taker_after_failure_cycles, 0) AS taker_after_failure_cycles,
+       coalesce(c.taker_by_mode_cycles, 0) AS taker_by_mode_cycles,
        coalesce(k.hedge_failures, 0) AS hedge_failures, coalesce(c.recovered_cycles, 0) AS recovered_cycles,
        coalesce(k.halts, 0) AS halts, coalesce(k.risk_events, 0) AS risk_events,
        c.hedge_latency_p50_ms,
@@ -145,7 +154,8 @@ LEFT JOIN k USING (run_id) LEFT JOIN d USING (run_id) LEFT JOIN s USING (run_id)
 -- One row per run, as its summary prints it: run_totals rounded (money to 6 places, edges to 4).
 SELECT run_id, bot, symbol, mode, clock, status, reason, started, ended, round(duration_s, 3) AS duration_s,
        cycles, open_cycles, close_cycles, fills, round(volume, 2) AS volume,
-       round(gross_pnl, 6) AS gross_pnl, round(fees, 6) AS fees, round(net_pnl, 6) AS net_pnl,
+       round(gross_pnl, 6) AS gross_pnl, round(fees, 6) AS fees, round(funding, 6) AS funding,
+       round(net_pnl, 6) AS net_pnl,
        round(cycles_pnl, 6) AS cycles_pnl, round(other_pnl, 6) AS other_pnl,
        round(net_pnl / nullif(volume, 0) * 100, 6) AS pnl_pct,
        round(-net_pnl / nullif(volume, 0) * 1e6, 4) AS cost_per_1m,
@@ -153,6 +163,7 @@ SELECT run_id, bot, symbol, mode, clock, status, reason, started, ended, round(d
        round(close_edge_bps, 4) AS close_edge_bps,
        round(primary_maker_share, 4) AS primary_maker_share, round(hedge_maker_share, 4) AS hedge_maker_share,
        fills_outside_cycles, taker_timeout_cycles, taker_adverse_cycles, taker_after_failure_cycles,
+       taker_by_mode_cycles,
        hedge_failures, recovered_cycles, halts, risk_events, round(hedge_latency_p50_ms, 1) AS hedge_latency_p50_ms,
        max_abs_net_delta, round(tw_abs_net_delta, 6) AS tw_abs_net_delta, final_net_delta, tolerance,
        net_delta_state

@@ -1,4 +1,4 @@
-"""Views that show journal records before the loader has moved them (ARCHITECTURE.md §5, point 3).
+"""Views that show journal records before the loader has moved them (live views: a run shows while it trades).
 
 ``journal_records`` reads every journal with DuckDB's ``read_json`` (a line being written, or a
 bad one, is skipped); ``pending_records`` keeps those past each journal's loaded ``seq``; and

@@ -6,4 +6,5 @@ from exchanges.extended.settings import ExtendedSettings
 from exchanges.spec import VenueSpec
 
 SPEC = VenueSpec(name="extended", label="Extended", settings=ExtendedSettings, symbol_format="{base}-USD",
+                 roles=frozenset({"agent"}),
                  account_label=lambda s: s.vault_id)

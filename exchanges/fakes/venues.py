@@ -59,12 +59,6 @@ class FakeVenues:
         """``venue``'s demo account (the venue's own object)."""
         return self.fakes[venue].account
 
-    def __getattr__(self, name: str) -> Any:  # transitional: ``fakes.<venue>`` is the venue's server
-        fakes = self.__dict__.get("fakes", {})
-        if name in fakes:
-            return fakes[name].server
-        raise AttributeError(name)
-
     async def start(self, host: str = "127.0.0.1", *, ports: dict[str, int] | None = None) -> None:
         """Listen on ``host`` (``ports``: venue -> port; default any free port)."""
         try:

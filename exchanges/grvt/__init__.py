@@ -7,7 +7,7 @@ domain types), ``stream`` (the WebSocket on websockets 15), ``settings``, and th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -45,15 +45,8 @@ def _fake(world: SimWorld, open_registration: bool) -> DemoFake:
 
 SPEC = VenueSpec(
     name="grvt", label="GRVT", settings=GrvtSettings, symbol_format="{base}_USDT_Perp",
-    roles=frozenset({"hedge"}), chunked_close=True,
+    roles=frozenset({"hedge"}), defaults=frozenset({"hedge"}), chunked_close=True,
     adapter=_adapter, check=_check, fake=_fake, fake_port=8740,
     fake_about="its REST RPCs and legacy WebSocket, on the simulator's GRVT market",
     account_label=lambda s: s.trading_account_id)
 
-
-def __getattr__(name: str) -> Any:  # transitional: ``from exchanges.grvt import <Adapter class or constant>``
-    if not name[:1].isupper():  # submodules and dunders resolve the usual way
-        raise AttributeError(name)
-    import importlib
-
-    return getattr(importlib.import_module("exchanges.grvt.adapter"), name)

@@ -1,6 +1,6 @@
 """The fake GRVT's wire side: GRVT JSON for simulator objects, GRVT's errors, and EIP-712 checks.
 
-Written from GRVT's published spec (``specs/grvt/apispec.json``), independently of grvt-pysdk:
+Written from GRVT's published API spec, independently of grvt-pysdk:
 the fake re-derives the EIP-712 order message itself, so an SDK signing bug shows up as a
 rejected order instead of agreeing with itself.
 """

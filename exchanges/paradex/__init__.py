@@ -6,7 +6,7 @@ WebSocket feed), ``settings``, and the protocol fake (``fake`` serving ``fake_ve
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
@@ -52,15 +52,8 @@ def _ws_endpoint(endpoint: str) -> str:
 
 SPEC = VenueSpec(
     name="paradex", label="Paradex", settings=ParadexSettings, symbol_format="{base}-USD-PERP",
-    roles=frozenset({"primary"}),
+    roles=frozenset({"primary", "grid"}), defaults=frozenset({"primary", "grid"}),
     adapter=_adapter, check=_check, fake=_fake, fake_port=8765,
     fake_about="REST /v1 and the JSON-RPC WebSocket, on the simulator's Paradex market",
     account_label=lambda s: s.l2_address or s.l1_address, ws_endpoint=_ws_endpoint)
 
-
-def __getattr__(name: str) -> Any:  # transitional: ``from exchanges.paradex import <Adapter class or constant>``
-    if not name[:1].isupper():  # submodules and dunders resolve the usual way
-        raise AttributeError(name)
-    import importlib
-
-    return getattr(importlib.import_module("exchanges.paradex.adapter"), name)

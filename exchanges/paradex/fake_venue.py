@@ -1,7 +1,7 @@
 """The venue behind the fake Paradex API: accounts, JWTs, signatures and orders over the simulator.
 
 Transport-free (``exchanges/paradex/fake.py`` serves it over HTTP and WebSocket). It answers as
-Paradex does (``shared/specs/paradex``): ``ApiError`` bodies ``{"error", "message"}`` with the
+Paradex does (its published API spec): ``ApiError`` bodies ``{"error", "message"}`` with the
 spec's error codes for requests refused up front (unknown market, off-tick price, off-step size,
 below min notional, above max size, stale or invalid signature, duplicate client id), and for
 refusals of the risk checks and the matching engine an order accepted as ``NEW`` that closes

@@ -6,7 +6,8 @@ typed data (SNIP-12 revision 0) through its slow Pedersen implementation; the St
 itself is a fraction of a millisecond. Revision 0 with felt-only structs (every message Paradex
 signs: orders, order modifications, auth requests) is a short chain of Pedersen hashes, computed
 here with ``fast_stark_crypto.pedersen_hash`` (a Rust build of starknet-crypto), with the constant
-parts (type hashes, the domain) cached. Anything else falls back to starknet-py's own hashing.
+parts (type hashes, the domain, the chain's links up to the account address) cached: 9 Pedersen
+hashes per order instead of 13. Anything else falls back to starknet-py's own hashing.
 ``tests/test_paradex_signing.py`` proves the hashes and signatures bit-identical.
 
 ``fast_account_class`` wraps paradex-py's account classes so that ``sign_order`` (and every
@@ -51,11 +52,24 @@ def felt(value: int | str) -> int:
 
 def hash_on_elements(items: Sequence[int]) -> int:
     """Pedersen chain ``h(h(h(0, a), b), ..., len)`` (starknet-py's ``compute_hash_on_elements``)."""
+    return _chain(0, items, len(items))
+
+
+def _chain(state: int, items: Sequence[int], length: int) -> int:
+    """The chain continued from ``state`` (the hash of the elements before ``items``)."""
     pedersen = fast_stark_crypto.pedersen_hash
-    h = 0
     for x in items:
-        h = pedersen(h, x)
-    return pedersen(h, len(items))  # type: ignore[no-any-return]
+        state = pedersen(state, x)
+    return pedersen(state, length)  # type: ignore[no-any-return]
+
+
+@cache
+def _prefix(*items: int) -> int:
+    """The chain's state after its constant leading elements (computed once per distinct prefix)."""
+    state = 0
+    for x in items:
+        state = fast_stark_crypto.pedersen_hash(state, x)
+    return state
 
 
 @cache
@@ -72,7 +86,8 @@ def _felt_only(types: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
 
 
 def struct_hash(name: str, fields: tuple[str, ...], values: Mapping[str, Any]) -> int:
-    return hash_on_elements([type_hash(name, fields), *(felt(values[f]) for f in fields)])
+    """``hash(type_hash, *members)``, the type hash's link of the chain cached."""
+    return _chain(_prefix(type_hash(name, fields)), [felt(values[f]) for f in fields], len(fields) + 1)
 
 
 @cache
@@ -100,7 +115,7 @@ def message_hash(typed_data: Mapping[str, Any], address: int) -> int | None:
         m = struct_hash(str(primary), fields, typed_data["message"])
     except (KeyError, TypeError, ValueError):
         return None
-    return hash_on_elements([STARKNET_MESSAGE, d, address, m])
+    return _chain(_prefix(STARKNET_MESSAGE, d, address), [m], 4)  # the prefix, domain, account: cached
 
 
 def fast_account_class(base: type) -> type:

@@ -1,5 +1,5 @@
 """Measure a simulated market as the product notes measured real ones: spread, depth, and
-how often market orders of each size really fill (the GRVT table of VENUES.md)."""
+how often market orders of each size really fill (the GRVT market-order table of the product notes)."""
 
 from __future__ import annotations
 

@@ -57,6 +57,7 @@ class Realism:
     taker_orders_per_s: float
     count_fano_60s: float  # variance / mean of taker-order counts in 60 s windows (1 for Poisson)
     top_update_share: float  # of level changes: size updates of a best level that stays the best
+    real_depth_share: float  # takers that walk past the best level: printed there / displayed there
 
     def rows(self) -> list[tuple[str, float]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self) if f.name not in ("source", "seconds")]
@@ -88,6 +89,7 @@ LABELS = {
     "taker_orders_per_s": "taker orders / s",
     "count_fano_60s": "taker count Fano factor (60 s)",
     "top_update_share": "share of level changes that resize the best level",
+    "real_depth_share": "real share of displayed size at the touch (sweeps)",
 }
 
 
@@ -124,6 +126,9 @@ def measure(rp: Replay, label: str | None = None, depth_bps: float = DEPTH_BPS) 
     mids: list[float] = []
     prints: list[float] = []
     takers: list[tuple[float, int, float]] = []  # t, sign, size
+    first_fill: list[float] = []  # per taker order: printed / displayed at its first price
+    walked: list[bool] = []  # per taker order: printed at more than one price
+    last_price = 0
     level_changes = 0
     top_updates = 0
     bbo_changes = 0
@@ -180,8 +185,14 @@ def measure(rp: Replay, label: str | None = None, depth_bps: float = DEPTH_BPS) 
             prints.append(size)
             if takers and takers[-1][0] == t and takers[-1][1] == sign:
                 takers[-1] = (t, sign, takers[-1][2] + size)
+                if p != last_price:
+                    walked[-1] = True
             else:
                 takers.append((t, sign, size))
+                shown = (asks if sign > 0 else bids).get(p, 0)
+                first_fill.append(abs(q) / shown if shown else math.nan)
+                walked.append(False)
+            last_price = p
         if ev_end[i] and (bb, ba) != last_bbo:  # a line's updates land together: count what it leaves
             if last_bbo[0] and last_bbo[1] and bb and ba:
                 bbo_changes += 1
@@ -217,7 +228,18 @@ def measure(rp: Replay, label: str | None = None, depth_bps: float = DEPTH_BPS) 
         variance_ratio=(v60 * v60) / (60 * v1 * v1) if v1 and v1 == v1 and v60 == v60 else math.nan,
         level_changes_per_s=level_changes / duration, level_gap_ticks_median=_q([float(g) for g in gaps], 0.5),
         taker_orders_per_s=len(takers) / duration, count_fano_60s=fano,
-        top_update_share=top_updates / level_changes if level_changes else math.nan)
+        top_update_share=top_updates / level_changes if level_changes else math.nan,
+        real_depth_share=_real_share(first_fill, walked))
+
+
+def _real_share(first_fill: list[float], walked: list[bool]) -> float:
+    """How much of the displayed size at the touch really trades: a taker that walks past the
+    best level took all that was real there. On an honest book that is all of it (1); on a book
+    showing phantom size (GRVT) a small taker already walks."""
+    sweeps = [f for f, w in zip(first_fill, walked, strict=True) if w and f == f]
+    if len(sweeps) < max(5, 0.01 * len(walked)):
+        return 1.0
+    return min(1.0, statistics.median(sweeps))
 
 
 def load_source(spec: str, *, seconds: float = 1800.0, seed: int = 7, profiles_path: Path | None = None) -> Replay:
@@ -294,15 +316,29 @@ def calibrate(rp: Replay) -> dict[str, float | str]:
         top = sizes[int(0.95 * len(sizes)):]
         xmin = top[0]
         hill = len(top) / sum(math.log(x / xmin) for x in top) if len(top) > 1 and top[-1] > xmin else 2.0
-        tail_start = q50 * math.exp(1.2816 * float(out["trade_size_sigma"]))
-        above = sum(1 for s in sizes if s > tail_start) / len(sizes)
+        sigma = float(out["trade_size_sigma"])
+        alpha = min(5.0, max(0.6, hill))
+        tail_start = q50 * math.exp(1.2816 * sigma)
+        # the tail's weight that puts the mixture's 99th percentile where the capture's is
+        p99 = sizes[int(0.99 * len(sizes))]
+        body = 0.5 * math.erfc(math.log(p99 / q50) / sigma / math.sqrt(2))  # P(body > p99)
+        tail = min(1.0, (tail_start / p99) ** alpha)  # P(pareto > p99)
+        weight = (0.01 - body) / (tail - body) if tail > body else 0.0
         out["size_model"] = "pareto_mix"
-        out["size_tail_alpha"] = round(min(5.0, max(0.6, hill)), 4)
-        out["size_tail_prob"] = round(min(0.5, max(0.0, above - 0.10)), 4)
+        out["size_tail_alpha"] = round(alpha, 4)
+        out["size_tail_prob"] = round(min(0.5, max(0.0, weight)), 4)
+    out["queue_real_fraction"] = round(max(0.0001, r.real_depth_share), 4)
     fano = r.count_fano_60s
     out["flow_model"] = "hawkes"
     branching = 1 - 1 / math.sqrt(fano) if fano == fano and fano > 1 else 0.0  # Fano = 1 / (1 - n)^2
     out["hawkes_branching"] = round(min(0.95, max(0.0, branching)), 4)
+    # Some of the takers seen are the model's informed ones (a quote the fair value moved through is
+    # picked off, at the default informed_prob), each exciting the flow: the rest is the base rate.
+    from exchanges.sim.profiles import MarketProfile
+
+    prob = next(f.default for f in fields(MarketProfile) if f.name == "informed_prob")
+    informed = r.bbo_changes_per_s * float(prob) / (1 - float(out["hawkes_branching"]))  # type: ignore[arg-type]
+    out["trade_rate_per_s"] = round(max(0.05 * r.taker_orders_per_s, r.taker_orders_per_s - informed), 4)
     ac = r.sign_autocorr if r.sign_autocorr == r.sign_autocorr else 0.0
     out["sign_persistence"] = round(min(0.95, max(0.0, ac)), 4)
     return out
@@ -327,7 +363,8 @@ def _taker_sizes(rp: Replay) -> list[float]:
 def calibration_toml(rp: Replay, fitted: dict[str, float | str], vol_1s_bps: float) -> str:
     head = (f"# fitted by `perpflow sim calibrate` from {rp.path.name} ({rp.source or 'no source given'}),\n"
             f"# {rp.end - rp.start:.0f} s of {rp.venue} {rp.symbol}. An overlay: load it with --profiles.\n"
-            f"# Not fitted (one venue's capture cannot tell): basis, noise, lag, executable caps.\n"
+            f"# Not fitted (one venue's capture cannot tell): basis, noise, lag, and the executable caps\n"
+            f"# of a market order (exec_cap_*). queue_real_fraction comes from takers that walk the book.\n"
             f"# The capture's 1 s volatility is {vol_1s_bps:.3f} bps: vol_annual ~ "
             f"{vol_1s_bps / 10_000 * math.sqrt(365 * 24 * 3600):.3f} for [assets.{rp.symbol}].\n")
     lines = [f"[venues.{rp.venue}.markets.{rp.symbol}]", f'tick = "{rp.tick}"', f'lot = "{rp.lot}"']

@@ -14,9 +14,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from exchanges import registry
 from exchanges.sim.profiles import load_profiles
 
-AgentVenue = Literal["hibachi", "extended"]
+# the agents' venues come from the venue registry (each venue package says which roles it takes)
+AgentVenue = Literal[registry.names(role="agent")]  # type: ignore[valid-type]
 Mode = Literal["profit", "volume"]
 VenueMode = Literal["sim", "live"]
 Policy = Literal["llm", "rules"]
@@ -47,7 +49,8 @@ class AgentParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    venue: AgentVenue = Field("hibachi", description="the account this run trades (one bot per account)")
+    venue: AgentVenue = Field(registry.default("agent"),
+                              description="the account this run trades (one bot per account)")
     symbols: tuple[str, ...] = Field(("SOL", "ETH", "BTC"), min_length=1,
                                      description="symbols the agent may trade on its venue")
     mode: Mode = Field("profit", description="starting mode: profit (hold 1-48 h) or volume (quick trades)")
@@ -96,7 +99,9 @@ class AgentParams(BaseModel):
     # run
     venue_mode: VenueMode = Field("sim", description="sim: the embedded simulator; live: the real venue")
     days: float = Field(1.0, gt=0, le=90, description="how long the run trades (virtual days on the simulator)")
-    seed: int = Field(7, ge=0)
+    seed: int = Field(7, ge=0, description="simulator seed")
+    lock_timeout: float = Field(600.0, ge=0, le=86_400, description="seconds to wait while another run holds "
+                                                                    "this account")
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -146,6 +151,11 @@ class AgentParams(BaseModel):
             raise ValueError(f"burn_budget_usd: {self.burn_budget_usd} is above the banked profit a burn "
                              f"starts from (burn_threshold_usd = {self.burn_threshold_usd})")
         return self
+
+    @property
+    def account_key(self) -> str:
+        """The account this run trades: one bot per account (``<venue_mode>-<venue>``)."""
+        return f"{self.venue_mode}-{self.venue}"
 
     def rules(self, mode: str) -> ExitRules:
         """The exit table of ``mode``."""

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from core.errors import ConfigError
 from core.types import Instrument
+from exchanges import registry
 from exchanges.sim.profiles import load_profiles
 
 Mode = Literal["fixed", "naive"]
@@ -40,7 +41,8 @@ class GridParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    venue: str = Field("paradex", description="venue to quote on: " + ", ".join(known_venues()))
+    venue: str = Field(registry.default("grid"), description="venue to quote on (default: the registry's grid "
+                                                              "venue): " + ", ".join(known_venues()))
     venue_mode: VenueMode = Field("sim", description="sim: the embedded simulator; live: the real venue")
     symbol: str = Field("BTC", description="asset (user's short name: BTC, ETH, SOL)")
     mode: Mode = Field("fixed", description="fixed: skew reduces inventory, momentum filter, fast cancels; "

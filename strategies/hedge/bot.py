@@ -6,12 +6,14 @@ same strategy and runner through the bot scaffold (``tasks/botrun.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from core.clock import Clock
 from core.reasons import Reason
 from core.records import CycleRecord, Recorder
 from exchanges.base import Venue
+from strategies.base import Record
 from strategies.hedge.config import HedgeConfig
 from strategies.hedge.result import RunResult, hedge_result
 from strategies.hedge.strategy import HedgeStrategy
@@ -21,11 +23,20 @@ from strategies.runtime.runner import Observer, Runner
 
 class HedgeBot:
     def __init__(self, cfg: HedgeConfig, run_id: str, primary: Venue, hedge: Venue, recorder: Recorder,
-                 clock: Clock, *, flow_run_id: str | None = None, on_record: Observer | None = None) -> None:
+                 clock: Clock, *, flow_run_id: str | None = None, on_record: Observer | None = None,
+                 on_cycle: Callable[[int, int, CycleRecord], None] | None = None) -> None:
+        """``on_cycle(done, total, cycle)`` is told of every finished cycle (progress reporting)."""
         self.cfg = cfg
         self.strategy = HedgeStrategy(cfg)
+
+        def observe(runner: Runner, record: Record) -> None:
+            if on_record is not None:
+                on_record(runner, record)
+            if on_cycle is not None and record.kind == "cycle":
+                on_cycle(self.strategy.plan.cycles_done, self.strategy.plan.total_cycles, record.payload)
+
         self.runner = Runner(self.strategy, run_id, [primary, hedge], recorder, clock, flow_run_id=flow_run_id,
-                             on_record=on_record)
+                             on_record=observe)
 
     @property
     def kernel(self) -> Kernel | None:
@@ -42,6 +53,10 @@ class HedgeBot:
 
     async def run(self) -> RunResult:
         return hedge_result(await self.runner.run(), self.strategy)
+
+    def fail(self, detail: str, reason: Reason = Reason.RECORD_FAILED) -> None:
+        """Stop adding risk now (the journal cannot record): cancel, flatten, end FAILED."""
+        self.runner.fail(detail, reason)
 
     def request_stop(self, *, flatten: bool, status: str = "CANCELLED", reason: Reason = Reason.CANCELLED_BY_USER,
                      detail: str = "") -> None:

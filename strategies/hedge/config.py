@@ -21,6 +21,8 @@ from exchanges.fees import FEE_RATES_PATTERN, FeeRates, parse_fee_rates
 # The venue choices come from the venue registry (each venue package says which roles it takes).
 PrimaryVenue = Literal[registry.names(role="primary")]  # type: ignore[valid-type]
 HedgeVenue = Literal[registry.names(role="hedge")]  # type: ignore[valid-type]
+DEFAULT_PRIMARY: str = registry.default("primary")
+DEFAULT_HEDGE: str = registry.default("hedge")
 Ticker = Literal["SOL", "ETH", "BTC"]
 PrimaryMode = Literal["bbo", "bbo_minus_1", "bbo_plus_1", "market"]
 HedgeMode = Literal["bbo_minus_1", "market"]
@@ -40,8 +42,8 @@ class HedgeConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     CLI_NAMES: ClassVar[dict[str, str]] = {"iterations": "iter"}  # the product notes' spelling
 
-    primary: PrimaryVenue = Field("paradex", description="primary (maker) venue")
-    hedge: HedgeVenue = Field("grvt", description="hedge venue; every primary fill is hedged here at once")
+    primary: PrimaryVenue = Field(DEFAULT_PRIMARY, description="primary (maker) venue")
+    hedge: HedgeVenue = Field(DEFAULT_HEDGE, description="hedge venue; every primary fill is hedged here at once")
     ticker: Ticker = Field("SOL", description="the perpetual traded on both venues")
     size: PositiveDecimal = Field(Decimal("0.1"), description="order size per cycle, in base units (SOL, ETH, BTC)")
     iterations: integer(ge=1, le=1_000_000) = Field(

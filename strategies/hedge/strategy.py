@@ -114,9 +114,11 @@ class HedgeStrategy(Strategy):
     def preflight(self, snapshots: Mapping[str, VenueSnapshot]) -> dict[str, Any]:
         est = validate(self.cfg.size, self.cfg.position_limit, self.cfg.margin_fraction,
                        snapshots[self.pv], snapshots[self.hv], self.cfg.max_basis_bps)
-        self.estimate = est
-        return {"hedge_executable_size": str(est.size), "largest_print": str(est.largest_print),
-                "displayed_top": str(est.displayed_top), "trades_seen": est.trades_seen}
+        self.estimate = est  # what the hedge venue could execute vs what its book displayed
+        return {"venue": self.hv, "displayed_top": str(est.displayed_top),
+                "executable_size": None if est.size is None else str(est.size),
+                "largest_print": None if est.largest_print is None else str(est.largest_print),
+                "trades_seen": est.trades_seen}
 
     def public_params(self) -> dict[str, Any]:
         return self.cfg.public_params()
@@ -354,7 +356,7 @@ class HedgeStrategy(Strategy):
         """The plan is done. Flat: finish. A residual left (below the hedge minimum): flatten it."""
         p, h = ctx.position(self.pv), ctx.position(self.hv)
         if p == 0 and h == 0:
-            yield Finish("COMPLETED", "run complete; both venues flat", Reason.RUN_COMPLETE)
+            yield Finish("COMPLETED", "run complete; both venues flat", Reason.RUN_COMPLETE, note="all cycles done")
             return
         yield Flatten(f"closing the residual ({self.pv} {p}, {self.hv} {h})", Reason.RUN_COMPLETE, then="COMPLETED")
 

@@ -1,11 +1,10 @@
 """Flatten positions with reduce-only orders and verify flat - the emergency exit.
 
-Never post-only through the book (an emergency close that way is rejected, VENUES.md "Known
-traps"); never an order that could flip a position. Reduce-only IOC first, with a growing
-slippage cap; on a venue whose displayed book is mostly not executable (GRVT), IOCs are chunked
-to what it really executes, and if takers still find nothing, a reduce-only limit order rests at
-the touch until the market's own flow closes it. Flat is believed only after consecutive
-position reads agree.
+Never post-only through the book (venues reject an emergency close that would cross that way);
+never an order that could flip a position. Reduce-only IOC first, with a growing slippage cap; on
+a venue whose displayed book is mostly not executable (GRVT), IOCs are chunked to what it really
+executes, and if takers still find nothing, a reduce-only limit order rests at the touch until the
+market's own flow closes it. Flat is believed only after consecutive position reads agree.
 """
 
 from __future__ import annotations

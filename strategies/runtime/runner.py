@@ -30,7 +30,6 @@ from strategies.preflight import VenueSnapshot
 from strategies.runtime.flatten import FlattenResult, confirmed_position, flatten
 from strategies.runtime.retry import idempotent
 
-log = logging.getLogger("perpflow.runner")
 TICK = 0.25
 
 
@@ -70,6 +69,7 @@ class Runner:
                  recorder: Recorder, clock: Clock, *, flow_run_id: str | None = None,
                  on_record: Observer | None = None) -> None:
         self.strategy = strategy
+        self.log = logging.getLogger(f"perpflow.{strategy.name}")  # the bot's own logger: perpflow.hedge, ...
         self.run_id = run_id
         self.venues = dict(venues) if isinstance(venues, Mapping) else {v.name: v for v in venues}
         self.recorder = recorder
@@ -87,8 +87,11 @@ class Runner:
         self._risk: list[RiskEvent] = []
         self.reaction_s: list[float] = []
         self._stop_requested = False
+        self.cancel_requested = False  # set by a stop that came before the run began (the scaffold's SIGTERM)
+        self._failure: str | None = None  # set by fail(): no new risk from then on
         self._fills = FillDeduper()
         self._marks: dict[str, Decimal] = {}  # final positions' marks, as recorded
+        self._unrecorded: set[str] = set()  # record kinds the recorder has no place for (warned once)
 
     # --- pre-trade -------------------------------------------------------------------------------
     async def _snapshot(self, venue: Venue) -> VenueSnapshot:
@@ -132,7 +135,10 @@ class Runner:
             except VenueError as exc:  # cannot prove the position: add no risk at all
                 self._finish = Finish("FAILED", f"could not start: {exc}")
             else:
-                self._apply(kernel.start(self.clock.now(), positions))
+                if self.cancel_requested:
+                    self.request_stop(flatten=self.strategy.flatten_on_cancel)
+                if self._failure is None:  # the recorder failed already: add no risk at all
+                    self._apply(kernel.start(self.clock.now(), positions))
                 self._spawn(self._ticker())
                 self._spawn(self._reconcile_loop())
                 await self._done.wait()
@@ -163,6 +169,8 @@ class Runner:
         """The run's parameters, and each venue's instrument steps and fee rates: the warehouse prints
         sizes in the venue's precision and judges net delta with the run's own tolerance."""
         params = self.strategy.public_params()
+        if self.preflight_figures:  # what the pre-trade checks found (what a venue really executes, ...)
+            params["preflight"] = self.preflight_figures
         params["instruments"] = {
             i.venue: {"venue_symbol": i.venue_symbol, "tick": str(i.tick), "lot": str(i.lot),
                       "min_size": str(i.min_size), "maker_fee": str(i.maker_fee), "taker_fee": str(i.taker_fee)}
@@ -176,9 +184,24 @@ class Runner:
         if self.kernel is None or self._stop_requested:
             return
         self._stop_requested = True
-        log.warning("stop requested (%s): cancelling open orders, then %s", detail or reason,
+        self.log.warning("stop requested (%s): cancelling open orders, then %s", detail or reason,
                     "flattening" if flatten else "leaving positions")
         self._apply(self.kernel.stop(self.clock.now(), flatten=flatten, status=status, reason=reason, detail=detail))
+
+    def fail(self, detail: str, reason: Reason = Reason.RECORD_FAILED) -> None:
+        """Stop adding risk now: cancel everything, flatten with reduce-only orders, end FAILED with ``detail``.
+
+        Safe to call from inside a recorder call (it runs on the loop's next turn) and more than once."""
+        self._failure = self._failure or detail
+
+        def stop() -> None:
+            if self.kernel is None:
+                self._finish = self._finish or Finish("FAILED", detail)
+                self._done.set()
+            elif not self._done.is_set():
+                self._apply(self.kernel.stop(self.clock.now(), flatten=True, status="FAILED", reason=reason,
+                                             detail=detail))
+        asyncio.get_running_loop().call_soon(stop)
 
     def signal(self, payload: Any) -> None:
         """Hand an outside decision (an LLM's answer, an operator's instruction) to the strategy."""
@@ -243,10 +266,10 @@ class Runner:
                 history = await idempotent(lambda v=v: v.fills(since, self.symbol), f"{v.name} fills")
                 missed = [f for f in history if self._fills.first_time(f)]
             except VenueError as exc:
-                log.warning("%s: final fill sync failed (%s)", v.name, exc.reason)
+                self.log.warning("%s: final fill sync failed (%s)", v.name, exc.reason)
                 continue
             for f in missed:
-                log.warning("%s: fill %s was missing from the streams; recorded from history", v.name, f.trade_id)
+                self.log.warning("%s: fill %s was missing from the streams; recorded from history", v.name, f.trade_id)
                 if self.kernel is not None:
                     self.kernel.account_late_fill(f)
                 await self.recorder.fill(f)
@@ -324,7 +347,7 @@ class Runner:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
-            log.error("runner task failed: %r", exc)
+            self.log.error("runner task failed: %r", exc)
             if self.kernel is not None and not self._done.is_set():
                 self._apply(self.kernel.stop(self.clock.now(), flatten=True, status="FAILED",
                                              reason=Reason.INTERNAL_ERROR, detail=f"internal error: {exc!r}"))
@@ -352,9 +375,9 @@ class Runner:
             self._risk.append(ev)
             self.recorder.risk_event(ev)
             if ev.reason is Reason.RUN_COMPLETE:
-                log.info("run complete: %s", ev.detail)
+                self.log.info("run complete: %s", ev.detail)
             elif ev.state_to or ev.check in ("hedge", "restart", "gate"):
-                log.warning("risk %s %s: %s", ev.check, ev.reason, ev.detail)
+                self.log.warning("risk %s %s: %s", ev.check, ev.reason, ev.detail)
         elif it.kind == "cycle" and isinstance(it.payload, CycleRecord):
             self.recorder.cycle(it.payload)
         elif it.kind == "funding" and isinstance(it.payload, FundingRecord):
@@ -363,9 +386,13 @@ class Runner:
             record = getattr(self.recorder, "record", None)
             if record is not None and isinstance(it.payload, dict):
                 record(it.kind, **it.payload)
+            elif it.kind not in self._unrecorded:
+                self._unrecorded.add(it.kind)
+                self.log.warning("records of kind %r are not journaled by this recorder (kept in the run's result)",
+                            it.kind)
         line = self.strategy.describe(it)
         if line:
-            log.info("%s", line)
+            self.log.info("%s", line)
         if self.on_record is not None:
             self.on_record(self, it)
 
@@ -396,7 +423,7 @@ class Runner:
             self._apply(kernel.on_rejected(it.client_id, exc.reason, exc.detail, self.clock.now()))
             return
         except (VenueTimeout, VenueError) as exc:  # fate unknown: look it up, never resend blindly
-            log.warning("%s %s order %s: %s; looking it up", it.venue, it.tag, it.client_id, exc.reason)
+            self.log.warning("%s %s order %s: %s; looking it up", it.venue, it.tag, it.client_id, exc.reason)
             self._apply(kernel.on_timeout(it.client_id, self.clock.now()))
             return
         self._record_sent(it, order)
@@ -431,13 +458,13 @@ class Runner:
     async def _flatten(self, it: Flatten) -> None:
         kernel = self.kernel
         assert kernel is not None
-        log.warning("flattening %s: %s", ", ".join(self.venues), it.reason)
+        self.log.warning("flattening %s: %s", ", ".join(self.venues), it.reason)
         try:
             result = await flatten(list(self.venues.values()), self.symbol, client_prefix=kernel.client_prefix,
                                    chunk=dict(self.strategy.flatten_chunks()),
                                    slippage_bps=self.strategy.flatten_slippage_bps, on_order=self.recorder.order)
         except Exception as exc:  # never leave the kernel waiting for a flatten that died
-            log.exception("flatten failed")
+            self.log.exception("flatten failed")
             result = FlattenResult(False, kernel.ledger.positions(), f"flatten error: {exc!r}", 0)
         for name, size in result.positions.items():
             self.recorder.position(Position(name, self.symbol, size, None, self.clock.now(), "rest"))
