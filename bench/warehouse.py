@@ -111,7 +111,8 @@ def build_query_set(tmp: Path, fills: int) -> Path:
     cycles = fills // 2
     # rows get key_hash NULL and load_id 0: the query set is read, never loaded into
     con.execute(f"""INSERT INTO runs SELECT 'run-' || r, 'hedge', NULL, ['paradex', 'grvt'], 'ETH', '{{}}',
-        make_timestamp(CAST((1767571200 + r * 86400) * 1e6 AS BIGINT)), NULL, 'COMPLETED', NULL, NULL
+        make_timestamp(CAST((1767571200 + r * 86400) * 1e6 AS BIGINT)), NULL, 'COMPLETED', NULL, NULL,
+        'backtest', 'virtual'
         FROM range({runs}) t(r)""")
     con.execute(f"""INSERT INTO fills SELECT CASE WHEN i % 2 = 0 THEN 'paradex' ELSE 'grvt' END, 'o' || (i // 2),
         't' || i, 'run-' || (i % {runs}), 'hedge', NULL, 'ETH', CASE WHEN i % 4 < 2 THEN 'BUY' ELSE 'SELL' END,

@@ -102,10 +102,13 @@ def sim_compare_cmd(
 def sim_calibrate_cmd(
     file: Annotated[Path, typer.Argument(help="replay file of a real capture")],
     out: Annotated[Path | None, typer.Option(help="write the fitted profile overlay (TOML) here")] = None,
+    refine: Annotated[int, typer.Option(help="rounds of simulating the fit and correcting it (0: none)",
+                                        min=0, max=5)] = 1,
 ) -> None:
     """Fit a venue profile's market-shape parameters (spread, depth, flow, sizes) to a capture."""
     from core.errors import ConfigError
     from exchanges.sim.realism import calibrate, calibration_toml, measure
+    from exchanges.sim.realism import refine as refine_fit
     from exchanges.sim.replay import load_replay
 
     try:
@@ -113,7 +116,7 @@ def sim_calibrate_cmd(
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    text = calibration_toml(rp, calibrate(rp), measure(rp).vol_1s_bps)
+    text = calibration_toml(rp, refine_fit(rp, calibrate(rp), refine), measure(rp).vol_1s_bps)
     if out is not None:
         out.write_text(text)
         typer.echo(f"wrote {out}; compare with: perpflow sim compare {file} {rp.venue}:{rp.symbol} --profiles {out}")

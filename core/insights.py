@@ -46,7 +46,9 @@ class WinRate(_Model):
     lower: float = Field(ge=0, le=1)  # Wilson score interval at the file's confidence level
     upper: float = Field(ge=0, le=1)
     pnl: float
-    kind: Literal["trade", "cycle"]  # cycle: a delta-neutral hedge cycle (its direction is not a market bet)
+    # trade: a directional round trip; cycle: a delta-neutral hedge cycle (its direction is not a market bet);
+    # fill: a market maker's fill, won when its 60 s markout after the fee is positive
+    kind: Literal["trade", "cycle", "fill"]
 
 
 class BlockedCombo(_Model):

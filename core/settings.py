@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.decimals import PlainInt
@@ -33,10 +33,16 @@ class LlmSettings(BaseModel):
     model: str = "qwen-plus"
     # json_schema is served by some models only; "auto" tries it and falls back to json_object on a refusal.
     response_format: Literal["auto", "json_schema", "json_object"] = "auto"
-    enable_thinking: bool | None = False  # Qwen's switch, sent in the body; None = not sent (other vendors)
+    enable_thinking: bool | None = False  # Qwen: sent in the body; None (env: empty) = not sent (other vendors)
     timeout_s: float = Field(default=60.0, gt=0, le=600)
     max_retries: int = Field(default=2, ge=0, le=10)  # 429/5xx/connection retries by the client, with backoff
     temperature: float = Field(default=0.0, ge=0, le=2)
+
+    @field_validator("enable_thinking", mode="before")
+    @classmethod
+    def _unset(cls, value: object) -> object:
+        """``PERPFLOW_LLM__ENABLE_THINKING=`` (empty) or ``omit``: do not send the switch at all."""
+        return None if isinstance(value, str) and value.strip().lower() in ("", "omit", "none", "null") else value
 
 
 class SentimentSettings(BaseModel):

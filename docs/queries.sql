@@ -1,7 +1,7 @@
 -- perpflow warehouse cookbook: the analyses the product notes did by hand.
 -- Each query is named by its "-- name:" header and runs as is in `make sql` (the published
 -- snapshot, read-only) or through warehouse.query.named_query(name). Money is in quote currency.
--- The run figures come from the views of warehouse/summary.sql (run_summary, run_totals, run_venues,
+-- The run figures come from the views of warehouse/summary.sql (run_summary, run_totals, run_money, run_venues,
 -- fill_legs, net_delta_path, instrument_steps), which a bot's summary and the daily report read
 -- too: one definition of volume, fees and PnL. Every fill of a run counts, a flatten's included;
 -- net PnL = cash of every fill + what the run left open at its final mark; cost per $1M =
@@ -18,7 +18,7 @@ SELECT * FROM run_summary ORDER BY started, run_id;
 SELECT count(*) AS runs, coalesce(sum(cycles), 0) AS cycles, round(coalesce(sum(volume), 0), 2) AS volume,
        round(coalesce(sum(fees), 0), 6) AS fees, round(coalesce(sum(net_pnl), 0), 6) AS net_pnl,
        round(-sum(net_pnl) / nullif(sum(volume), 0) * 1e6, 4) AS cost_per_1m
-FROM run_totals
+FROM run_money
 WHERE mode = 'live' AND started >= CAST(CAST(now() AT TIME ZONE 'UTC' AS DATE) AS TIMESTAMP);
 
 -- name: edge_by_cycle_kind
@@ -70,7 +70,7 @@ SELECT mode, bot, symbol, count(*) AS runs, round(sum(volume), 2) AS volume, rou
        round(sum(fees), 6) AS fees,
        round(-sum(net_pnl) / nullif(sum(volume), 0) * 1e6, 4) AS cost_per_1m,
        round(sum(fees) / nullif(sum(volume), 0) * 1e6, 4) AS fees_per_1m
-FROM run_totals
+FROM run_money
 GROUP BY mode, bot, symbol
 ORDER BY mode, bot, symbol;
 
@@ -93,7 +93,7 @@ ORDER BY bot, hedge_venue;
 SELECT CAST(started AS DATE) AS day, mode, clock, count(*) AS runs, round(sum(volume), 2) AS volume,
        round(sum(net_pnl), 6) AS net_pnl, round(sum(fees), 6) AS fees,
        round(-sum(net_pnl) / nullif(sum(volume), 0) * 1e6, 4) AS cost_per_1m
-FROM run_totals
+FROM run_money
 GROUP BY day, mode, clock
 ORDER BY day, mode;
 

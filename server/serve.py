@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 WORKER_NAME = "perpflow-local"
 WORKER_POLL_S = 2  # how often the worker asks for runs to start (Prefect's default is 10 s)
-HEALTH_TIMEOUT_S = 180.0
+HEALTH_TIMEOUT_S = 300.0  # a first start migrates a new database: ~30 s on a busy 2-core machine, more under load
 STOP_TIMEOUT_S = 30.0
 # Prefect 3.8's worker sends SIGTERM on cancel and SIGKILL 30 s later (not configurable); a
 # bot's cleanup fits in that, and a run the worker finalises is Cancelled a few seconds after.

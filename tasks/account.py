@@ -55,6 +55,16 @@ def _api_url() -> str | None:
     return PREFECT_API_URL.value()
 
 
+def _answers(api_url: str) -> bool:
+    """The dead run's server still runs (a server of its own that died with it does not)."""
+    import httpx
+
+    try:
+        return httpx.get(f"{api_url.rstrip('/')}/health", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def release_dead_leases(locks: list[AccountLock], logger: Any = log) -> list[str]:
     """Release the Prefect leases the previous (dead) holders of ``locks`` left; returns their ids."""
     from prefect.client.orchestration import get_client
@@ -65,7 +75,8 @@ def release_dead_leases(locks: list[AccountLock], logger: Any = log) -> list[str
         lease = lock.previous.get("lease_id")
         if not lease:
             continue
-        urls = [None] + ([lock.previous["api_url"]] if lock.previous.get("api_url") not in (None, _api_url()) else [])
+        other = lock.previous.get("api_url")
+        urls = [None] + ([other] if other not in (None, _api_url()) and _answers(other) else [])
         for url in urls:
             settings = {PREFECT_API_URL: url} if url else {}
             with contextlib.suppress(Exception), temporary_settings(settings), get_client(sync_client=True) as c:

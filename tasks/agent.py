@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -25,12 +25,22 @@ from strategies.agent.decision import Decision
 from strategies.agent.desk import Outlook
 from strategies.agent.outlook import outlook_from, sentiment_from
 from strategies.agent.policies import POLICIES
-from tasks.llm import LlmAnswer, LlmClient, LlmError, transient_only
+
+if TYPE_CHECKING:
+    from tasks.llm import LlmAnswer
 
 log = logging.getLogger("perpflow.agent")
 
 
-@task(name="agent-advise", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=transient_only,
+def _transient_only(task_: Any, run: Any, state: Any) -> bool:
+    """Retry a failed question only when its error is transient (the openai client loads lazily:
+    importing it costs seconds, and most commands that import this module never ask)."""
+    from tasks.llm import transient_only
+
+    return transient_only(task_, run, state)
+
+
+@task(name="agent-advise", retries=2, retry_delay_seconds=[5, 30], retry_condition_fn=_transient_only,
       cache_policy=NO_CACHE)
 def advise_task(client: Any, messages: list[Message], check: Check) -> LlmAnswer[Decision]:
     """One validated decision from the endpoint (the client repairs a bad answer once)."""
@@ -39,6 +49,8 @@ def advise_task(client: Any, messages: list[Message], check: Check) -> LlmAnswer
 
 def llm_ask(settings: LlmSettings, api_key: Any = None, *, as_task: bool = True) -> Ask:
     """An ``Ask`` over the OpenAI-compatible endpoint of ``settings`` (one client for the run)."""
+    from tasks.llm import LlmClient, LlmError
+
     client = LlmClient(settings, api_key)
 
     def ask(messages: list[Message], check: Check) -> AskOutcome:

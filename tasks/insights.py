@@ -4,6 +4,8 @@ Outcomes (one row per thing that won or lost) come from whichever tables exist:
 
 - ``cycles`` (the hedge bot): every cycle, ``kind`` "cycle" — delta-neutral, so its direction is
   which leg was bought, not a market bet: its win rates are shown, but it never blocks a combo;
+- ``fill_diagnostics`` (the grid market maker's fills), ``kind`` "fill": won when the 60 s markout
+  after the fee is positive (direction: the side of the fill); shown, and never blocks a combo;
 - directional trades, ``kind`` "trade", from any of ``TRADE_TABLES`` present in the warehouse
   (the grid and agent bots add theirs) having ``symbol``, ``pnl``, a direction (``direction``
   long/short, or ``side`` BUY/SELL/LONG/SHORT), a time (``closed_at``, ``exit_ts``, ``ended`` or
@@ -53,7 +55,8 @@ from core.insights import (
 from core.settings import InsightsSettings
 from core.stats import wilson, z_one_sided
 
-TRADE_TABLES = {"agent_trades": "agent", "grid_trades": "grid", "grid_fills": "grid"}
+TRADE_TABLES = {"agent_trades": "agent"}
+MARKOUT_BOTS = ("grid",)  # market makers: each fill is an outcome, won when its 60 s markout (after fee) is positive
 TIME_COLUMNS = ("closed_at", "exit_ts", "ended", "ts")
 CALIBRATION_EDGES = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 REVIEW_TOPICS = {"blocked_combo": BlockedCombo, "unblock": Unblock, "blackout": Blackout,
@@ -76,7 +79,8 @@ class Outcome:
 
 
 # --- reading the warehouse ------------------------------------------------------------------------
-def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+def table_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Columns of every table and view in the warehouse: what the readers may use (others add tables later)."""
     rows = con.execute("SELECT table_name, column_name FROM information_schema.columns "
                        "WHERE table_catalog = current_database()").fetchall()
     out: dict[str, set[str]] = defaultdict(set)
@@ -85,15 +89,16 @@ def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
     return out
 
 
-def _naive(ts: datetime) -> datetime:
+def naive_utc(ts: datetime) -> datetime:
+    """DuckDB's TIMESTAMP columns hold naive UTC."""
     return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
 
 
 def read_outcomes(con: duckdb.DuckDBPyConnection, since: datetime) -> tuple[list[Outcome], list[SourceStatus]]:
-    cols = _columns(con)
+    cols = table_columns(con)
     out: list[Outcome] = []
     status: list[SourceStatus] = []
-    since = _naive(since)
+    since = naive_utc(since)
     if {"bot", "symbol", "direction", "pnl", "started"} <= cols.get("cycles", set()):
         rows = con.execute("""
             SELECT coalesce(bot, 'hedge'), symbol, direction, CAST(pnl AS DOUBLE), coalesce(ended, started)
@@ -103,6 +108,14 @@ def read_outcomes(con: duckdb.DuckDBPyConnection, since: datetime) -> tuple[list
         status.append(SourceStatus(name="cycles", rows=len(rows)))
     else:
         status.append(SourceStatus(name="cycles", rows=0, note="table absent"))
+    if {"bot", "symbol", "side", "ts", "markout_60s_pnl"} <= cols.get("fill_diagnostics", set()):
+        bots = ", ".join(f"'{b}'" for b in MARKOUT_BOTS)
+        rows = con.execute(f"""
+            SELECT bot, symbol, CASE side WHEN 'BUY' THEN 'long' ELSE 'short' END, markout_60s_pnl, ts
+            FROM fill_diagnostics
+            WHERE bot IN ({bots}) AND markout_60s_pnl IS NOT NULL AND ts >= ? ORDER BY ts""", [since]).fetchall()
+        out += [Outcome(b, s, d, p, t, "fill") for b, s, d, p, t in rows]
+        status.append(SourceStatus(name="fill_diagnostics", rows=len(rows), note="grid fills, 60 s markout after fee"))
     for table, default_bot in TRADE_TABLES.items():
         have = cols.get(table)
         if have is None:
@@ -132,7 +145,7 @@ def read_outcomes(con: duckdb.DuckDBPyConnection, since: datetime) -> tuple[list
 
 
 def read_positions(con: duckdb.DuckDBPyConnection) -> list[ActivePosition]:
-    cols = _columns(con)
+    cols = table_columns(con)
     if "positions" not in cols or "runs" not in cols:
         return []
     rows = con.execute("""
@@ -147,7 +160,7 @@ def read_positions(con: duckdb.DuckDBPyConnection) -> list[ActivePosition]:
 
 
 def read_sentiment(con: duckdb.DuckDBPyConnection) -> SentimentSnapshot | None:
-    if "sentiment" not in _columns(con):
+    if "sentiment" not in table_columns(con):
         return None
     rows = con.execute("""
         SELECT symbol, value, ts, detail FROM sentiment
@@ -166,12 +179,12 @@ def read_sentiment(con: duckdb.DuckDBPyConnection) -> SentimentSnapshot | None:
 def read_review_items(con: duckdb.DuckDBPyConnection, now: datetime) -> list[Any]:
     """Recommendations of accepted reviews still in force: the rows the review flow wrote
     (``insight_id`` ``review/<review id>/<n>``; each hourly version carries copies, not read back)."""
-    if "review_id" not in _columns(con).get("insights", set()):
+    if "review_id" not in table_columns(con).get("insights", set()):
         return []
     rows = con.execute("""
         SELECT topic, data FROM insights
         WHERE review_id IS NOT NULL AND insight_id LIKE 'review/%' AND expires > ? ORDER BY ts, insight_id""",
-                       [_naive(now)]).fetchall()
+                       [naive_utc(now)]).fetchall()
     items = []
     for topic, data in rows:
         model = REVIEW_TOPICS.get(topic)

@@ -42,7 +42,7 @@ from prompts.review import (
     check_bounds,
     load_prompt,
 )
-from tasks.insights import _columns, _naive, read_outcomes
+from tasks.insights import naive_utc, read_outcomes, table_columns
 from tasks.llm import LlmAnswer, LlmError, LlmInvalidAnswer, ask_json
 
 REVIEW_HOURS = 6.0
@@ -98,8 +98,8 @@ def gather_inputs(con: duckdb.DuckDBPyConnection, insights: SharedInsights, now:
                   hours: float = REVIEW_HOURS) -> tuple[dict[str, Any], Bounds]:
     """What the reviewer reads, as JSON-able data, and the bounds its answer must keep."""
     start = now - timedelta(hours=hours)
-    s, e = _naive(start), _naive(now)
-    cols = _columns(con)
+    s, e = naive_utc(start), naive_utc(now)
+    cols = table_columns(con)
     bots: dict[str, dict[str, Any]] = {}
     current: dict[str, dict[str, float]] = {}
     symbols: set[str] = set()

@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 
-# Scheduled flows of the session's server never reach the internet: sentiment sources off (funding still
-# comes from the simulator), no LLM endpoint (the statistical reviewer). Tests that need a source start a fake.
+# Scheduled flows of the session's server never reach the internet and cost little: sentiment sources
+# and funding reads off, no LLM endpoint (the statistical reviewer). Tests that need a source start a fake.
 OFFLINE = {"PERPFLOW_SENTIMENT__FEAR_GREED_URL": "", "PERPFLOW_SENTIMENT__LONG_SHORT_URL": "",
-           "PERPFLOW_LLM__BASE_URL": ""}
+           "PERPFLOW_SENTIMENT__FUNDING_VENUES": "[]", "PERPFLOW_LLM__BASE_URL": ""}
 
 
 def free_port() -> int:

@@ -30,7 +30,8 @@ BOT = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from tasks.account import hold_account
-    with hold_account([sys.argv[2]], {"run_id": "other-run", "flow_run_id": None}, data_dir=Path(sys.argv[1])):
+    with hold_account([sys.argv[2]], {"run_id": "other-run", "flow_run_id": None}, data_dir=Path(sys.argv[1]),
+                      timeout=60):
         print("held", flush=True)
         time.sleep(600)
 """)

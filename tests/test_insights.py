@@ -104,9 +104,32 @@ def test_absent_tables_and_columns_are_tolerated(tmp_path: Path) -> None:
     ins = compute(con, S, NOW)
     assert ins.win_rates == [] and ins.active_positions == [] and ins.sentiment is None
     assert [(s.name, s.note) for s in ins.sources] == [("cycles", "table absent")]
-    con.execute("CREATE TABLE grid_trades (symbol VARCHAR, side VARCHAR, ts TIMESTAMP)")
+    con.execute("CREATE TABLE agent_trades (symbol VARCHAR, side VARCHAR, ts TIMESTAMP)")
     ins = compute(con, S, NOW)
-    assert ("grid_trades", "skipped: no pnl") in [(s.name, s.note) for s in ins.sources]
+    assert ("agent_trades", "skipped: no pnl") in [(s.name, s.note) for s in ins.sources]
+
+
+def test_grid_fills_count_by_their_markout_and_never_block(tmp_path: Path) -> None:
+    from tests.test_grid_diagnostics import T0, _journal
+
+    paths = WarehousePaths(tmp_path)
+    rec = _journal(paths.journal_dir)
+    load(paths)
+    now = datetime.fromtimestamp(T0, UTC) + timedelta(hours=2)
+    with connect(paths.published) as con:
+        ins = compute(con, InsightsSettings(min_trades=1, blackout_min_sample=1), now)
+        truth = dict(((s, w), n) for s, w, n in con.execute(
+            "SELECT side, markout_60s_pnl > 0, count(*) FROM fill_diagnostics WHERE bot = 'grid' "
+            "AND markout_60s_pnl IS NOT NULL GROUP BY ALL").fetchall())
+    grid = {r.direction: r for r in ins.win_rates if r.bot == "grid"}
+    assert set(grid) == {"long", "short"} and all(r.kind == "fill" for r in grid.values())
+    for side, direction in (("BUY", "long"), ("SELL", "short")):
+        assert grid[direction].wins == truth.get((side, True), 0)
+        assert grid[direction].n == truth.get((side, True), 0) + truth.get((side, False), 0)
+    assert sum(r.n for r in grid.values()) <= len(rec.fills)
+    assert ins.blocked == []  # a fill's side is not a market bet either
+    src = next(s for s in ins.sources if s.name == "fill_diagnostics")
+    assert src.rows == sum(r.n for r in grid.values()) > 0
 
 
 def test_blackout_hours_lose_more_than_each_bots_own_rate(tmp_path: Path) -> None:

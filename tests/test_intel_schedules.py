@@ -2,7 +2,7 @@
 ``sentiment``, ``insights`` and ``review`` deployments, with their schedules shortened for the test.
 
 The session's server keeps the sentiment sources and the LLM offline (tests/local_prefect.py
-OFFLINE): sentiment comes from the simulator's funding, the review from the statistical reviewer.
+OFFLINE): every sentiment component is neutral and says why, the review is the statistical reviewer's.
 """
 
 from __future__ import annotations

@@ -182,3 +182,14 @@ def test_one_client_serves_many_questions_and_the_fake_answers_by_responder() ->
         answers = [client.ask_json([{"role": "user", "content": f"q{i}"}], Verdict) for i in range(3)]
     assert [a.parsed.note for a in answers] == ["q0", "q1", "q2"]
     assert seen == ["q0", "q1", "q2"]
+
+
+def test_enable_thinking_can_be_left_out_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.settings import Settings
+
+    monkeypatch.setenv("PERPFLOW_LLM__ENABLE_THINKING", "")
+    assert Settings().llm.enable_thinking is None
+    monkeypatch.setenv("PERPFLOW_LLM__ENABLE_THINKING", "true")
+    assert Settings().llm.enable_thinking is True
+    monkeypatch.delenv("PERPFLOW_LLM__ENABLE_THINKING")
+    assert Settings().llm.enable_thinking is False

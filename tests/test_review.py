@@ -197,3 +197,18 @@ def test_unusable_endpoints_fail_naming_the_setting(wh: tuple[duckdb.DuckDBPyCon
     assert (out.error or "").startswith(setting + ": ")
     assert "sk-wrong" not in json.dumps(review_record(out), default=str)
 
+
+def test_api_key_from_a_prefect_secret_block(wh: tuple[duckdb.DuckDBPyConnection, SharedInsights],
+                                             prefect_harness: None) -> None:
+    from prefect.blocks.system import Secret
+
+    con, ins = wh
+    Secret(value=KEY).save("perpflow-test-llm-key", overwrite=True)
+    with in_thread(FakeLlm(api_key=KEY)) as fake:
+        fake.answer(good_answer())
+        ok = review(llm_settings(fake, api_key=None, api_key_block="perpflow-test-llm-key"), con, ins, NOW)
+        missing = review(llm_settings(fake, api_key=None, api_key_block="no-such-block"), con, ins, NOW)
+    assert ok.verdict == "accepted"
+    assert missing.verdict == "failed" and missing.error_setting == "llm.api_key_block"
+    assert "no Prefect Secret block named 'no-such-block'" in (missing.error or "")
+    assert KEY not in json.dumps(review_record(ok), default=str)

@@ -98,7 +98,7 @@ def test_an_unknown_model_name_is_refused_naming_the_field() -> None:
 
 def test_calibrate_recovers_the_shape_of_a_known_market(tmp_path: Path) -> None:
     truth = dict(TIGHT, sign_persistence=0.4, informed_skew=0.0, hawkes_branching=0.6)  # informed_prob: default
-    rp = recorded(tmp_path, seconds=1800, **truth)
+    rp = recorded(tmp_path, seconds=1200, **truth)
     fitted = calibrate(rp)
     assert fitted["spread_bps"] == pytest.approx(0.01 / rp.mid[0] * 10_000, rel=0.05)
     assert abs(fitted["sign_persistence"] - 0.4) < 0.12  # type: ignore[operator]

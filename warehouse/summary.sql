@@ -70,11 +70,36 @@ FROM k LEFT JOIN f ON f.run_id = k.run_id AND f.venue = k.venue
 LEFT JOIN p ON p.run_id = k.run_id AND p.venue = k.venue
 LEFT JOIN u ON u.run_id = k.run_id AND u.venue = k.venue;
 
+-- name: run_modes
+-- Each run with its mode and clock (from its params for runs recorded before runs had them) and
+-- the net delta tolerance it was judged with.
+SELECT * EXCLUDE (mode, clock),
+       coalesce(mode, CASE WHEN json_extract_string(params, '$.venue_mode') = 'live' THEN 'live'
+            WHEN json_extract_string(params, '$.sim_clock') = 'real' THEN 'paper' ELSE 'backtest' END) AS mode,
+       coalesce(clock, CASE WHEN json_extract_string(params, '$.venue_mode') = 'live' OR json_extract_string(params, '$.sim_clock') = 'real' THEN 'real'
+            ELSE 'virtual' END) AS clock,
+       greatest(CAST(json_extract_string(params, '$.net_delta_tolerance') AS DOUBLE) * CAST(json_extract_string(params, '$.size') AS DOUBLE),
+                least(CAST(json_extract_string(params, '$.instruments.' || venues[1] || '.lot') AS DOUBLE),
+                      CAST(json_extract_string(params, '$.instruments.' || venues[2] || '.lot') AS DOUBLE))
+                / 2) AS tolerance
+FROM runs;
+
+
+-- name: run_money
+-- One row per run: its money figures alone (no per-fill path), for sums over many runs.
+SELECT r.run_id, r.bot, r.symbol, r.mode, r.clock, r.started,
+       coalesce(c.cycles, 0) AS cycles, coalesce(v.fills, 0) AS fills, coalesce(v.volume, 0) AS volume,
+       CAST(coalesce(v.fees, 0) AS DOUBLE) AS fees, CAST(coalesce(v.funding, 0) AS DOUBLE) AS funding,
+       CAST(coalesce(v.net_pnl, 0) AS DOUBLE) AS net_pnl, v.final_net_delta
+FROM run_modes r
+LEFT JOIN (SELECT run_id, CAST(sum(fills) AS BIGINT) AS fills, sum(volume) AS volume, sum(fees) AS fees,
+                  sum(funding) AS funding, sum(net_pnl) AS net_pnl, sum(position) AS final_net_delta
+           FROM run_venues GROUP BY run_id) v USING (run_id)
+LEFT JOIN (SELECT run_id, count(*) AS cycles FROM cycles GROUP BY run_id) c USING (run_id);
+
 -- name: run_totals
 -- One row per run: every figure of its summary, unrounded (sums over runs start here).
-WITH v AS (SELECT run_id, CAST(sum(fills) AS BIGINT) AS fills, sum(volume) AS volume, sum(fees) AS fees,
-                  sum(funding) AS funding, sum(net_pnl) AS net_pnl, sum(position) AS final_net_delta
-           FROM run_venues GROUP BY run_id),
+WITH v AS (SELECT * FROM run_money),
      legs AS (SELECT run_id,
                      coalesce(sum(size) FILTER (WHERE leg = 'primary' AND liquidity = 'MAKER'), 0)
                        / nullif(sum(size) FILTER (WHERE leg = 'primary'), 0) AS primary_maker_share,
@@ -107,17 +132,7 @@ WITH v AS (SELECT run_id, CAST(sum(fills) AS BIGINT) AS fills, sum(volume) AS vo
            FROM net_delta_path GROUP BY run_id),
      s AS (SELECT run_id, abs(sum(size)) AS start_abs_net FROM (
                SELECT run_id, venue, arg_min(size, ts) AS size FROM positions GROUP BY run_id, venue)
-           GROUP BY run_id),
-     r AS (SELECT * EXCLUDE (mode, clock),
-                  coalesce(mode, CASE WHEN json_extract_string(params, '$.venue_mode') = 'live' THEN 'live'
-                       WHEN json_extract_string(params, '$.sim_clock') = 'real' THEN 'paper' ELSE 'backtest' END) AS mode,
-                  coalesce(clock, CASE WHEN json_extract_string(params, '$.venue_mode') = 'live' OR json_extract_string(params, '$.sim_clock') = 'real' THEN 'real'
-                       ELSE 'virtual' END) AS clock,
-                  greatest(CAST(json_extract_string(params, '$.net_delta_tolerance') AS DOUBLE) * CAST(json_extract_string(params, '$.size') AS DOUBLE),
-                           least(CAST(json_extract_string(params, '$.instruments.' || venues[1] || '.lot') AS DOUBLE),
-                                 CAST(json_extract_string(params, '$.instruments.' || venues[2] || '.lot') AS DOUBLE))
-                           / 2) AS tolerance
-           FROM runs)
+           GROUP BY run_id)
 SELECT r.run_id, r.bot, r.symbol, r.mode, r.clock, r.status, r.reason, r.started, r.ended,
        epoch(r.ended) - epoch(r.started) AS duration_s,
        coalesce(c.cycles, 0) AS cycles, coalesce(c.open_cycles, 0) AS open_cycles,
@@ -147,7 +162,7 @@ SELECT r.run_id, r.bot, r.symbol, r.mode, r.clock, r.status, r.reason, r.started
        CAST(v.final_net_delta AS DOUBLE) AS final_net_delta, r.tolerance,
        CASE WHEN v.final_net_delta IS NULL THEN NULL
             WHEN abs(v.final_net_delta) <= coalesce(r.tolerance, 0) THEN 'CLEAN' ELSE 'IMBALANCED' END AS net_delta_state
-FROM r LEFT JOIN v USING (run_id) LEFT JOIN legs USING (run_id) LEFT JOIN c USING (run_id)
+FROM run_modes r LEFT JOIN v USING (run_id) LEFT JOIN legs USING (run_id) LEFT JOIN c USING (run_id)
 LEFT JOIN k USING (run_id) LEFT JOIN d USING (run_id) LEFT JOIN s USING (run_id);
 
 -- name: run_summary

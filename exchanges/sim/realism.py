@@ -360,6 +360,29 @@ def _taker_sizes(rp: Replay) -> list[float]:
     return out
 
 
+def refine(rp: Replay, fitted: dict[str, float | str], rounds: int = 1, seed: int = 7) -> dict[str, float | str]:
+    """Correct a fit by simulating it: what the model adds on its own (informed takers, bursts they
+    start, refills after a print) shifts some figures, so each round runs the fitted market for the
+    capture's length and scales rates (and shifts sign persistence) by what came out versus the capture."""
+    target = measure(rp)
+    out = dict(fitted)
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            overlay = Path(tmp) / "fit.toml"
+            overlay.write_text(calibration_toml(rp, out, target.vol_1s_bps))
+            model = measure(load_source(f"{rp.venue}:{rp.symbol}", seconds=min(1800.0, max(300.0, target.seconds)),
+                                        seed=seed, profiles_path=overlay))
+        for key, want, got in (("trade_rate_per_s", target.taker_orders_per_s, model.taker_orders_per_s),
+                               ("book_updates_per_s", target.level_changes_per_s, model.level_changes_per_s),
+                               ("quote_rate_per_s", target.bbo_changes_per_s, model.bbo_changes_per_s)):
+            if got > 0 and want == want and key in out:
+                out[key] = round(float(out[key]) * want / got, 4)
+        if target.sign_autocorr == target.sign_autocorr and model.sign_autocorr == model.sign_autocorr:
+            shifted = float(out["sign_persistence"]) + target.sign_autocorr - model.sign_autocorr
+            out["sign_persistence"] = round(min(0.95, max(0.0, shifted)), 4)
+    return out
+
+
 def calibration_toml(rp: Replay, fitted: dict[str, float | str], vol_1s_bps: float) -> str:
     head = (f"# fitted by `perpflow sim calibrate` from {rp.path.name} ({rp.source or 'no source given'}),\n"
             f"# {rp.end - rp.start:.0f} s of {rp.venue} {rp.symbol}. An overlay: load it with --profiles.\n"
