@@ -41,7 +41,8 @@ class GridParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    venue: str = Field(registry.default("grid"), description="venue to quote on (default: the registry's grid venue)")
+    venue: str = Field(registry.default("grid"), description="venue to quote on (default: the registry's grid "
+                                                              "venue): " + ", ".join(known_venues()))
     venue_mode: VenueMode = Field("sim", description="sim: the embedded simulator; live: the real venue")
     symbol: str = Field("BTC", description="asset (user's short name: BTC, ETH, SOL)")
     mode: Mode = Field("fixed", description="fixed: skew reduces inventory, momentum filter, fast cancels; "
