@@ -121,7 +121,22 @@ def flow_api(data_dir: Path, timeout: float = STARTUP_TIMEOUT_S) -> Iterator[str
     with contextlib.ExitStack() as stack:
         url = local or stack.enter_context(temporary_server(timeout, log_dir=None))
         with _process_api_url(url), temporary_settings({PREFECT_API_URL: url}):
-            yield url
+            try:
+                yield url
+            finally:
+                _drain_prefect_workers()
+
+
+def _drain_prefect_workers(timeout: float = 10.0) -> None:
+    """Send the run's last log lines and events before the server goes: Prefect batches them on
+    background workers, and once a temporary server has stopped their last batch fails with a
+    stray "Error logging to API" under a run that went well."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            worker.drain_all(timeout=timeout, at_exit=False)
 
 
 @contextlib.contextmanager
