@@ -7,10 +7,12 @@ once its maker hedge rests on GRVT and the fill is in its journal, the process i
 unhedged primary position and a resting hedge order are left behind, and no ``finally`` ran.
 
 A second bot for the same account then starts (in this process, through the same live-adapter
-registry; a second CLI run would first wait up to Prefect's 300 s lease on the dead run's account
-lock). It must cancel the dead run's order, read the venues' positions before anything else,
+registry; a second CLI run would start at once too: the OS lock died with the bot and the next
+holder releases its Prefect lease, see tests/test_cli_server.py). It must cancel the dead run's
+order, read the venues' positions before anything else,
 report a ``RESTART_RECONCILE`` risk event, flatten, trade its own cycles and end flat; and the
-killed run's fill, fsynced before the kill, must reach the warehouse.
+killed run's fill, fsynced before the kill, must reach the warehouse, and the killed run's row must
+say CRASHED, ended at its journal's last record.
 """
 
 from __future__ import annotations
@@ -108,8 +110,9 @@ async def test_a_bot_killed_mid_cycle_is_reconciled_by_the_next_one(tmp_path: Pa
     assert [c.kind for c in result.cycles] == ["open", "close"]  # then traded its own cycle
 
     load(paths)
-    runs = dict(rows(paths, "SELECT run_id, status FROM runs"))
-    assert runs["restarted-1"] == "COMPLETED" and runs[killed_run] == "RUNNING"  # the dead run never ended
+    runs = {r: (st, ended) for r, st, ended in rows(paths, "SELECT run_id, status, ended FROM runs")}
+    assert runs["restarted-1"][0] == "COMPLETED"
+    assert runs[killed_run][0] == "CRASHED" and runs[killed_run][1] is not None  # never ended: crashed, not RUNNING
     [(killed_fill,)] = rows(paths, "SELECT size FROM fills WHERE run_id = ? AND venue = 'paradex'", [killed_run])
     assert killed_fill == SIZE  # fsynced before the kill, so it survived it
     reduce_only = rows(paths, "SELECT DISTINCT reduce_only FROM orders WHERE run_id = 'restarted-1' "
