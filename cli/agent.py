@@ -63,9 +63,11 @@ def agent_cmd(ctx: typer.Context) -> None:
         raise typer.Exit(2) from None
     from cli.hedge import ensure_account_limit
     from flows.agent import AgentStopped, account_limit_name, agent_flow
+    from server.flow_api import cli_flow_api
 
-    ensure_account_limit(account_limit_name(params))
-    state = agent_flow(params=params, return_state=True)
+    with cli_flow_api():  # the local server when it runs (the run shows in its UI), else a temporary one
+        ensure_account_limit(account_limit_name(params))
+        state = agent_flow(params=params, return_state=True)
     data = state.result(raise_on_failure=False)
     if isinstance(data, AgentStopped):
         data = data.summary

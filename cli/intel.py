@@ -25,7 +25,10 @@ def checked_settings() -> Any:
 
 def run_flow(flow_fn: Any) -> dict[str, Any]:
     """Run a flow now (a Prefect flow run); exit 1 with its message when it does not complete."""
-    state = flow_fn(return_state=True)
+    from server.flow_api import cli_flow_api
+
+    with cli_flow_api("nothing was recorded"):  # the local server when it runs (its UI), else a temporary one
+        state = flow_fn(return_state=True)
     if not state.is_completed():
         typer.echo(f"{state.type.value}: {state.message or ''}".rstrip(), err=True)
         try:

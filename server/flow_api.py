@@ -140,6 +140,20 @@ def _drain_prefect_workers(timeout: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
+def cli_flow_api(what: str = "no order was sent") -> Iterator[str]:
+    """``flow_api`` for a command-line run: a server that cannot start is one line on stderr and exit
+    code 1 (``what`` says what did not happen), never a traceback."""
+    from core.settings import get_settings
+
+    try:
+        with flow_api(get_settings().data_dir) as url:
+            yield url
+    except ServerUnavailable as exc:
+        print(f"error: {exc}; {what}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+@contextlib.contextmanager
 def _process_api_url(url: str) -> Iterator[None]:
     """``PREFECT_API_URL`` for every thread of the process, not only this one's settings context.
 
