@@ -20,6 +20,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.states import Failed, State
 
 from core.insights import load_insights, write_insights
 from core.settings import Settings
@@ -37,7 +38,7 @@ class ReviewFailed(RuntimeError):
 
 
 @flow(name="review", retries=0, timeout_seconds=TIMEOUT_S)
-def review_flow(data_dir: str | None = None, hours: float = REVIEW_HOURS) -> dict[str, Any]:
+def review_flow(data_dir: str | None = None, hours: float = REVIEW_HOURS) -> dict[str, Any] | State:
     """Cross-bot review of the last hours: bounded recommendations, recorded and shared."""
     log = get_run_logger()
     settings = settings_for(data_dir)
@@ -66,8 +67,10 @@ def review_flow(data_dir: str | None = None, hours: float = REVIEW_HOURS) -> dic
     log.info("review %s by %s: %s, %d recommendation(s), %d+%d tokens, %.0f ms", outcome.review_id,
              outcome.model or outcome.reviewer, outcome.verdict, len(accepted), outcome.prompt_tokens,
              outcome.completion_tokens, outcome.latency_ms)
-    if outcome.verdict == "failed":
-        raise ReviewFailed(f"review {outcome.review_id} failed (recorded): {outcome.error}")
+    if outcome.verdict == "failed":  # an expected outcome, named by its setting: a Failed run, not a traceback
+        message = f"review {outcome.review_id} failed (recorded): {outcome.error}"
+        log.error("%s", message)
+        return Failed(message=message, data=ReviewFailed(message))
     if outcome.verdict == "rejected":
         log.warning("review %s rejected (recorded): %s", outcome.review_id, outcome.error)
     return {"review_id": outcome.review_id, "reviewer": outcome.reviewer, "model": outcome.model,
