@@ -68,8 +68,12 @@ def params_flow(model: type[BaseModel]) -> Callable[[F], F]:
     def wrap(fn: F) -> F:
         params = []
         for name, f in model.model_fields.items():
-            annotation = Annotated[(f.annotation, *f.metadata, Field(description=f.description))]  # type: ignore[misc]
             default = f.default if f.default_factory is None else f.default_factory()  # type: ignore[call-arg]
+            # A Decimal default would reach the form's schema as a string ("0.2") beside "type: number",
+            # and the UI refuses to submit its own defaults: the schema shows it as the number it is.
+            extra = {"default": float(default)} if isinstance(default, Decimal) else None
+            annotation = Annotated[(f.annotation, *f.metadata,  # type: ignore[misc]
+                                    Field(description=f.description, json_schema_extra=extra))]
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
                                             annotation=annotation))
         fn.__signature__ = inspect.Signature(params, return_annotation=Any)  # type: ignore[attr-defined]

@@ -55,6 +55,18 @@ def test_decimal_parameters_are_numbers_in_the_schema(name: str) -> None:
     assert number_branch(flow_schema()[name])["type"] == "number"
 
 
+@pytest.mark.parametrize("entrypoint", ["flows.hedge:hedge_flow", "flows.grid:grid_flow"])
+def test_the_ui_form_can_submit_its_own_defaults(entrypoint: str) -> None:
+    """A number field's default is a number: a Decimal default shown as "0.2" made the UI refuse its
+    own form ('0.2' is not of type 'number') and no run could start from it."""
+    module, name = entrypoint.split(":")
+    props = parameter_schema(getattr(importlib.import_module(module), name)).model_dump()["properties"]
+    for field, prop in props.items():
+        numeric = any(b.get("type") in ("number", "integer") for b in prop.get("anyOf", [prop]))
+        if numeric and prop.get("default") is not None:
+            assert isinstance(prop["default"], (int, float)), (field, prop["default"])
+
+
 def test_a_number_from_the_ui_arrives_as_an_exact_decimal() -> None:
     params = hedge_flow.validate_parameters({"size": 0.1, "net_delta_tolerance": 0.01})
     assert params["size"] == Decimal("0.1") and params["net_delta_tolerance"] == Decimal("0.01")

@@ -89,6 +89,8 @@ def test_a_bot_started_from_the_ui_shows_its_summary_artifact_on_its_run_page(lo
         if run is not None:
             break
         time.sleep(0.5)
+    if run is None:
+        shot(page, "ui-run-form-not-submitted")  # what the form said instead
     assert run is not None, "submitting the UI's run form created no flow run"
     done = lp.wait_final(run.id, timeout=240)
     assert done.state.is_completed(), lp.logs(run.id)
