@@ -254,3 +254,20 @@ def test_a_hedge_withdrawn_by_a_stop_is_not_a_hedge_failure() -> None:
     assert not [ev for ev in records(out, "risk") if ev.check == "hedge"]
     [fin] = only(out, Finish)
     assert fin.status == "CANCELLED"
+
+
+def test_a_remainder_below_the_primary_minimum_notional_is_not_quoted() -> None:
+    """A partial fill of 0.048 of 0.05 ETH leaves 0.002 (~6 USD), below Paradex's 10 USD minimum: the
+    venue would refuse it, and the refusal used to end the run FAILED. The cycle ends at 0.048."""
+    e, intents = make(hedge_mode="market")
+    [p] = only(intents, PlaceLimit)
+    e.on_order(order(p, OrderStatus.OPEN), T0)
+    [h] = only(e.on_fill(fill(p, "0.048", "t1"), T0 + 1), PlaceMarket)
+    assert h.size == D("0.04")  # GRVT's lot: 0.008 is carried
+    out = e.on_bbo(bbo(PV, "3001.00", "3001.10", T0 + 2), T0 + 2)  # the book moved away: re-price
+    out += e.on_order(order(p, OrderStatus.CANCELLED, "0.048"), T0 + 2.1)
+    out += e.on_order(order(h, OrderStatus.FILLED, "0.04"), T0 + 3)
+    out += e.on_fill(fill(h, "0.04", "h1", "3000.05"), T0 + 3)
+    out += e.on_tick(T0 + 4) + e.on_bbo(bbo(PV, "3001.00", "3001.10", T0 + 5), T0 + 5)
+    assert not [i for i in only(out, PlaceLimit) if i.tag == "primary" and i.size * D("3001") < 10]
+    assert not only(out, Finish) or all(f.status != "FAILED" for f in only(out, Finish))

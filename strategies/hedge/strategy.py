@@ -371,8 +371,10 @@ class HedgeStrategy(Strategy):
         if bbo_p is None or bbo_h is None:
             return
         size = self.p.round_size(c.remaining)
-        if size <= 0:
-            c.primary_accounted = c.target  # a sub-lot remainder cannot be quoted
+        if size <= 0 or size < self.p.min_size or size * bbo_p.mid < self.p.min_notional:
+            # a remainder the venue would refuse (sub-lot, below its minimum size or notional) is not
+            # quoted: the cycle ends at what filled, and the hedge carries its own residual
+            c.primary_accounted = c.target
             return
         reduce_only = c.kind == "close"
         side = c.side
