@@ -38,9 +38,8 @@ from core.errors import OrderRejected
 from core.reasons import Reason
 from core.types import BBO, Book, Fill, Order, OrderStatus, OrderType, Position, Side
 from exchanges.backpack import wire
-from exchanges.fakes.loopback import Faults, LoopbackFake, LoopbackServer, MarketDriver
+from exchanges.fakes.loopback import Faults, LoopbackFake, LoopbackServer, MarketDriver, RouteFaultControls
 from exchanges.sim.world import SimWorld
-from exchanges.spec import FaultKind, FaultOp
 
 VENUE = wire.VENUE
 MAX_WINDOW_MS = 60_000
@@ -100,7 +99,9 @@ class _Conn:
     pumps: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
 
-class FakeBackpack(LoopbackFake):
+class FakeBackpack(RouteFaultControls, LoopbackFake):
+    control_routes = CONTROL_ROUTES
+
     def __init__(self, world: SimWorld | None = None, *, seed: int = 7, symbols: tuple[str, ...] = ("SOL", "ETH"),
                  api_keys: tuple[str, ...] = ()) -> None:
         self.world = world or SimWorld(venues=(VENUE,), symbols=symbols, seed=seed, clock=RealClock())
@@ -138,21 +139,6 @@ class FakeBackpack(LoopbackFake):
         return self.world.clock.now()
 
     # --- the controls every fake has (exchanges.spec.FakeControls) ------------------------------
-    def fail(self, kind: FaultKind, op: FaultOp, *, count: int = 1, retry_after: float = 1.0,
-             seconds: float = 1.0) -> None:
-        route = CONTROL_ROUTES[op]
-        if kind == "rate_limit":
-            self.faults.rate_limit(count, retry_after, route)
-        elif kind == "server_error":
-            self.faults.server_error(count, 503, route)
-        elif kind == "server_error_after":
-            self.faults.server_error(count, 500, route, after_processing=True)
-        else:
-            self.faults.slow(seconds, count, route, after_processing=True)
-
-    def sent(self, op: FaultOp) -> int:
-        return self.server.count(CONTROL_ROUTES[op])
-
     def orders_with(self, client_id: str) -> int:
         number = str(wire.client_number(client_id))
         return sum(1 for o in self.ex.orders.values() if o.client_id == number)

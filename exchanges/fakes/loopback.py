@@ -22,12 +22,14 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, ClassVar, Literal, Self
 
 from aiohttp import web
 
 if TYPE_CHECKING:
     from exchanges.sim.world import SimWorld
+    from exchanges.spec import FaultKind as ControlKind
+    from exchanges.spec import FaultOp
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FaultKind = Literal["rate_limit", "server_error", "slow", "malformed"]
@@ -234,3 +236,27 @@ class LoopbackFake:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+class RouteFaultControls:
+    """``fail`` and ``sent`` of ``exchanges.spec.FakeControls`` for a fake whose HTTP faults are the
+    shared ``Faults``: the venue only names the route of each controlled operation."""
+
+    control_routes: ClassVar[dict[str, str]]  # "place" / "positions" -> "METHOD /path"
+    faults: Faults
+    server: LoopbackServer
+
+    def fail(self, kind: ControlKind, op: FaultOp, *, count: int = 1, retry_after: float = 1.0,
+             seconds: float = 1.0) -> None:
+        route = self.control_routes[op]
+        if kind == "rate_limit":
+            self.faults.rate_limit(count, retry_after, route)
+        elif kind == "server_error":
+            self.faults.server_error(count, 503, route)
+        elif kind == "server_error_after":
+            self.faults.server_error(count, 500, route, after_processing=True)
+        else:
+            self.faults.slow(seconds, count, route, after_processing=True)
+
+    def sent(self, op: FaultOp) -> int:
+        return self.server.count(self.control_routes[op])

@@ -36,12 +36,11 @@ from aiohttp import WSMsgType, web
 
 from core.clock import RealClock
 from core.types import Side
-from exchanges.fakes.loopback import Faults, LoopbackFake, LoopbackServer, MarketDriver
+from exchanges.fakes.loopback import Faults, LoopbackFake, LoopbackServer, MarketDriver, RouteFaultControls
 from exchanges.paradex.fake_venue import VENUE, ApiError, ParadexEngine, address_of
 from exchanges.paradex.settings import ParadexSettings
 from exchanges.sim.exchange import DISCONNECTED
 from exchanges.sim.world import SimWorld
-from exchanges.spec import FaultKind, FaultOp
 from exchanges.symbols import to_venue_symbol
 
 log = logging.getLogger("perpflow.fake.paradex")
@@ -96,7 +95,9 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, text=json.dumps(body), content_type="application/json")
 
 
-class FakeParadex(LoopbackFake):
+class FakeParadex(RouteFaultControls, LoopbackFake):
+    control_routes = CONTROL_ROUTES
+
     def __init__(self, world: SimWorld | None = None, *, seed: int = 7, symbols: Iterable[str] = ("SOL", "ETH", "BTC"),
                  accounts: dict[int | str, int | str] | None = None, open_registration: bool = False,
                  jwt_ttl: float = 300.0) -> None:
@@ -168,21 +169,6 @@ class FakeParadex(LoopbackFake):
         return lots * slot.lot
 
     # --- the controls every fake has (exchanges.spec.FakeControls) ------------------------------
-    def fail(self, kind: FaultKind, op: FaultOp, *, count: int = 1, retry_after: float = 1.0,
-             seconds: float = 1.0) -> None:
-        route = CONTROL_ROUTES[op]
-        if kind == "rate_limit":
-            self.faults.rate_limit(count, retry_after, route)
-        elif kind == "server_error":
-            self.faults.server_error(count, 503, route)
-        elif kind == "server_error_after":
-            self.faults.server_error(count, 500, route, after_processing=True)
-        else:
-            self.faults.slow(seconds, count, route, after_processing=True)
-
-    def sent(self, op: FaultOp) -> int:
-        return self.server.count(CONTROL_ROUTES[op])
-
     def orders_with(self, client_id: str) -> int:
         return sum(1 for o in self.exchange.orders.values() if o.client_id == client_id)
 
