@@ -12,8 +12,6 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from core.errors import ConfigError
-from server.flow_api import ServerUnavailable
 from strategies.agent.params import AgentParams
 
 
@@ -62,22 +60,11 @@ def agent_cmd(ctx: typer.Context) -> None:
             msg = err["msg"].removeprefix("Value error, ")
             typer.echo(f"error: --{field.replace('_', '-')}: {msg}" if field else f"error: {msg}", err=True)
         raise typer.Exit(2) from None
-    from cli.bots import print_summary, run_flow
+    from cli.bots import run_and_print
     from flows.agent import agent_flow
 
-    try:  # the bots' one way to run a flow: the account's limit made, the local server or a temporary one
-        status, message, summary = run_flow(agent_flow, AgentParams, params.model_dump())
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except ServerUnavailable as exc:
-        typer.echo(f"error: {exc}; no order was sent", err=True)
-        raise typer.Exit(1) from None
-    if summary and "rows" in summary:
-        print_summary(summary)
-    typer.echo(f"\n{status}: {message}")
-    if status != "COMPLETED":
-        raise typer.Exit(1)
+    # the bots' one way to run a flow: the account's limit made, the local server or a temporary one
+    run_and_print(agent_flow, AgentParams, params.model_dump())
 
 
 agent_cmd.__doc__ = f"{agent_cmd.__doc__}\n\nOptions (the agent's parameters):\n\n{_options_help()}"

@@ -122,6 +122,26 @@ def run_flow(flow: Any, model: type[BaseModel], values: dict[str, Any],
     return result_of(state)
 
 
+def run_and_print(flow: Any, model: type[BaseModel], values: dict[str, Any],
+                  check: Callable[[Any], None] | None = None) -> None:
+    """Run a bot's flow from the command line and print its outcome: the summary table, then the final
+    state; exit 2 on bad settings, 1 when no Prefect API could be had or the run did not complete.
+    A ``ValidationError`` propagates, so each command words bad options its own way."""
+    try:
+        status, message, summary = run_flow(flow, model, values, check)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except ServerUnavailable as exc:
+        typer.echo(f"error: {exc}; no order was sent", err=True)
+        raise typer.Exit(1) from None
+    if summary and "rows" in summary:
+        print_summary(summary)
+    typer.echo(f"\n{status}: {message}")
+    if status != "COMPLETED":
+        raise typer.Exit(1)
+
+
 def bot_command(load_flow: Callable[[], Any], model: type[BaseModel], name: str, doc: str,
                 check: Callable[[Any], None] | None = None) -> Callable[..., None]:
     """A typer command that runs the flow ``load_flow()`` returns (imported when the command runs, so
@@ -129,20 +149,9 @@ def bot_command(load_flow: Callable[[], Any], model: type[BaseModel], name: str,
     ``check`` refuses a valid-looking model whose inputs are not (a file that does not parse)."""
     def command(**values: Any) -> None:
         try:
-            status, message, summary = run_flow(load_flow(), model, values, check)
+            run_and_print(load_flow(), model, values, check)
         except ValidationError as exc:
             raise refuse(model, exc) from None
-        except ConfigError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        except ServerUnavailable as exc:
-            typer.echo(f"error: {exc}; no order was sent", err=True)
-            raise typer.Exit(1) from None
-        if summary:
-            print_summary(summary)
-        typer.echo(f"\n{status}: {message}")
-        if status != "COMPLETED":
-            raise typer.Exit(1)
 
     command.__signature__ = inspect.Signature(model_options(model), return_annotation=None)  # type: ignore
     command.__doc__ = inspect.cleandoc(doc)
