@@ -6,6 +6,7 @@ An agent run is one kernel run per symbol (``<run_id>-<symbol>``); the summary r
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +60,17 @@ def agent_summary(warehouse: Path, run_id: str) -> dict[str, Any]:
     }
 
 
+def _usd(value: str) -> str:
+    """A USD figure as written in the summary, without an exponent (a zero sum reads ``0E-10``)."""
+    return format(Decimal(value).normalize(), "f") if Decimal(value) else "0"
+
+
 def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     """The summary as (metric, value) rows: the artifact and the CLI print the same."""
     return [
         ("trades", str(s["trades"])), ("win rate", "-" if s["win_rate"] is None else f"{s['win_rate']:.1%}"),
-        ("net PnL (USD, after fees and funding)", s["pnl"]), ("fees (USD)", s["fees"]),
-        ("spread paid (USD)", s["spread_cost"]),
+        ("net PnL (USD, after fees and funding)", _usd(s["pnl"])), ("fees (USD)", _usd(s["fees"])),
+        ("spread paid (USD)", _usd(s["spread_cost"])),
         ("fee + spread drag per round trip (% notional)",
          "-" if s["drag_pct_per_round_trip"] is None else f"{s['drag_pct_per_round_trip']:.3f}"),
         ("average hold (h)", "-" if s["avg_hold_h"] is None else f"{s['avg_hold_h']:.2f}"),

@@ -140,9 +140,10 @@ class AgentSession:
                 if not tasks[s].done():
                     r.signal(Complete())
             await asyncio.wait(list(tasks.values()), timeout=120, return_when=asyncio.ALL_COMPLETED)
-        finally:
-            for r in self.runners.values():
-                r.request_stop(flatten=True)
+        finally:  # only runners still going are stopped: a finished one would log a stop nobody asked for
+            for s, r in self.runners.items():
+                if not tasks[s].done():
+                    r.request_stop(flatten=True)
             done = await asyncio.gather(*tasks.values(), return_exceptions=True)
         outcomes: dict[str, RunOutcome] = {}
         for s, res in zip(tasks, done, strict=True):
