@@ -26,8 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = HedgeConfig().account_key
 
 BOT = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
+    # Ctrl-C stops it, even when the suite was started where SIGINT is ignored (a background job
+    # of a shell without job control, whose children inherit the ignore): the test stops it so.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from tasks.account import hold_account
     with hold_account([sys.argv[2]], {"run_id": "other-run", "flow_run_id": None}, data_dir=Path(sys.argv[1]),
                       timeout=60):
