@@ -69,6 +69,17 @@ def test_an_agent_run_records_decisions_and_trades_and_summarises_them_by_sql(
     assert all(b["enable_thinking"] is False for b in fake.bodies)
     fills = df("SELECT sum(fee) AS fees FROM fills", path=wh)
     assert float(fills["fees"][0]) == pytest.approx(float(s["fees"]))  # the trades' fees are the fills' fees
+    # every summary figure is SQL on the warehouse: fills, volume and funding over the symbols' runs
+    money = df("SELECT sum(fills) AS fills, sum(volume) AS volume, sum(funding) AS funding, sum(fees) AS fees "
+               "FROM run_summary WHERE run_id LIKE ? || '-%'", [s["run_id"]], path=wh)
+    raw = df("SELECT count(*) AS n, sum(price * size) AS volume FROM fills", path=wh)
+    assert s["fills"] == int(money["fills"][0]) == int(raw["n"][0]) > 0
+    assert float(s["volume_usd"]) > 0
+    assert float(s["volume_usd"]) == pytest.approx(float(money["volume"][0]), abs=0.006)
+    assert float(s["volume_usd"]) == pytest.approx(float(raw["volume"][0]), abs=0.006)
+    assert float(s["funding"]) == pytest.approx(float(money["funding"][0]), abs=1e-6)
+    assert f"| fills / volume (USD) | {s['fills']} / {s['volume_usd']} |" in artifacts(
+        state.state_details.flow_run_id)["agent-summary"].data
     for journal in (data_dir / "journal").glob("*.jsonl"):
         assert KEY not in journal.read_text()
     found = artifacts(state.state_details.flow_run_id)
