@@ -242,11 +242,13 @@ async def record_backtest(result: BacktestResult, recorder: Recorder, run_id: st
     for ts, symbol, rate, position, payment in result.funding:
         recorder.funding(FundingRecord(run_id, p.venue, symbol, rate, position, payment, ts))
     record = getattr(recorder, "record", None)
-    if record is not None:
+    if record is not None:  # decision ids are the warehouse's key: made unique by the run's id
         for d in result.decisions:
-            record("decision", **d)
+            record("decision", **{**d, "decision_id": f"{run_id}-{d['decision_id']}"})
         for n in result.notes:
-            if n.kind in ("agent_trade", "mode_change"):
+            if n.kind == "agent_trade":
+                record(n.kind, **{**n.payload, "decision_id": f"{run_id}-{n.payload['decision_id']}"})
+            elif n.kind == "mode_change":
                 record(n.kind, **n.payload)
     for symbol in p.symbols:
         recorder.position(Position(p.venue, symbol, ZERO, None, result.end))
