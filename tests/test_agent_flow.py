@@ -94,3 +94,42 @@ def test_a_live_run_on_a_venue_without_an_adapter_is_refused_naming_it(
     assert state.is_failed()
     assert state.message.startswith("venue: 'hibachi' is not a venue with a live adapter; allowed: ")
     assert not (env[0] / "journal").exists() or not list((env[0] / "journal").glob("*.jsonl"))
+
+
+def test_a_cancelled_agent_run_stops_every_symbol_and_ends_cancelled_with_its_summary(
+        env: tuple[Path, FakeLlm], prefect_harness: None) -> None:
+    """SIGTERM (a Prefect cancel) while the agent trades: every symbol's runner stops (orders
+    cancelled, positions flattened), the run ends Cancelled with its summary, no traceback."""
+    import os
+    import signal
+    import threading
+    import time
+
+    data_dir, _ = env
+    params = AgentParams(venue="extended", symbols=("SOL", "ETH"), mode="volume", days=3, maker_timeout_s=60)
+    ensure_account_limit(params.account_key)
+    journal = data_dir / "journal"
+
+    def cancel_once_deciding() -> None:
+        for _ in range(1200):
+            for path in journal.glob("*.jsonl") if journal.exists() else []:
+                if '"kind": "decision"' in path.read_text() or '"kind":"decision"' in path.read_text():
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=cancel_once_deciding)
+    killer.start()
+    state = agent_flow(**params.model_dump(), return_state=True)
+    killer.join()
+    assert state.is_cancelled(), state.message
+    assert state.message.count("CANCELLED_BY_USER") == 2, state.message  # both symbols' runners
+    summary = state.result(raise_on_failure=False).summary
+    assert summary["rows"] and summary["source"] == "warehouse" and summary["status"] == "CANCELLED"
+    wh = data_dir / "warehouse.duckdb"
+    runs = df("SELECT status FROM runs", path=wh)
+    assert set(runs["status"]) == {"CANCELLED"}
+    final = df("SELECT run_id, arg_max(size, seq) AS size FROM positions GROUP BY run_id", path=wh)
+    assert set(final["size"]) == {0}  # flattened
+    ended = df("SELECT max(epoch(ts)) - min(epoch(ts)) AS span FROM decisions", path=wh)["span"][0]
+    assert ended < 86_400  # stopped long before its three virtual days

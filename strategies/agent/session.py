@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +125,7 @@ class AgentSession:
         funding: asyncio.Task[None] | None = None
         try:
             await self._wait_trading(tasks)
+            self._stop_on_signals()
             funding = asyncio.create_task(self._funding_loop(), name="agent-funding")
             for note in first:
                 self._record(self.main_recorder, note.kind, note.payload)
@@ -161,6 +163,16 @@ class AgentSession:
         trades = [p for o in outcomes.values() for p in o.records.get("agent_trade", [])]
         modes = [*(n.payload for n in first), *(p for o in outcomes.values() for p in o.records.get("mode_change", []))]
         return SessionResult(self.run_id, outcomes, self.decisions, trades, modes)
+
+    def _stop_on_signals(self) -> None:
+        """SIGTERM/SIGINT (Prefect cancelling the run, Ctrl-C) stop every symbol's runner, not only
+        the one whose handler the loop kept last (each runner installs its own as it starts)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, lambda: self.request_stop(flatten=True))
+            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
+                return
 
     async def collect_funding(self) -> int:
         """Hand every funding settlement not seen yet to its symbol's runner (the desk charges the
