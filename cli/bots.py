@@ -110,7 +110,8 @@ def run_flow(flow: Any, model: type[BaseModel], values: dict[str, Any],
     """
     from core.settings import get_settings
     from server.flow_api import flow_api
-    from tasks.botrun import ensure_account_limit, result_of
+    from tasks.account import ensure_account_limit
+    from tasks.botrun import result_of
 
     given = {k: v for k, v in values.items() if v is not None and v != []}
     cfg = model(**given)

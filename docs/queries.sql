@@ -194,3 +194,75 @@ FROM fill_diagnostics
 WHERE order_price IS NOT NULL
 GROUP BY bot, round(slippage_ticks, 2)
 ORDER BY bot, slippage_ticks;
+
+-- The LLM agents: round trips (agent_trades: entry, exit, the rule that closed it, hold, fees,
+-- spread and funding, net PnL after all three, the mode it traded in), every adviser call
+-- (decisions: asked or skipped, accepted or abstained and why) and mode changes. An agent run is
+-- one kernel run per symbol (run_id <run>-<symbol>); group by bot/venue to read both agents.
+
+-- name: agent_win_rate
+-- Win rate by venue, symbol and direction: what the insights flow blocks or unblocks combos on.
+SELECT venue, symbol, direction, count(*) AS trades, count(*) FILTER (WHERE win) AS wins,
+       round(count(*) FILTER (WHERE win) / count(*), 4) AS win_rate,
+       round(CAST(sum(pnl) AS DOUBLE), 6) AS net_pnl, round(CAST(avg(pnl) AS DOUBLE), 6) AS avg_pnl
+FROM agent_trades
+GROUP BY venue, symbol, direction
+ORDER BY venue, symbol, direction;
+
+-- name: agent_exits_by_rule
+-- Which rule closed the round trips (stop_loss, take_profit, max_hold, cut_loser, run_end, ...),
+-- how they did and how long they were held.
+SELECT venue, exit_rule, count(*) AS trades, round(count(*) FILTER (WHERE win) / count(*), 4) AS win_rate,
+       round(CAST(sum(pnl) AS DOUBLE), 6) AS net_pnl, round(avg(hold_s) / 3600, 2) AS avg_hold_h
+FROM agent_trades
+GROUP BY venue, exit_rule
+ORDER BY venue, trades DESC, exit_rule;
+
+-- name: agent_cost_per_round_trip
+-- Fee + spread drag per round trip, per venue and mode: USD and % of entry notional (the notes
+-- measured 0.25-0.35 % for the old quick traders), and how often entries got a maker fill.
+SELECT venue, mode, count(*) AS trades, round(CAST(avg(notional) AS DOUBLE), 2) AS avg_notional,
+       round(CAST(avg(fees) AS DOUBLE), 6) AS fees_per_trip,
+       round(CAST(avg(spread_cost) AS DOUBLE), 6) AS spread_per_trip,
+       round(CAST(avg(fees + spread_cost) AS DOUBLE), 6) AS drag_per_trip,
+       round(CAST(sum(fees + spread_cost) / sum(notional) * 100 AS DOUBLE), 4) AS drag_pct,
+       round(count(*) FILTER (WHERE entry_maker) / count(*), 4) AS maker_entry_share
+FROM agent_trades
+GROUP BY venue, mode
+ORDER BY venue, mode;
+
+-- name: agent_pnl_by_mode
+-- Profit mode (hold 1-48 h) against volume mode (quick trades, burning banked profit): trades per
+-- mode, gross PnL, what fees, spread and funding took, net PnL and average hold.
+SELECT venue, mode, count(*) AS trades, round(CAST(sum(gross_pnl) AS DOUBLE), 6) AS gross_pnl,
+       round(CAST(sum(fees) AS DOUBLE), 6) AS fees, round(CAST(sum(spread_cost) AS DOUBLE), 6) AS spread_cost,
+       round(CAST(sum(funding_paid) AS DOUBLE), 6) AS funding, round(CAST(sum(pnl) AS DOUBLE), 6) AS net_pnl,
+       round(avg(hold_s) / 3600, 2) AS avg_hold_h
+FROM agent_trades
+GROUP BY venue, mode
+ORDER BY venue, mode;
+
+-- name: agent_calibration
+-- Is the model's confidence worth what it says? Per stated-confidence bucket (0.1 wide): trades,
+-- the average stated and calibrated confidence at entry, and the realised win rate.
+SELECT floor(least(confidence, 0.999) * 10) / 10 AS bucket, count(*) AS trades,
+       round(avg(confidence), 4) AS stated, round(avg(calibrated_confidence), 4) AS calibrated,
+       round(count(*) FILTER (WHERE win) / count(*), 4) AS realised
+FROM agent_trades
+GROUP BY bucket
+ORDER BY bucket;
+
+-- name: agent_llm_calls
+-- Adviser calls per venue and mode: made (the LLM was asked) and skipped (only hold was allowed,
+-- so no call), accepted, abstained (invalid answer after a repair, a disallowed symbol or action,
+-- an endpoint error), repaired, tokens and latency of the calls made.
+SELECT venue, mode, count(*) AS decisions, count(*) FILTER (WHERE llm_called) AS llm_calls,
+       count(*) FILTER (WHERE NOT llm_called) AS llm_skipped,
+       count(*) FILTER (WHERE verdict = 'accepted') AS accepted,
+       count(*) FILTER (WHERE verdict = 'abstain') AS abstained,
+       count(*) FILTER (WHERE repaired) AS repaired,
+       coalesce(sum(prompt_tokens), 0) AS prompt_tokens, coalesce(sum(completion_tokens), 0) AS completion_tokens,
+       round(avg(latency_ms) FILTER (WHERE llm_called), 1) AS avg_latency_ms
+FROM decisions
+GROUP BY venue, mode
+ORDER BY venue, mode;

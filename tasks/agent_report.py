@@ -21,7 +21,8 @@ def _q(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> list[tuple[Any,
 
 def agent_summary(warehouse: Path, run_id: str) -> dict[str, Any]:
     """Trades, win rate by symbol/direction, exits by rule, fee drag per round trip, PnL by mode,
-    calibration (stated confidence bucket -> realised win rate), LLM calls made and skipped."""
+    calibration (stated confidence bucket -> realised win rate), LLM calls made and skipped; fills,
+    volume and funding from the run views (``run_money``: the same figures as ``run_summary``)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         (n, wins, pnl, fees, spread, drag, hold, notional), = _q(con, """
@@ -45,6 +46,9 @@ def agent_summary(warehouse: Path, run_id: str) -> dict[str, Any]:
             SELECT count(*) FILTER (WHERE llm_called), count(*) FILTER (WHERE NOT llm_called),
                    count(*) FILTER (WHERE verdict = 'accepted'), count(*) FILTER (WHERE verdict = 'abstain')
             FROM decisions WHERE {runs}""", run_id)
+        (fills, volume, funding), = _q(con, """
+            SELECT coalesce(sum(fills), 0), coalesce(sum(volume), 0), coalesce(sum(funding), 0)
+            FROM run_money WHERE {runs}""", run_id)
         modes = [{"ts": str(ts), "from": f, "to": t, "reason": r} for ts, f, t, r in _q(con, """
             SELECT ts, mode_from, mode_to, reason FROM mode_changes WHERE {runs} ORDER BY ts, seq""", run_id)]
     finally:
@@ -53,7 +57,8 @@ def agent_summary(warehouse: Path, run_id: str) -> dict[str, Any]:
         "run_id": run_id, "trades": n, "win_rate": round(wins / n, 3) if n else None, "pnl": str(pnl),
         "fees": str(fees), "spread_cost": str(spread),
         "drag_pct_per_round_trip": round(drag, 4) if drag is not None else None,
-        "avg_hold_h": round(hold, 2) if hold is not None else None, "volume_usd": str(notional * 2),
+        "avg_hold_h": round(hold, 2) if hold is not None else None, "fills": int(fills),
+        "volume_usd": f"{volume:.2f}", "funding": f"{funding:.6f}", "round_trip_notional": str(notional),
         "by_symbol_direction": by_combo, "exits_by_rule": exits, "pnl_by_mode": by_mode,
         "calibration": calibration, "llm_calls": calls, "llm_skipped": skipped, "accepted": accepted,
         "abstained": abstained, "mode_changes": modes,
@@ -69,7 +74,9 @@ def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     """The summary as (metric, value) rows: the artifact and the CLI print the same."""
     return [
         ("trades", str(s["trades"])), ("win rate", "-" if s["win_rate"] is None else f"{s['win_rate']:.1%}"),
-        ("net PnL (USD, after fees and funding)", _usd(s["pnl"])), ("fees (USD)", _usd(s["fees"])),
+        ("net PnL (USD, after fees and funding)", _usd(s["pnl"])),
+        ("fills / volume (USD)", f"{s['fills']} / {_usd(s['volume_usd'])}"),
+        ("fees (USD)", _usd(s["fees"])), ("funding paid (USD)", _usd(s["funding"])),
         ("spread paid (USD)", _usd(s["spread_cost"])),
         ("fee + spread drag per round trip (% notional)",
          "-" if s["drag_pct_per_round_trip"] is None else f"{s['drag_pct_per_round_trip']:.3f}"),

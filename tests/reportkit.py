@@ -37,12 +37,13 @@ def write_intelligence(journal_dir: Path) -> None:
 
 
 def write_agent_run(journal_dir: Path) -> list[dict]:
-    """An agent backtest of three simulated days (started on DAY), journalled as the agent flow does;
-    returns its round trips."""
-    from core.records import RunEnd, RunInfo
+    """An agent backtest of three simulated days (started on DAY), journalled with its orders, fills
+    and funding (``record_backtest``); returns its round trips."""
+    import asyncio
+
     from exchanges.sim.paths import generate_path
     from strategies.agent.adviser import local_ask
-    from strategies.agent.backtest import run_backtest
+    from strategies.agent.backtest import record_backtest, run_backtest
     from strategies.agent.params import AgentParams
     from strategies.agent.policies import quick
 
@@ -50,13 +51,7 @@ def write_agent_run(journal_dir: Path) -> list[dict]:
     path = generate_path(["SOL", "ETH"], days=3, seed=5, start=DEFAULT_VIRTUAL_START, bar_s=300)
     r = run_backtest(params, path, local_ask(quick))
     j = Journal(AGENT_RUN, journal_dir)
-    j.run_started(RunInfo(AGENT_RUN, "agent", ("hibachi",), "SOL,ETH", params.model_dump(mode="json"), path.start))
-    for d in r.decisions:
-        j.record("decision", **d)
-    for n in r.notes:
-        if n.kind in ("agent_trade", "mode_change"):
-            j.record(n.kind, **n.payload)
-    j.run_ended(RunEnd(AGENT_RUN, path.end, "COMPLETED"))
+    asyncio.run(record_backtest(r, j, AGENT_RUN))
     j.close_sync()
     return list(r.trades)
 

@@ -69,6 +69,17 @@ def test_an_agent_run_records_decisions_and_trades_and_summarises_them_by_sql(
     assert all(b["enable_thinking"] is False for b in fake.bodies)
     fills = df("SELECT sum(fee) AS fees FROM fills", path=wh)
     assert float(fills["fees"][0]) == pytest.approx(float(s["fees"]))  # the trades' fees are the fills' fees
+    # every summary figure is SQL on the warehouse: fills, volume and funding over the symbols' runs
+    money = df("SELECT sum(fills) AS fills, sum(volume) AS volume, sum(funding) AS funding, sum(fees) AS fees "
+               "FROM run_summary WHERE run_id LIKE ? || '-%'", [s["run_id"]], path=wh)
+    raw = df("SELECT count(*) AS n, sum(price * size) AS volume FROM fills", path=wh)
+    assert s["fills"] == int(money["fills"][0]) == int(raw["n"][0]) > 0
+    assert float(s["volume_usd"]) > 0
+    assert float(s["volume_usd"]) == pytest.approx(float(money["volume"][0]), abs=0.006)
+    assert float(s["volume_usd"]) == pytest.approx(float(raw["volume"][0]), abs=0.006)
+    assert float(s["funding"]) == pytest.approx(float(money["funding"][0]), abs=1e-6)
+    assert f"| fills / volume (USD) | {s['fills']} / {s['volume_usd']} |" in artifacts(
+        state.state_details.flow_run_id)["agent-summary"].data
     for journal in (data_dir / "journal").glob("*.jsonl"):
         assert KEY not in journal.read_text()
     found = artifacts(state.state_details.flow_run_id)
@@ -83,3 +94,42 @@ def test_a_live_run_on_a_venue_without_an_adapter_is_refused_naming_it(
     assert state.is_failed()
     assert state.message.startswith("venue: 'hibachi' is not a venue with a live adapter; allowed: ")
     assert not (env[0] / "journal").exists() or not list((env[0] / "journal").glob("*.jsonl"))
+
+
+def test_a_cancelled_agent_run_stops_every_symbol_and_ends_cancelled_with_its_summary(
+        env: tuple[Path, FakeLlm], prefect_harness: None) -> None:
+    """SIGTERM (a Prefect cancel) while the agent trades: every symbol's runner stops (orders
+    cancelled, positions flattened), the run ends Cancelled with its summary, no traceback."""
+    import os
+    import signal
+    import threading
+    import time
+
+    data_dir, _ = env
+    params = AgentParams(venue="extended", symbols=("SOL", "ETH"), mode="volume", days=3, maker_timeout_s=60)
+    ensure_account_limit(params.account_key)
+    journal = data_dir / "journal"
+
+    def cancel_once_deciding() -> None:
+        for _ in range(1200):
+            for path in journal.glob("*.jsonl") if journal.exists() else []:
+                if '"kind": "decision"' in path.read_text() or '"kind":"decision"' in path.read_text():
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=cancel_once_deciding)
+    killer.start()
+    state = agent_flow(**params.model_dump(), return_state=True)
+    killer.join()
+    assert state.is_cancelled(), state.message
+    assert state.message.count("CANCELLED_BY_USER") == 2, state.message  # both symbols' runners
+    summary = state.result(raise_on_failure=False).summary
+    assert summary["rows"] and summary["source"] == "warehouse" and summary["status"] == "CANCELLED"
+    wh = data_dir / "warehouse.duckdb"
+    runs = df("SELECT status FROM runs", path=wh)
+    assert set(runs["status"]) == {"CANCELLED"}
+    final = df("SELECT run_id, arg_max(size, seq) AS size FROM positions GROUP BY run_id", path=wh)
+    assert set(final["size"]) == {0}  # flattened
+    ended = df("SELECT max(epoch(ts)) - min(epoch(ts)) AS span FROM decisions", path=wh)["span"][0]
+    assert ended < 86_400  # stopped long before its three virtual days

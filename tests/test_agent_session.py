@@ -75,3 +75,26 @@ def test_a_size_the_venue_cannot_take_is_refused_before_any_order() -> None:
     out = pre_trade_validation.fn(SimpleNamespace(clock=clock), session)  # the task needs the session's clock only
     assert "refused" in out and "max_size_usd: 5 USD is below the smallest BTC order on extended" in out["refused"]
     assert all(r.kernel is None for r in session.runners.values())  # no runner started: nothing was sent
+
+
+def test_funding_charged_on_an_open_trade_is_in_its_pnl_and_in_the_runs_records() -> None:
+    """The simulator settles funding on open positions (Extended: hourly); the session hands each
+    settlement to its symbol's runner: the open trade's PnL carries it, the run records it."""
+    def policy(messages: list[dict[str, str]]) -> str:
+        x = json.loads(messages[-1]["content"].split("\n", 1)[1])
+        if "open_long" in x["allowed_actions"].get("SOL", []):
+            return json.dumps({"action": "open_long", "symbol": "SOL", "size_usd": 400.0, "confidence": 0.9})
+        return json.dumps({"action": "hold", "confidence": 0.5})
+
+    params = AgentParams(venue="extended", symbols=("SOL",), mode="volume", days=0.15, maker_timeout_s=60)
+    session, res = run_session(params, policy, seed=6)
+    assert res.status == "COMPLETED", res.reason
+    records = [r for rec in session.recorders.values() for r in rec.funding_records]  # type: ignore[attr-defined]
+    assert records, "no settlement fell on an open trade"
+    assert all(r.run_id == "agent-t1-sol" and r.venue == "extended" and r.position > 0 for r in records)
+    paid = sum((Decimal(str(t["funding_paid"])) for t in res.trades), Decimal(0))
+    assert paid > 0  # a long pays a positive rate
+    assert abs(paid - sum((r.payment for r in records), Decimal(0))) < Decimal("0.000001")
+    for t in res.trades:  # net PnL = gross - fees - funding
+        net = Decimal(str(t["gross_pnl"])) - Decimal(str(t["fees"])) - Decimal(str(t["funding_paid"]))
+        assert abs(Decimal(str(t["pnl"])) - net) < Decimal("0.000002")

@@ -4,15 +4,16 @@ query shape (symbol, direction, pnl, a close time, the stated confidence) reads 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from core.clock import DEFAULT_VIRTUAL_START
-from core.records import RunEnd, RunInfo
 from exchanges.sim.paths import generate_path
 from strategies.agent.adviser import local_ask
-from strategies.agent.backtest import run_backtest
+from strategies.agent.backtest import record_backtest, run_backtest
 from strategies.agent.params import AgentParams
 from strategies.agent.policies import quick
 from warehouse.journal import Journal
@@ -28,14 +29,7 @@ def test_agent_records_load_and_sum_to_the_backtest(tmp_path: Path) -> None:
     assert r.trades and r.llm_calls
     paths = WarehousePaths(tmp_path)
     j = Journal("agent-bt", paths.journal_dir)
-    j.run_started(RunInfo("agent-bt", "agent", ("hibachi",), "SOL,ETH", params.model_dump(mode="json"),
-                          path.start))
-    for d in r.decisions:
-        j.record("decision", **d)
-    for n in r.notes:
-        if n.kind in ("agent_trade", "mode_change"):
-            j.record(n.kind, **n.payload)
-    j.run_ended(RunEnd("agent-bt", path.end, "COMPLETED"))
+    asyncio.run(record_backtest(r, j, "agent-bt"))
     j.close_sync()
     load(paths)
     con = duckdb.connect(str(paths.published), read_only=True)
@@ -68,3 +62,36 @@ def test_a_fresh_warehouse_migrates_to_latest_with_the_agent_tables() -> None:
     cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
                                       "WHERE table_name = 'agent_trades'").fetchall()}
     assert {"key_hash", "load_id", "symbol", "direction", "pnl", "closed_at", "confidence", "exit_rule"} <= cols
+
+
+def test_a_recorded_backtests_run_summary_is_its_fills_and_equals_its_round_trips(tmp_path: Path) -> None:
+    """One truth: a recorded agent backtest has its orders, fills and funding in the warehouse, so the
+    run summary (what the end-of-run summary, the cookbook and the daily report show) has its real
+    volume, and every money figure of it equals the same sum over the round trips."""
+    params = AgentParams(venue="extended", symbols=("SOL", "ETH"), mode="volume", burn=False)
+    path = generate_path(["SOL", "ETH"], days=3, seed=8, start=DEFAULT_VIRTUAL_START, bar_s=300, venue="extended")
+    r = run_backtest(params, path, local_ask(quick))
+    assert r.trades and r.funding and any(f.liquidity.value == "MAKER" for f in r.fills)
+    paths = WarehousePaths(tmp_path)
+    j = Journal("agent-bt-2", paths.journal_dir)
+    asyncio.run(record_backtest(r, j, "agent-bt-2"))
+    j.close_sync()
+    load(paths)
+    con = duckdb.connect(str(paths.published), read_only=True)
+    try:
+        s = dict(zip(("bot", "mode", "fills", "volume", "fees", "funding", "net_pnl", "final_net_delta"),
+                     con.execute("SELECT bot, mode, fills, volume, fees, funding, net_pnl, final_net_delta "
+                                 "FROM run_summary WHERE run_id = 'agent-bt-2'").fetchone(), strict=True))
+        trips = con.execute("SELECT count(*), sum(fees), sum(funding_paid), sum(pnl) FROM agent_trades "
+                            "WHERE run_id = 'agent-bt-2'").fetchone()
+        by_sql = con.execute("SELECT sum(price * size) FROM fills WHERE run_id = 'agent-bt-2'").fetchone()[0]
+    finally:
+        con.close()
+    assert (s["bot"], s["mode"], s["fills"], s["final_net_delta"]) == ("agent", "backtest", len(r.fills), 0)
+    assert s["volume"] > 0 and float(s["volume"]) == pytest.approx(float(r.volume), abs=0.01)
+    assert float(s["volume"]) == pytest.approx(float(by_sql), abs=0.01)
+    assert trips[0] == len(r.trades)
+    assert s["fees"] == pytest.approx(float(trips[1]), abs=1e-6)
+    assert s["funding"] != 0 and s["funding"] == pytest.approx(float(trips[2]), abs=1e-6)
+    assert s["net_pnl"] == pytest.approx(float(trips[3]), abs=1e-5)
+    assert s["net_pnl"] == pytest.approx(r.pnl, abs=1e-5)

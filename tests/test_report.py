@@ -144,6 +144,15 @@ def test_the_grid_and_agent_sections_are_their_tables(report_warehouse: Built, d
     assert num(agent["net PnL"]) == pytest.approx(float(trades[2]), abs=1e-6)
     assert num(agent["fee drag per round trip"]) == pytest.approx(float(trades[3]) / trades[0], abs=1e-6)
     assert {r["exit rule"]: int(r["trades"]) for r in md_table(md, "Exits by rule")} == exits
+    # the agent's run in the executive summary: its real volume and fees (its fills), SQL on the run
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        volume, fees = con.execute("SELECT sum(price * size), sum(fee) FROM fills WHERE run_id = ?",
+                                   [AGENT_RUN]).fetchone()
+    [agent_run] = [r for r in md_table(md, "Runs") if r["run"] == AGENT_RUN]
+    assert float(volume) > 0 and num(agent_run["volume USD"]) == pytest.approx(float(volume), abs=0.006)
+    assert num(agent_run["fees"]) == pytest.approx(float(fees), abs=1e-6)
+    [agent_bot] = [r for r in md_table(md, "Per bot") if r["bot"] == "agent"]
+    assert num(agent_bot["volume USD"]) == pytest.approx(float(volume), abs=0.006)
 
 
 def test_the_intelligence_section_shows_the_day(day_md: str) -> None:

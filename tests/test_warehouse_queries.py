@@ -12,12 +12,14 @@ import pytest
 
 from core.types import Order
 from tests.hedge_run import RUNS, RecordedRun
+from tests.test_agent_cookbook import AGENT_QUERIES
 from tests.test_grid_diagnostics import GRID_QUERIES
 from warehouse import query
 
 TESTED = {"run_summary", "today_live", "edge_by_cycle_kind", "fill_success_by_size", "net_delta_over_time",
           "cost_per_million", "hedge_latency_percentiles", "losing_cycles", "hedge_taker_reasons",
-          "daily_by_mode"} | GRID_QUERIES  # tests/test_run_modes.py, tests/test_grid_diagnostics.py
+          "daily_by_mode"} | GRID_QUERIES | AGENT_QUERIES  # tests/test_run_modes.py, test_grid_diagnostics.py,
+# tests/test_agent_cookbook.py
 Built = tuple[Path, list[RecordedRun]]
 
 

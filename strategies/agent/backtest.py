@@ -8,6 +8,8 @@ with a deterministic policy in place of the LLM and a bar-level broker in place 
 - a post-only order rests at its price and fills, at that price with the maker fee, only when a
   later bar trades through it (the market came to us: adverse selection is kept);
 - funding is paid every hour on open positions at the path's rate;
+- every order, fill and funding payment is kept, so a backtest recorded to the warehouse
+  (``record_backtest``) has the volume, fees and funding a run's summary and the daily report show;
 - the calibration table is rebuilt every hour from the trades closed so far (what the insights
   flow does across bots), so the agent learns how much its stated confidence is worth.
 
@@ -23,7 +25,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from core.types import BBO, Instrument, Liquidity, Side
+from core.records import FundingRecord, Recorder, RunEnd, RunInfo
+from core.types import BBO, Fill, Instrument, Liquidity, Order, OrderStatus, OrderType, Position, Side
 from exchanges.sim.paths import PricePath
 from exchanges.sim.profiles import load_profiles
 from prompts import agent as prompt
@@ -55,6 +58,16 @@ class BacktestResult:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     equity: list[tuple[float, float]] = field(default_factory=list)  # (ts, realised + open PnL), hourly
+    start: float = 0.0
+    end: float = 0.0
+    orders: list[Order] = field(default_factory=list)  # each order in its final state
+    fills: list[Fill] = field(default_factory=list)
+    funding: list[tuple[float, str, Decimal, Decimal, Decimal]] = field(default_factory=list)
+    # (ts, symbol, hourly rate, signed position, payment: paid by us, negative = received)
+
+    @property
+    def volume(self) -> Decimal:
+        return sum((f.price * f.size for f in self.fills), ZERO)
 
     @property
     def llm_calls(self) -> int:
@@ -113,7 +126,8 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
     (blocked combos, blackout, other bots' positions); the calibration is learned as trades close."""
     vp = load_profiles().venue(params.venue)
     instruments: dict[str, Instrument] = {s: vp.instrument(s) for s in params.symbols}
-    result = BacktestResult(params, path.seed, len(next(iter(path.symbols.values()))) * path.bar_s / 86_400)
+    result = BacktestResult(params, path.seed, len(next(iter(path.symbols.values()))) * path.bar_s / 86_400,
+                            start=path.start, end=path.end)
     desk = Desk(params, instruments, run_id=f"bt-{path.seed}", client_prefix="a", now=path.start)
     resting: dict[str, _Resting] = {}
     base = outlook or Outlook()
@@ -122,6 +136,15 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
     next_hour = path.start + 3600
     n_bars = len(next(iter(path.symbols.values())))
     realised = 0.0
+
+    def filled(cid: str, symbol: str, side: Side, price: Decimal, size: Decimal, fee: Decimal, liquidity: Liquidity,
+               bbo: BBO, now: float, limit: Decimal | None = None, reduce_only: bool = False) -> None:
+        """The order and its one fill, as a venue would report them."""
+        kind = OrderType.MARKET if limit is None else OrderType.LIMIT
+        result.orders.append(Order(params.venue, cid, cid, symbol, side, kind, limit, size, size, price,
+                                   OrderStatus.FILLED, post_only=limit is not None, reduce_only=reduce_only, ts=now))
+        result.fills.append(Fill(params.venue, cid, cid, f"{cid}-1", symbol, side, price, size, fee, liquidity, now,
+                                 bbo.bid, bbo.ask))
 
     def execute(acts: list[Act], now: float) -> None:
         nonlocal realised
@@ -141,10 +164,15 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
                     continue
                 price = bbo.opposite(act.side)
                 fee = inst.fee(price * act.size, Liquidity.TAKER)
+                filled(act.client_id, act.symbol, act.side, price, act.size, fee, Liquidity.TAKER, bbo, now,
+                       reduce_only=isinstance(act, Exit))
                 queue += desk.on_fill(act.client_id, act.symbol, price, act.size, fee, maker=False, mid=bbo.mid,
                                       now=now)
                 queue += desk.on_order_done(act.client_id, act.symbol, now, filled=act.size)
-            elif isinstance(act, CancelEntry) and resting.pop(act.client_id, None) is not None:
+            elif isinstance(act, CancelEntry) and (gone := resting.pop(act.client_id, None)) is not None:
+                result.orders.append(Order(params.venue, gone.client_id, gone.client_id, gone.symbol, gone.side,
+                                           OrderType.LIMIT, gone.price, gone.size, status=OrderStatus.CANCELLED,
+                                           post_only=True, ts=now))
                 queue += desk.on_order_done(act.client_id, act.symbol, now, filled=ZERO)
 
     execute(list(desk.start_notes), path.start)
@@ -166,6 +194,7 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
                     fee = inst.fee(r.price * r.size, Liquidity.MAKER)
                     # filled the moment the market touched our price: the mid was half a spread away
                     touch_mid = r.price + r.side.sign * (ask_ - bid) / 2
+                    filled(cid, s, r.side, r.price, r.size, fee, Liquidity.MAKER, bbo, now, limit=r.price)
                     execute(desk.on_fill(cid, s, r.price, r.size, fee, maker=True, mid=touch_mid, now=now), now)
                     execute(desk.on_order_done(cid, s, now, filled=r.size), now)
             execute(desk.on_bbo(bbo, now), now)
@@ -176,7 +205,9 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
                     sp = path.symbols[s]
                     rate = Decimal(repr(sp.funding_hourly[i]))
                     sign = 1 if t.direction == "LONG" else -1
-                    desk.on_funding(s, t.position * desk.bbos[s].mid * rate * sign)
+                    payment = t.position * desk.bbos[s].mid * rate * sign
+                    result.funding.append((now, s, rate, t.position * sign, payment))
+                    desk.on_funding(s, payment)
             if calibrate:
                 outlook = replace(base, calibration=calibration_of(result.trades))
             result.equity.append((now, realised + _open_pnl(desk)))
@@ -189,9 +220,40 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
     execute(desk.close_all(ExitRule.RUN_END), path.end)
     for cid in list(resting):
         r = resting.pop(cid)
+        result.orders.append(Order(params.venue, cid, cid, r.symbol, r.side, OrderType.LIMIT, r.price, r.size,
+                                   status=OrderStatus.CANCELLED, post_only=True, ts=path.end))
         execute(desk.on_order_done(cid, r.symbol, path.end, filled=ZERO), path.end)
     result.equity.append((path.end, realised))
     return result
+
+
+async def record_backtest(result: BacktestResult, recorder: Recorder, run_id: str) -> None:
+    """Record a backtest as a run: its orders, fills and funding (so the warehouse's run summary and
+    the daily report show its volume, fees and funding), its decisions, round trips and mode
+    changes, and the final (flat) positions. ``recorder``: a journal of ``run_id``."""
+    p = result.params
+    recorder.run_started(RunInfo(run_id, "agent", (p.venue,), ",".join(p.symbols),
+                                 {**p.model_dump(mode="json"), "seed": result.seed}, result.start,
+                                 mode="backtest", clock="virtual"))
+    for order in result.orders:
+        recorder.order(order)
+    for fill in result.fills:
+        await recorder.fill(fill)
+    for ts, symbol, rate, position, payment in result.funding:
+        recorder.funding(FundingRecord(run_id, p.venue, symbol, rate, position, payment, ts))
+    record = getattr(recorder, "record", None)
+    if record is not None:  # decision ids are the warehouse's key: made unique by the run's id
+        for d in result.decisions:
+            record("decision", **{**d, "decision_id": f"{run_id}-{d['decision_id']}"})
+        for n in result.notes:
+            if n.kind == "agent_trade":
+                record(n.kind, **{**n.payload, "decision_id": f"{run_id}-{n.payload['decision_id']}"})
+            elif n.kind == "mode_change":
+                record(n.kind, **n.payload)
+    for symbol in p.symbols:
+        recorder.position(Position(p.venue, symbol, ZERO, None, result.end))
+    recorder.run_ended(RunEnd(run_id, result.end, "COMPLETED", "backtest complete; flat"))
+    await recorder.flush()
 
 
 def _open_pnl(desk: Desk) -> float:

@@ -67,6 +67,17 @@ class Complete:
     """The run's time is up and its trades are closed: verify flat and finish."""
 
 
+@dataclass(frozen=True, slots=True)
+class FundingPaid:
+    """A funding settlement the venue charged (positive) or paid (negative) on a symbol's position."""
+
+    symbol: str
+    rate: Decimal  # per the venue's interval
+    position: Decimal  # signed: long > 0
+    payment: Decimal  # paid by us; negative = received
+    ts: float
+
+
 # --- acts ----------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Enter:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from core.records import Recorder
 from exchanges.base import Venue
 from prompts import agent as prompt
 from strategies.agent.adviser import Ask, advise
-from strategies.agent.desk import CloseAll, Complete, Desk, Outlook
+from strategies.agent.desk import CloseAll, Complete, Desk, FundingPaid, Outlook
 from strategies.agent.exits import ExitRule
 from strategies.agent.inputs import build_inputs, digest, market_view
 from strategies.agent.params import AgentParams
@@ -63,6 +64,7 @@ class AgentSession:
                  flow_run_id: str | None = None) -> None:
         self.p = params
         self.run_id = run_id
+        self.venue = venue
         self.clock = clock
         self.ask = ask
         self.outlook = outlook
@@ -76,6 +78,7 @@ class AgentSession:
         self.decisions: list[dict[str, Any]] = []
         self._n = 0
         self._started: float | None = None
+        self._funding_seen: set[tuple[str, float]] = set()
 
     def symbol_run_id(self, symbol: str) -> str:
         return f"{self.run_id}-{symbol.lower()}"
@@ -119,8 +122,11 @@ class AgentSession:
     async def run(self) -> SessionResult:
         first = self.desk.start_notes
         tasks = {s: asyncio.create_task(r.run(), name=f"agent-{s}") for s, r in self.runners.items()}
+        funding: asyncio.Task[None] | None = None
         try:
             await self._wait_trading(tasks)
+            self._stop_on_signals()
+            funding = asyncio.create_task(self._funding_loop(), name="agent-funding")
             for note in first:
                 self._record(self.main_recorder, note.kind, note.payload)
             self._started = self.clock.now()
@@ -136,13 +142,17 @@ class AgentSession:
                 if not self.desk.trades or all(t.done() for t in tasks.values()):
                     break
                 await asyncio.sleep(0.5)
+            await self.collect_funding()
             for s, r in self.runners.items():
                 if not tasks[s].done():
                     r.signal(Complete())
             await asyncio.wait(list(tasks.values()), timeout=120, return_when=asyncio.ALL_COMPLETED)
-        finally:  # only runners still going are stopped: a finished one would log a stop nobody asked for
+        finally:
+            if funding is not None:
+                funding.cancel()
+                await asyncio.gather(funding, return_exceptions=True)
             for s, r in self.runners.items():
-                if not tasks[s].done():
+                if not tasks[s].done():  # only runners still going: a finished one would log a stop nobody asked for
                     r.request_stop(flatten=True)
             done = await asyncio.gather(*tasks.values(), return_exceptions=True)
         outcomes: dict[str, RunOutcome] = {}
@@ -153,6 +163,44 @@ class AgentSession:
         trades = [p for o in outcomes.values() for p in o.records.get("agent_trade", [])]
         modes = [*(n.payload for n in first), *(p for o in outcomes.values() for p in o.records.get("mode_change", []))]
         return SessionResult(self.run_id, outcomes, self.decisions, trades, modes)
+
+    def _stop_on_signals(self) -> None:
+        """SIGTERM/SIGINT (Prefect cancelling the run, Ctrl-C) stop every symbol's runner, not only
+        the one whose handler the loop kept last (each runner installs its own as it starts)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, lambda: self.request_stop(flatten=True))
+            except (ValueError, RuntimeError, NotImplementedError):  # not the main thread
+                return
+
+    async def collect_funding(self) -> int:
+        """Hand every funding settlement not seen yet to its symbol's runner (the desk charges the
+        open trade, the run records it); returns how many. Venues that report settlements (the
+        simulator's ``funding_payments``) only: a live venue's funding is in its own account."""
+        payments = getattr(self.venue, "funding_payments", None)
+        if payments is None:
+            return 0
+        n = 0
+        for f in await payments(self._started or 0.0):
+            key = (f.symbol, f.ts)
+            if key in self._funding_seen or f.symbol not in self.runners:
+                continue
+            self._funding_seen.add(key)
+            self.runners[f.symbol].signal(FundingPaid(f.symbol, f.rate, f.position, f.payment, f.ts))
+            n += 1
+        return n
+
+    async def _funding_loop(self) -> None:
+        """Collect each funding settlement a second after it happens (the venue says when the next
+        one is), so it reaches the trade that was open when it was charged."""
+        if getattr(self.venue, "funding_payments", None) is None:
+            return
+        while True:
+            rate = await self.venue.funding_rate(self.p.symbols[0])
+            after = rate.next_ts if rate.next_ts is not None else self.clock.now() + rate.interval_s
+            await asyncio.sleep(max(1.0, after - self.clock.now() + 1.0))
+            await self.collect_funding()
 
     async def _wait_trading(self, tasks: Mapping[str, asyncio.Task[RunOutcome]]) -> None:
         while True:

@@ -16,8 +16,9 @@ from decimal import Decimal
 from typing import Any
 
 from core.reasons import Reason
+from core.records import FundingRecord
 from core.types import BBO, Instrument, Liquidity
-from strategies.agent.desk import CancelEntry, CloseAll, Complete, Desk, Enter, Exit, Note, Signal
+from strategies.agent.desk import CancelEntry, CloseAll, Complete, Desk, Enter, Exit, FundingPaid, Note, Signal
 from strategies.agent.exits import ExitRule
 from strategies.agent.params import AgentParams
 from strategies.base import (
@@ -131,6 +132,11 @@ class AgentStrategy(Strategy):
             yield from self._intents(ctx, self.desk.close_all(signal.rule, self.symbol))
         elif isinstance(signal, Complete):
             yield Flatten("run complete", Reason.RUN_COMPLETE, then="COMPLETED")
+        elif isinstance(signal, FundingPaid) and signal.symbol == self.symbol:
+            # the open trade's PnL carries it (agent_trades), the run's funding table records it
+            self.desk.on_funding(self.symbol, signal.payment)
+            yield Record("funding", FundingRecord(ctx.run_id, self.p.venue, self.symbol, signal.rate,
+                                                  signal.position, signal.payment, signal.ts))
 
     def on_stop(self, ctx: Context) -> Iterator[Intent]:
         # exits by rule before the kernel's flatten (reduce-only both: nothing is closed twice)
