@@ -24,6 +24,7 @@ from core.errors import ConfigError
 from core.settings import get_settings
 from exchanges import registry
 from exchanges.connect import VenueSession, open_venues
+from exchanges.settings import venue_settings
 from render.tables import markdown_table
 from strategies.agent.adviser import Ask
 from strategies.agent.params import AgentParams
@@ -113,7 +114,8 @@ def agent_flow(params: AgentParams = AgentParams()) -> dict[str, Any] | State:  
 
     if params.venue_mode == "live":
         try:
-            registry.get(params.venue, field="venue", live=True)
+            spec = registry.get(params.venue, field="venue", live=True)
+            spec.check(venue_settings(settings, spec.name))  # credentials, before anything connects
         except ConfigError as exc:  # before the account is even taken: one line, no traceback
             logger.error("%s", exc)
             return Failed(message=str(exc), data=AgentStopped(str(exc), {}))
