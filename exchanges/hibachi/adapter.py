@@ -99,7 +99,8 @@ class HibachiVenue(Venue):
     # --- lifecycle -----------------------------------------------------------------------------
     @staticmethod
     def check_settings(s: HibachiSettings) -> None:
-        """What a session needs, checked before anything connects; errors name the field, never the value."""
+        """What a session needs, checked before anything connects; errors name the field, never the
+        value. (The key's form is checked by ``start``, once a ``prefect-secret:`` is resolved.)"""
         if s.api_key is None or not s.api_key.get_secret_value().strip():
             raise ConfigError("hibachi.api_key", "is required to trade on Hibachi (the API key of the account)")
         if s.private_key is None or not s.private_key.get_secret_value().strip():
@@ -108,11 +109,6 @@ class HibachiVenue(Venue):
         if not s.account_id or not str(s.account_id).strip().isdigit():
             raise ConfigError("hibachi.account_id", "is required to trade on Hibachi: the account's number "
                                                     "(digits only)")
-        raw = s.private_key.get_secret_value().strip()
-        if not raw.startswith("prefect-secret:"):
-            problem = wire.check_key(raw)
-            if problem:
-                raise ConfigError("hibachi.private_key", problem)
 
     def _rebind(self) -> None:
         """On a new event loop (a flow's next ``Clock.run`` phase), forget the closed loop's HTTP
