@@ -21,6 +21,8 @@ also verifies a Stark signature per order, which is most of the fake's own time)
 is ~1 ms since the typed-data hash runs on fast_stark_crypto. GRVT answers PENDING and is read
 back too; its EIP-712 signing is a few times the bare secp256k1 signature. Backpack answers an
 order with its final state in one signed request; what remains is httpx and the shared event loop.
+Hibachi answers a new order with its id only, so every order is two round trips (the signed POST
+and the read-back); its ECDSA signing is about the bare secp256k1 signature.
 
     .venv/bin/python bench/adapters.py [--orders 200] [--messages 20000] [--venues paradex,grvt]
 """

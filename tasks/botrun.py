@@ -42,6 +42,7 @@ from core.reasons import Reason
 from core.settings import get_settings
 from exchanges import registry
 from exchanges.connect import VenueSession, open_venues
+from exchanges.settings import venue_settings
 from render.tables import markdown_table
 from strategies.base import Record, Strategy
 from strategies.preflight import PreTradeError
@@ -345,10 +346,12 @@ class _CancelIsAStop:
 
 
 def _live_venues(params: BaseModel, bot: Bot) -> None:
-    """A live run's venues must have a live adapter: refused naming the field, before the account."""
+    """A live run's venues must have a live adapter and their credentials: refused naming the
+    field or the setting, before the account is taken and before anything connects."""
     if getattr(params, "venue_mode", "sim") == "live":
         for v in bot.venues:
-            registry.get(v, field=bot.venue_field, live=True)
+            spec = registry.get(v, field=bot.venue_field, live=True)
+            spec.check(venue_settings(get_settings(), spec.name))
 
 
 def _run_bot(params: BaseModel, bot: Bot, logger: Any, cancel: _CancelIsAStop) -> Any:
