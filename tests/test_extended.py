@@ -115,6 +115,29 @@ async def test_renewal_replaces_a_resting_order_before_it_expires_keeping_its_cl
         assert (cancelled.order_id, cancelled.status) == (renewed[0].order_id, OrderStatus.CANCELLED)
 
 
+async def test_a_refused_renewal_is_not_hidden_the_old_orders_end_reaches_the_order_stream() -> None:
+    async with harness("extended", order_ttl_s=120.0, renew_before_s=100.0) as h:
+        venue: ExtendedVenue = h.venue  # type: ignore[assignment]
+        await venue.place_market(SYMBOL, Side.BUY, SIZE, client_id="rr-open", max_slippage_bps=Decimal(50))
+        price = await resting_price(venue, Side.SELL)
+        o = await venue.place_limit(SYMBOL, Side.SELL, price, SIZE, client_id="rr-1", post_only=True,
+                                    reduce_only=True)
+        await venue.place_market(SYMBOL, Side.SELL, SIZE, client_id="rr-close", max_slippage_bps=Decimal(50),
+                                 reduce_only=True)  # flat: a reduce-only replacement has nothing to reduce
+        orders = venue.stream_orders()
+        try:
+            pending = asyncio.ensure_future(anext(orders))
+            await asyncio.sleep(0.5)
+            venue._resting["rr-1"].expires_at -= 30
+            assert await venue.renew_expiring() == []  # the replacement was refused ...
+            assert "rr-1" not in venue._resting
+            seen = [await asyncio.wait_for(pending, 5)]
+            while not any(x.order_id == o.order_id and x.status is OrderStatus.CANCELLED for x in seen):
+                seen.append(await asyncio.wait_for(anext(orders), 5))  # ... so the old order's end is news
+        finally:
+            await orders.aclose()  # type: ignore[attr-defined]
+
+
 async def test_placing_is_asynchronous_a_refusal_is_the_orders_status_reason() -> None:
     async with harness("extended") as h:
         venue: ExtendedVenue = h.venue  # type: ignore[assignment]

@@ -515,9 +515,13 @@ class ExtendedVenue(Venue):
             try:
                 o = self._accepted(await self._submit(what, signed, external, final=False), what)
             except OrderRejected as exc:
-                log.warning("extended: %s refused (%s); the order keeps its expiry", what, exc.reason)
-                if exc.reason is Reason.UNKNOWN_ORDER:  # the old one is gone: nothing to renew
+                still = await self._by_id(live.order_id)
+                if still is None or wire.STATUS[str(still.status)].is_final:  # the old one is gone too
                     self._resting.pop(live.client_id, None)
+                    log.warning("extended: %s refused (%s); %s is no longer resting", what, exc.reason,
+                                live.client_id)
+                else:
+                    log.warning("extended: %s refused (%s); the order keeps its expiry", what, exc.reason)
                 continue
             live.order_id, live.external_id, live.renewals = o.order_id, external, live.renewals + 1
             live.size, live.expires_at = rest, signed.expiry_epoch_millis / 1000
@@ -525,6 +529,14 @@ class ExtendedVenue(Venue):
                      live.expires_at)
             out.append(o)
         return out
+
+    def _renewed_away(self, m: OpenOrderModel) -> bool:
+        """An order a renewal replaced, whose replacement is live: not news to a consumer (the same
+        client id rests on). When the replacement was refused, the old order's end is news."""
+        if m.status != "CANCELLED" or m.status_reason != wire.FINAL_REASON_REPLACED:
+            return False
+        live = self._resting.get(wire.client_of(m.external_id))
+        return live is not None and live.order_id != str(m.id)
 
     # --- state ---------------------------------------------------------------------------------
     async def bbo(self, symbol: str) -> BBO:
@@ -666,15 +678,14 @@ class ExtendedVenue(Venue):
             out = []
             for m in msg.data.orders or []:
                 self._clients[str(m.id)] = wire.client_of(m.external_id)
-                if m.status == "CANCELLED" and m.status_reason == wire.FINAL_REASON_REPLACED:
+                if self._renewed_away(m):
                     continue  # a renewal: its replacement (same client id) follows
                 out.append(wire.order(m))
             return out
 
         async def catch_up(since: float) -> list[Order]:
             resp = await self._call("GET /user/orders/history", lambda r: r.account.get_orders_history(limit=100))
-            rows = [m for m in resp.data or [] if not (m.status == "CANCELLED"
-                                                          and m.status_reason == wire.FINAL_REASON_REPLACED)]
+            rows = [m for m in resp.data or [] if not self._renewed_away(m)]
             return sorted((wire.order(m) for m in rows), key=lambda o: o.ts)
 
         return self._account_stream("extended.orders", parse, catch_up, key=lambda o: (o.order_id, o.status, o.filled),
