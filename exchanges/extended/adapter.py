@@ -189,11 +189,19 @@ class ExtendedVenue(Venue):
         return dataclasses.replace(base, endpoints=endpoints, defaults=defaults)
 
     def _rebind(self) -> None:
-        """On a new event loop (a flow's next ``Clock.run`` phase), forget what the closed loop held."""
+        """On a new event loop (a flow's next ``Clock.run`` phase), forget what the closed loop held.
+        Its aiohttp session cannot be closed any more (nothing runs on that loop): it is detached
+        and its connector marked closed, so neither complains of being left open."""
         if self._loop.moved():
+            session = self._session
             self._rest, self._session, self._renewer = None, None, None
             self._start_lock = asyncio.Lock()
             self._streams.clear()
+            if session is not None and not session.closed:
+                connector = session.connector
+                session.detach()
+                if connector is not None:
+                    connector._close()  # on a closed loop: only marks it closed (its sockets died with the loop)
 
     async def start(self) -> None:
         self._rebind()
