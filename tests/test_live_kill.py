@@ -66,7 +66,8 @@ async def test_a_bot_killed_mid_cycle_is_reconciled_by_the_next_one(tmp_path: Pa
     from prefect.settings import PREFECT_API_URL
 
     paths = WarehousePaths(tmp_path / "data")
-    async with FakeVenues(symbols=("SOL",)) as fakes:
+    # only the venues it trades: the market's paths (seeded) must not change when a venue is added
+    async with FakeVenues(("paradex", "grvt"), symbols=("SOL",)) as fakes:
         assert fakes.server("paradex") is not None and fakes.server("grvt") is not None
         thaw = hold_still(fakes)
         env = {**os.environ, **fakes.env(), "PERPFLOW_DATA_DIR": str(paths.data_dir),
