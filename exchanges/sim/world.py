@@ -174,7 +174,12 @@ class SimWorld:
         """When the earliest pending market event must be on its way to listeners: its time plus its
         venue's feed latency. Events processed up to then still publish at event time + latency,
         exactly as if processed the instant they happened, so the driver wakes once per batch."""
-        return min((ex.next_visible() + ex.feed_latency for ex in self.exchanges.values()), default=math.inf)
+        n = math.inf
+        for ex in self.exchanges.values():
+            d = ex.next_visible() + ex.feed_latency
+            if d < n:
+                n = d
+        return n
 
     def _listening(self) -> bool:
         return any(ex.subs for ex in self.exchanges.values())
