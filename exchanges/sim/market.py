@@ -31,12 +31,14 @@ MakerFill = tuple[SimOrder, int, int, float]
 
 class SimMarket:
     def __init__(self, *, levels: int, gap_ticks: int, depth_lots: list[int],
-                 size_noise: Callable[[], float], queue_real: float = 1.0, proportional_queue: bool = False) -> None:
+                 rand: Callable[[], float], queue_real: float = 1.0, proportional_queue: bool = False) -> None:
+        """``rand``: the uniform draws of others' level sizes (a level ``k`` deep shows
+        ``depth_lots[k] x (0.55 + 0.9 u)`` lots, at least one)."""
         self.levels = levels
         self.proportional_queue = proportional_queue
         self.gap = max(1, gap_ticks)
         self.depth_lots = depth_lots
-        self._noise = size_noise
+        self._rand = rand
         self.queue_real = queue_real
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
@@ -54,7 +56,8 @@ class SimMarket:
     # --- book shape --------------------------------------------------------------------------
     def _draw(self, k: int) -> int:
         base = self.depth_lots[k if k < self.levels else self.levels - 1]
-        return max(1, int(base * self._noise()))
+        x = int(base * (0.55 + 0.9 * self._rand()))
+        return x if x > 0 else 1
 
     def set_quotes(self, bid: int, ask: int, t: float) -> None:
         """Move others' best bid/ask to these ticks, keeping deeper levels on a fixed grid."""
@@ -108,7 +111,8 @@ class SimMarket:
                 for o in own[old]:
                     o.ahead = 0
         if best not in side:
-            side[best] = self._draw(0)
+            x = int(self.depth_lots[0] * (0.55 + 0.9 * self._rand()))
+            side[best] = x if x > 0 else 1
             ev += 1
         top = ((best - 1) // gap) * gap if direction < 0 else (best // gap + 1) * gap
         anchor = self._bid_top if direction < 0 else self._ask_top
@@ -117,7 +121,7 @@ class SimMarket:
             levels = self.levels
             end = top + step * (levels - 1)
             depth = self.depth_lots
-            noise = self._noise
+            rand = self._rand
             shift = (top - anchor) // step if anchor is not None else levels
             if 0 < abs(shift) < levels - 1:  # the grid slid: only the levels it slid onto are new
                 ks = range(1, 1 - shift) if shift < 0 else range(levels - shift, levels)
@@ -126,7 +130,8 @@ class SimMarket:
             for k in ks:
                 p = top + step * (k - 1)
                 if p not in side:
-                    side[p] = max(1, int(depth[k] * noise()))
+                    x = int(depth[k] * (0.55 + 0.9 * rand()))
+                    side[p] = x if x > 0 else 1
                     ev += 1
             if len(side) > levels:
                 if anchor is not None and 0 < (anchor - top) * direction <= 64 * gap:

@@ -55,7 +55,7 @@ def build_market(profile: VenueProfile, symbol: str, mid: float, rng: random.Ran
     gap = max(1, round(mid * m.level_gap_bps / 10_000 / tick))
     depth = [max(1, round(m.top_size * m.depth_growth**k / lot)) for k in range(m.levels)]
     return SimMarket(levels=m.levels, gap_ticks=gap, depth_lots=depth,
-                     size_noise=lambda: 0.55 + 0.9 * rng.random(), queue_real=m.queue_real_fraction,
+                     rand=rng.random, queue_real=m.queue_real_fraction,
                      proportional_queue=m.queue_model == "proportional")
 
 
