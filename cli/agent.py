@@ -12,7 +12,8 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from render.tables import text_table
+from core.errors import ConfigError
+from server.flow_api import ServerUnavailable
 from strategies.agent.params import AgentParams
 
 
@@ -61,20 +62,21 @@ def agent_cmd(ctx: typer.Context) -> None:
             msg = err["msg"].removeprefix("Value error, ")
             typer.echo(f"error: --{field.replace('_', '-')}: {msg}" if field else f"error: {msg}", err=True)
         raise typer.Exit(2) from None
-    from cli.hedge import ensure_account_limit
-    from flows.agent import AgentStopped, account_limit_name, agent_flow
-    from server.flow_api import cli_flow_api
+    from cli.bots import print_summary, run_flow
+    from flows.agent import agent_flow
 
-    with cli_flow_api():  # the local server when it runs (the run shows in its UI), else a temporary one
-        ensure_account_limit(account_limit_name(params))
-        state = agent_flow(params=params, return_state=True)
-    data = state.result(raise_on_failure=False)
-    if isinstance(data, AgentStopped):
-        data = data.summary
-    if isinstance(data, dict) and "rows" in data:
-        typer.echo(text_table(["metric", "value"], data["rows"]))
-    typer.echo(f"\n{state.type.value}: {state.message or ''}")
-    if state.type.value != "COMPLETED":
+    try:  # the bots' one way to run a flow: the account's limit made, the local server or a temporary one
+        status, message, summary = run_flow(agent_flow, AgentParams, params.model_dump())
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except ServerUnavailable as exc:
+        typer.echo(f"error: {exc}; no order was sent", err=True)
+        raise typer.Exit(1) from None
+    if summary and "rows" in summary:
+        print_summary(summary)
+    typer.echo(f"\n{status}: {message}")
+    if status != "COMPLETED":
         raise typer.Exit(1)
 
 

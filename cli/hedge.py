@@ -24,14 +24,6 @@ def check_replays(cfg: HedgeConfig) -> None:
     load_replays(parse_replay_args(cfg.replay), (cfg.ticker,))
 
 
-def ensure_account_limit(name: str) -> None:
-    """Create a strict account limit (limit 1) by its name if it does not exist yet."""
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(name, 1)
-
-
 def run_hedge(params: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
     """Validate, make sure the account lock exists, run the flow. Returns (status, message, summary)."""
     return run_flow(_flow(), HedgeConfig, params)

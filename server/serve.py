@@ -182,33 +182,19 @@ def read_deployments(paths: ServePaths) -> list[dict[str, Any]]:
 
 
 def account_limits(deployments: list[dict[str, Any]]) -> list[str]:
-    """One strict limit per account traded by a bot deployment, whatever the bot.
-
-    A bot flow made with ``tasks.botrun.params_flow`` carries its parameter model; a flow that takes
-    its model as one parameter names its account through its module's ``account_limit_name``.
-    """
+    """One strict limit per account traded by a bot deployment, whatever the bot: a bot flow (made
+    with ``tasks.botrun.params_flow``) carries its parameter model, which names its account."""
     import importlib
-    import inspect
 
-    from pydantic import BaseModel
-
-    from tasks.botrun import account_limit_name
+    from tasks.account import limit_name
 
     names = []
     for d in deployments:
         module_name, _, flow_name = d["entrypoint"].partition(":")
-        module = importlib.import_module(module_name)
-        fn = getattr(module, flow_name).fn
-        params = d.get("parameters") or {}
+        fn = getattr(importlib.import_module(module_name), flow_name).fn
         model = getattr(fn, "params_model", None)
         if model is not None:
-            names.append(account_limit_name(model(**params).account_key))
-            continue
-        limit_of = getattr(module, "account_limit_name", None)
-        for name, p in inspect.signature(fn, eval_str=True).parameters.items():
-            annotation = p.annotation if isinstance(p.annotation, type) else None
-            if limit_of is not None and annotation is not None and issubclass(annotation, BaseModel):
-                names.append(limit_of(annotation(**params.get(name, {}))))
+            names.append(limit_name(model(**(d.get("parameters") or {})).account_key))
     return sorted(set(names))
 
 

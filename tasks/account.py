@@ -32,12 +32,18 @@ from typing import Any
 from uuid import UUID
 
 from core.account_lock import AccountBusy, AccountLock, describe_holder, hold_accounts
+from core.errors import PerpflowError
 
 LEASE_S = 60.0  # Prefect's minimum; renewed at 75 % of it while the run holds the slot
 MIN_SLOT_WAIT_S = 2.0  # Prefect gives up at once on a timeout of 0, even for a free slot
 log = logging.getLogger("perpflow.account")
 
-__all__ = ["AccountBusy", "hold_account", "limit_name", "lock_dir"]
+__all__ = ["AccountBusy", "AccountRefused", "ensure_account_limit", "hold_account", "limit_name", "lock_dir",
+           "venue_accounts"]
+
+
+class AccountRefused(PerpflowError):
+    """The account's lock cannot be taken (its Prefect limit is missing): nothing was sent."""
 
 
 def venue_accounts(venue_mode: str, venues: Iterable[str]) -> list[str]:
@@ -47,8 +53,66 @@ def venue_accounts(venue_mode: str, venues: Iterable[str]) -> list[str]:
 
 
 def limit_name(account_key: str) -> str:
-    """The strict Prefect global concurrency limit of an account (limit 1)."""
+    """The strict Prefect global concurrency limit of an account (limit 1): the one place its name
+    is made (the bots' scaffold, ``make serve`` and the command line all ask here)."""
     return f"account-{account_key}"
+
+
+def ensure_account_limit(account_key: str) -> str:
+    """Create the account's strict limit (limit 1) if it does not exist yet; returns its name."""
+    from prefect.client.orchestration import get_client
+
+    name = limit_name(account_key)
+    with get_client(sync_client=True) as client:
+        client.upsert_global_concurrency_limit_by_name(name, 1)
+    return name
+
+
+def _tag(account_key: str) -> str:
+    return f"account:{account_key}"
+
+
+def _holders(account_key: str, flow_run_id: str | None) -> list[str]:
+    """Running flow runs that hold the account (they tag themselves when they take it)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+        FlowRunFilterTags,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            tags=FlowRunFilterTags(all_=[_tag(account_key)]),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))))
+    return [f"run {r.name} ({r.id})" for r in runs if str(r.id) != str(flow_run_id)]
+
+
+def _slot_busy(name: str) -> bool:
+    """True when the account's Prefect slot is taken; raises ``AccountRefused`` when the limit is missing."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        with get_client(sync_client=True) as client:
+            limit = client.read_global_concurrency_limit_by_name(name)
+    except ObjectNotFound:
+        raise AccountRefused(f"the account's concurrency limit {name} does not exist (`make serve` creates it, "
+                             f"as does `perpflow <bot>`); refusing to trade unlocked") from None
+    return limit.active_slots >= limit.limit
+
+
+def _mark_holder(account_key: str, flow_run_id: str | None) -> None:
+    """Tag the flow run with the account, so a run waiting for it can say which run it waits for."""
+    if not flow_run_id:
+        return
+    from prefect.client.orchestration import get_client
+
+    with contextlib.suppress(Exception), get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(str(flow_run_id)))
+        client.update_flow_run(run.id, tags=sorted({*run.tags, _tag(account_key)}))
 
 
 def lock_dir(data_dir: Path | None = None) -> Path:
@@ -126,11 +190,19 @@ def hold_account(account_keys: list[str], run_info: Mapping[str, Any], *, timeou
     """Hold every account (OS lock, then Prefect slot) for the block; see the module docstring.
     ``venue_accounts`` (``venue_accounts()``) are OS-locked too, with no Prefect limit of their own.
 
-    ``run_info``: what others are shown while this run holds the account (``run_id``,
-    ``flow_run_id``, ...). Raises ``AccountBusy`` naming the holder after ``timeout`` s.
+    The single place a bot takes its account. ``run_info``: what others are shown while this run
+    holds the account (``run_id``, ``flow_run_id``, ...). Raises ``AccountRefused`` when an
+    account's limit does not exist, ``AccountBusy`` naming the holder after ``timeout`` s; a run
+    that finds an account busy logs that it waits, and for which run.
     """
     deadline = time.monotonic() + timeout
     info = {"started": datetime.now(UTC).isoformat(timespec="seconds"), **run_info}
+    keys = sorted(set(account_keys))
+    flow_run_id = run_info.get("flow_run_id")
+    for key in keys:  # before any lock: a missing limit refuses, a busy one says whom it waits for
+        if _slot_busy(limit_name(key)):
+            held_by = ", ".join(_holders(key, flow_run_id)) or "another run"
+            logger.info("account %s is busy: waiting up to %.0f s for %s", key, timeout, held_by)
 
     def waiting(busy: AccountBusy) -> None:
         logger.info("account %s is busy: waiting up to %.0f s for %s", busy.account, timeout,
@@ -139,15 +211,18 @@ def hold_account(account_keys: list[str], run_info: Mapping[str, Any], *, timeou
     with hold_accounts(lock_dir(data_dir), [*account_keys, *venue_accounts], info, timeout=timeout,
                        on_wait=waiting) as locks:
         release_dead_leases(locks, logger)
-        names = [limit_name(k) for k in sorted(set(account_keys))]
+        names = [limit_name(k) for k in keys]
         with contextlib.ExitStack() as stack:
             try:
                 lease = stack.enter_context(
                     _prefect_slots(names, max(MIN_SLOT_WAIT_S, deadline - time.monotonic()),
                                    run_info.get("flow_run_id")))
             except TimeoutError:
-                raise AccountBusy(", ".join(sorted(set(account_keys))),
+                raise AccountBusy(", ".join(keys),
                                   {"limit": ", ".join(names), "api_url": _api_url()}, timeout) from None
             for lock in locks:
                 lock.note(lease_id=str(lease), api_url=_api_url())
+            for key in keys:
+                _mark_holder(key, flow_run_id)
+            logger.info("account %s locked for run %s", ", ".join(keys), run_info.get("run_id"))
             yield locks

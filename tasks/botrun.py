@@ -13,18 +13,17 @@ the run ends Failed with the reasons as its message, logged as one line, with no
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import inspect
 import logging
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from prefect import get_run_logger, task
 from prefect.artifacts import (
@@ -38,9 +37,10 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import BaseModel, Field, ValidationError
 
-from core.errors import PerpflowError
+from core.errors import ConfigError
 from core.reasons import Reason
 from core.settings import get_settings
+from exchanges import registry
 from exchanges.connect import VenueSession, open_venues
 from render.tables import markdown_table
 from strategies.base import Record, Strategy
@@ -48,8 +48,16 @@ from strategies.preflight import PreTradeError
 from strategies.runtime.data_end import run_until_data_ends
 from strategies.runtime.recorder_guard import GuardedRecorder
 from strategies.runtime.runner import Runner, RunOutcome
-from tasks.account import AccountBusy, limit_name, venue_accounts
-from tasks.account import hold_account as hold_accounts
+from tasks.account import (
+    AccountBusy,
+    AccountRefused,
+    hold_account,
+    limit_name,
+    venue_accounts,
+)
+from tasks.account import (
+    ensure_account_limit as ensure_account_limit,  # re-exported: the flows' tests and CLI create limits here
+)
 from tasks.warehouse import ensure_loader_limit, load_warehouse
 from warehouse.journal import Journal
 
@@ -87,91 +95,9 @@ def params_flow(model: type[BaseModel]) -> Callable[[F], F]:
 
 
 # --- the account ---------------------------------------------------------------------------------
-class AccountRefused(PerpflowError):
-    """The account's lock cannot be taken (its Prefect limit is missing): nothing was sent."""
-
-
-def account_limit_name(account_key: str) -> str:
-    """The strict Prefect global concurrency limit (limit 1) of an account: one bot per account."""
-    return limit_name(account_key)
-
-
-def ensure_account_limit(account_key: str) -> str:
-    """Create the account's strict limit if it does not exist yet; returns its name."""
-    from prefect.client.orchestration import get_client
-
-    name = account_limit_name(account_key)
-    with get_client(sync_client=True) as client:
-        client.upsert_global_concurrency_limit_by_name(name, 1)
-    return name
-
-
-def _tag(account_key: str) -> str:
-    return f"account:{account_key}"
-
-
-def _holders(account_key: str) -> list[str]:
-    """Running flow runs that hold the account (they tag themselves when they take it)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-        FlowRunFilterTags,
-    )
-    from prefect.client.schemas.objects import StateType
-
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            tags=FlowRunFilterTags(all_=[_tag(account_key)]),
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.RUNNING]))))
-    return [f"run {r.name} ({r.id})" for r in runs if str(r.id) != str(flow_run.id)]
-
-
-def _slot_busy(name: str) -> bool:
-    """True when the account's Prefect slot is taken; raises ``AccountRefused`` when the limit is missing."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    try:
-        with get_client(sync_client=True) as client:
-            limit = client.read_global_concurrency_limit_by_name(name)
-    except ObjectNotFound:
-        raise AccountRefused(f"the account's concurrency limit {name} does not exist (`make serve` creates it, "
-                             f"as does `perpflow <bot>`); refusing to trade unlocked") from None
-    return limit.active_slots >= limit.limit
-
-
-def _mark_holder(account_key: str) -> None:
-    """Tag this flow run with the account, so a run waiting for it can say which run it waits for."""
-    if flow_run.id is None:
-        return
-    from prefect.client.orchestration import get_client
-
-    with contextlib.suppress(Exception), get_client(sync_client=True) as client:
-        run = client.read_flow_run(flow_run.id)
-        client.update_flow_run(flow_run.id, tags=sorted({*run.tags, _tag(account_key)}))
-
-
-@contextlib.contextmanager
-def hold_account(account_key: str, run_id: str, timeout: float, logger: Any,
-                 venues: Sequence[str] = ()) -> Iterator[None]:
-    """Hold the account for the whole trading part of a run, or raise ``AccountBusy``/``AccountRefused``.
-
-    The single place a bot takes its account: ``tasks.account.hold_account`` (an OS lock per account
-    that a killed process releases, then the strict Prefect limit ``account-<key>``). A run that finds
-    the account busy logs that it waits and for which run. ``venues``: the venue accounts a live run
-    trades (``tasks.account.venue_accounts``), OS-locked too, so two pairs never share one.
-    """
-    name = account_limit_name(account_key)
-    if _slot_busy(name):
-        held_by = ", ".join(_holders(account_key)) or "another run"
-        logger.info("account %s is busy: waiting up to %.0f s for %s", account_key, timeout, held_by)
-    with hold_accounts([account_key], {"run_id": run_id, "flow_run_id": str(flow_run.id) if flow_run.id else None},
-                       timeout=timeout, logger=logger, venue_accounts=venues):
-        _mark_holder(account_key)
-        logger.info("account %s locked for run %s", account_key, run_id)
-        yield
+# One place makes an account's limit name and takes the account: ``tasks.account`` (re-exported
+# here for the flows and tests that read them beside ``run_bot``).
+account_limit_name = limit_name
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -198,15 +124,100 @@ class Summary:
     table_description: str = ""
 
 
+class Outcome(Protocol):
+    """How a run ended: the kernel's ``RunOutcome``, or a bot's own (the agent's, over its runners)."""
+
+    run_id: str
+    status: str  # COMPLETED | FAILED | CANCELLED
+    reason: str
+
+
+class Trading(Protocol):
+    """What the scaffold drives once the venues are open: a kernel ``Runner``, or several runners
+    sharing state behind one object (the agent: one runner per symbol, one desk)."""
+
+    cancel_requested: bool  # a stop that came before trading began (the scaffold's SIGTERM)
+
+    async def preflight(self) -> dict[str, Any]: ...
+
+    async def run(self) -> Any: ...  # an ``Outcome``
+
+    def request_stop(self, *, flatten: bool, status: str = ..., reason: Reason = ..., detail: str = "") -> None: ...
+
+
+@dataclass
+class Opened:
+    """What a bot builds its trading from: the open venues, the run's ids, a journal per kernel run
+    (guarded: a journal that fails stops the runner it was given to) and the artifacts' hook."""
+
+    session: VenueSession
+    run_id: str
+    flow_run_id: str | None
+    on_record: Callable[[Runner, Record], None]
+    journals: list[GuardedRecorder] = field(default_factory=list)
+    settings: Any = None
+
+    def journal(self, run_id: str | None = None) -> GuardedRecorder:
+        """A new journal for one kernel run (``run_id``: the run's own id by default)."""
+        journal = GuardedRecorder(Journal(run_id or self.run_id, self.settings.journal_dir))
+        self.journals.append(journal)
+        return journal
+
+    def runner(self, strategy: Strategy, run_id: str | None = None) -> Runner:
+        """A kernel runner for ``strategy`` on its venues, journalled (a journal that fails stops it)."""
+        journal = self.journal(run_id)
+        runner = Runner(strategy, run_id or self.run_id, [self.session.venue(v) for v in strategy.venues], journal,
+                        self.session.clock, flow_run_id=self.flow_run_id, on_record=self.on_record)
+        journal.on_failure = runner.fail
+        return runner
+
+
+@dataclass
+class Bot:
+    """A bot as the scaffold runs it: what it trades, how it builds its trading once the venues are
+    open, and how it reads its summary (after the warehouse load). A one-strategy bot is
+    ``strategy_bot(...)``; a bot of several runners (the agent) builds its own ``Trading``."""
+
+    name: str
+    venues: tuple[str, ...]
+    symbols: tuple[str, ...]
+    build: Callable[[Opened], Trading]
+    summarize: Callable[[Any, Trading], Summary]  # (outcome, trading) -> the summary
+    view: Callable[[Trading], str] | None = None  # the live-state markdown (default: the runner's live state)
+    progress: Callable[[Trading], float | None] | None = None  # 0..1 (default: the strategy's)
+    live_key: str | None = None  # live-state artifact key (default "<name>-live-state")
+    progress_key: str | None = None  # progress artifact key (default "<name>-progress")
+    venue_field: str = "venue"  # the parameter a live venue without an adapter is refused on
+    fees: Mapping[str, Any] = field(default_factory=dict)  # simulator: the account's fee rates per venue
+    replay: Any = None  # simulator: recorded markets
+
+    @property
+    def symbol(self) -> str:
+        return ",".join(self.symbols)
+
+
+def strategy_bot(strategy: Strategy, summarize: Callable[[RunOutcome, Strategy], Summary], *,
+                 fees: Mapping[str, Any] | None = None, replay: Any = None,
+                 view: Callable[[Runner], str] | None = None) -> Bot:
+    """The bot of one strategy on one kernel runner (the hedge, the grid, the tests' toy)."""
+    def live(trading: Trading) -> str:
+        assert isinstance(trading, Runner)
+        return view(trading) if view is not None else live_state_markdown(trading.live_state(), strategy.symbol)
+
+    return Bot(strategy.name, tuple(strategy.venues), (strategy.symbol,), build=lambda opened: opened.runner(strategy),
+               summarize=lambda outcome, _: summarize(outcome, strategy), view=live,
+               progress=lambda _: strategy.progress(), fees=dict(fees or {}), replay=replay)
+
+
 @task(name="pre-trade validation", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def pre_trade_validation(session: VenueSession, runner: Runner) -> dict[str, Any]:
-    """Read every venue and let the strategy refuse the run before any order.
+def pre_trade_validation(session: VenueSession, trading: Trading) -> dict[str, Any]:
+    """Read every venue and let the bot refuse the run before any order.
 
     A refusal is an answer, not a failure of this task: it comes back as ``{"refused": reasons}``
     (so no traceback is logged and nothing is retried); a venue that does not answer is retried.
     """
     try:
-        return {"checks": session.clock.run(runner.preflight)}
+        return {"checks": session.clock.run(trading.preflight)}
     except PreTradeError as exc:
         return {"refused": str(exc)}
 
@@ -237,14 +248,19 @@ def live_state_markdown(state: dict[str, Any], symbol: str) -> str:
 class _Reporter:
     """Progress and live-state artifacts, updated off the bot's event loop (and its virtual clock)."""
 
-    def __init__(self, bot: str, symbol: str, view: Callable[[Runner], str] | None = None) -> None:
-        self.bot, self.symbol, self.view = bot, symbol, view
-        self.progress = create_progress_artifact(0.0, key=f"{bot}-progress", description="progress of the run")
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self.live_key = bot.live_key or f"{bot.name}-live-state"
+        self.trading: Trading | None = None
+        self.progress = create_progress_artifact(0.0, key=bot.progress_key or f"{bot.name}-progress",
+                                                 description="progress of the run")
         self._last_live = 0.0
         self._shown = 0.0
 
     def __call__(self, runner: Runner, record: Record) -> None:
-        progress = runner.strategy.progress()
+        if self.trading is None:
+            return
+        progress = self.bot.progress(self.trading) if self.bot.progress is not None else None
         # after each cycle, or (bots without cycles) whenever the run got another percent further
         if progress is not None and (record.kind == "cycle" or progress - self._shown >= 0.01 or
                                      (progress >= 1.0 > self._shown)):
@@ -252,17 +268,21 @@ class _Reporter:
             self._off_loop(lambda: update_progress_artifact(self.progress, 100.0 * progress, _sync=True))
         if time.monotonic() - self._last_live >= LIVE_STATE_EVERY_S:
             self._last_live = time.monotonic()
-            self.live(runner)
+            self.live()
 
-    def markdown(self, runner: Runner) -> str:
+    def markdown(self) -> str:
         """The live-state view: the bot's own (``view``) or the generic one."""
-        return self.view(runner) if self.view is not None else live_state_markdown(runner.live_state(), self.symbol)
+        if self.trading is None:
+            return f"# {self.bot.name.capitalize()}\n\nstarting\n"
+        if self.bot.view is not None:
+            return self.bot.view(self.trading)
+        assert isinstance(self.trading, Runner)
+        return live_state_markdown(self.trading.live_state(), self.bot.symbol)
 
-    def live(self, runner: Runner) -> None:
-        markdown = self.markdown(runner)
+    def live(self) -> None:
+        markdown = self.markdown()
         self._off_loop(lambda: create_markdown_artifact(
-            markdown, key=f"{self.bot}-live-state", description="positions, net delta, PnL and open orders as the "
-                                                                  "run goes", _sync=True))
+            markdown, key=self.live_key, description="positions, PnL and open orders as the run goes", _sync=True))
 
     @staticmethod
     def _off_loop(call: Callable[[], Any]) -> None:
@@ -271,22 +291,27 @@ class _Reporter:
         asyncio.get_running_loop().run_in_executor(None, ctx.run, call)
 
 
-def run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutcome, Strategy], Summary], *,
+def run_bot(params: BaseModel, bot: Strategy | Bot,
+            summarize: Callable[[RunOutcome, Strategy], Summary] | None = None, *,
             fees: Mapping[str, Any] | None = None, replay: Any = None,
             view: Callable[[Runner], str] | None = None) -> Any:
-    """Run ``strategy`` as this flow run; returns the flow's final state (or its summary when completed).
+    """Run ``bot`` as this flow run; returns the flow's final state (or its summary when completed).
 
-    ``params`` is the bot's parameter model: ``account_key``, ``venue_mode``, ``seed``, ``sim_clock``
-    and ``lock_timeout`` are read from it, and ``sim_regime`` when it has one (the simulator's market
+    ``bot``: a ``Bot``, or one strategy with its ``summarize`` (``strategy_bot``). ``params`` is the
+    bot's parameter model: ``account_key``, ``venue_mode``, ``seed`` and ``lock_timeout`` are read
+    from it, and ``sim_clock`` and ``sim_regime`` when it has them (the simulator's clock and market
     regime). ``fees`` and ``replay`` go to the simulator (an account's fee rates, recorded markets);
-    a replayed market that ends stops the run like a user stop does. ``view``: the bot's own markdown
-    for the live-state artifact (default: positions, net delta, volume, PnL, open orders).
+    a replayed market that ends stops the run like a user stop does. ``view``: the strategy's own
+    markdown for the live-state artifact (default: positions, net delta, volume, PnL, open orders).
     """
+    if not isinstance(bot, Bot):
+        assert summarize is not None, "a strategy runs with its summarize"
+        bot = strategy_bot(bot, summarize, fees=fees, replay=replay, view=view)
     logging.getLogger("perpflow").setLevel(logging.INFO)  # Prefect drops records below the logger's level
     logger = get_run_logger()
     cancel = _CancelIsAStop(logger)
     with cancel:
-        return _run_bot(params, strategy, summarize, logger, cancel, fees, replay, view)
+        return _run_bot(params, bot, logger, cancel)
 
 
 class _CancelIsAStop:
@@ -298,13 +323,13 @@ class _CancelIsAStop:
     def __init__(self, logger: Any) -> None:
         self.logger = logger
         self.requested = False
-        self.runner: Runner | None = None
+        self.trading: Trading | None = None
         self._previous: Any = None
 
     def _on_term(self, signum: int, frame: Any) -> None:
         self.requested = True
-        if self.runner is not None:
-            self.runner.cancel_requested = True
+        if self.trading is not None:
+            self.trading.cancel_requested = True
         self.logger.warning("cancel requested: stopping the run (no new order)")
 
     def __enter__(self) -> _CancelIsAStop:
@@ -319,28 +344,33 @@ class _CancelIsAStop:
             signal.signal(signal.SIGTERM, self._previous)
 
 
-def _run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutcome, Strategy], Summary],
-             logger: Any, cancel: _CancelIsAStop, fees: Mapping[str, Any] | None, replay: Any,
-             view: Callable[[Runner], str] | None = None) -> Any:
+def _live_venues(params: BaseModel, bot: Bot) -> None:
+    """A live run's venues must have a live adapter: refused naming the field, before the account."""
+    if getattr(params, "venue_mode", "sim") == "live":
+        for v in bot.venues:
+            registry.get(v, field=bot.venue_field, live=True)
+
+
+def _run_bot(params: BaseModel, bot: Bot, logger: Any, cancel: _CancelIsAStop) -> Any:
     settings = get_settings()
     run_id = str(flow_run.id or uuid.uuid4())
-    bot = strategy.name
+    flow_run_id = str(flow_run.id) if flow_run.id else None
     account_key: str = params.account_key  # type: ignore[attr-defined]
+    venue_mode: str = params.venue_mode  # type: ignore[attr-defined]
+    reporter = _Reporter(bot)
     try:
-        with hold_account(account_key, run_id, params.lock_timeout, logger,  # type: ignore[attr-defined]
-                          venue_accounts(params.venue_mode, strategy.venues)):  # type: ignore[attr-defined]
-            session = open_venues(params.venue_mode, strategy.venues, (strategy.symbol,),  # type: ignore[attr-defined]
-                                  seed=params.seed, settings=settings, sim_clock=params.sim_clock,  # type: ignore
-                                  fees=dict(fees or {}), replay=replay,
+        _live_venues(params, bot)
+        with hold_account([account_key], {"run_id": run_id, "flow_run_id": flow_run_id},
+                          timeout=params.lock_timeout, logger=logger,  # type: ignore[attr-defined]
+                          venue_accounts=venue_accounts(venue_mode, bot.venues)):
+            session = open_venues(venue_mode, bot.venues, bot.symbols, seed=params.seed,  # type: ignore
+                                  settings=settings, sim_clock=getattr(params, "sim_clock", "virtual"),
+                                  fees=dict(bot.fees), replay=bot.replay,
                                   regime=getattr(params, "sim_regime", "base"))
-            journal = GuardedRecorder(Journal(run_id, settings.journal_dir))  # a journal that fails stops the bot
-            reporter = _Reporter(bot, strategy.symbol, view)
-            runner = Runner(strategy, run_id, [session.venue(v) for v in strategy.venues], journal, session.clock,
-                            flow_run_id=str(flow_run.id) if flow_run.id else None, on_record=reporter)
-            cancel.runner = runner
-            journal.on_failure = runner.fail
+            opened = Opened(session, run_id, flow_run_id, reporter, settings=settings)
             try:
-                checks = pre_trade_validation(session, runner)
+                trading = reporter.trading = cancel.trading = bot.build(opened)
+                checks = pre_trade_validation(session, trading)
                 if "refused" in checks:
                     return _refused(logger, checks["refused"])
                 logger.info("pre-trade checks passed: %s", checks["checks"])
@@ -348,21 +378,22 @@ def _run_bot(params: BaseModel, strategy: Strategy, summarize: Callable[[RunOutc
                     reason = f"{Reason.CANCELLED_BY_USER}: cancelled before trading began; no order was sent"
                     logger.info("%s", reason)
                     return Cancelled(message=reason, data=BotStopped(reason, {}))
-                outcome = session.clock.run(lambda: run_until_data_ends(runner, session.data_end))
+                outcome = session.clock.run(lambda: run_until_data_ends(trading, session.data_end))
             finally:
                 session.clock.run(session.close)
-                journal.close_sync()
-    except (AccountBusy, AccountRefused) as busy:
-        return _refused(logger, str(busy))
-    create_markdown_artifact(reporter.markdown(runner), key=f"{bot}-live-state",
+                for journal in opened.journals:
+                    journal.close_sync()
+    except (AccountBusy, AccountRefused, ConfigError) as refused:
+        return _refused(logger, str(refused))
+    create_markdown_artifact(reporter.markdown(), key=reporter.live_key,
                              description=f"at the end of the run: {outcome.status}")
     ensure_loader_limit()
     try:
         load_warehouse()
     except Exception as exc:  # the run is over: still report it, from the bot's own accounting
         logger.error("warehouse load failed after its retries: %r; the summary comes from the bot's memory", exc)
-    summary = summarize(outcome, strategy)
-    publish(bot, outcome, summary)
+    summary = bot.summarize(outcome, trading)
+    publish(bot.name, outcome, summary)
     for label, value in summary.rows:
         logger.info("%s: %s", label, value)
     data = plain(summary.data) | {"rows": summary.rows}  # what the artifact shows; the CLI prints the same
@@ -387,7 +418,7 @@ def _refused(logger: Any, reason: str) -> State:
     return Failed(message=reason, data=BotStopped(reason, {}))
 
 
-def publish(bot: str, outcome: RunOutcome, summary: Summary) -> None:
+def publish(bot: str, outcome: Outcome, summary: Summary) -> None:
     create_markdown_artifact(f"# {bot.capitalize()} run {outcome.run_id}\n\n"
                              f"{markdown_table(['metric', 'value'], summary.rows)}\n",
                              key=f"{bot}-summary", description=f"{outcome.status}: {outcome.reason}")

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from cli.hedge import ensure_account_limit
 from flows.hedge import hedge_flow
 from strategies.hedge.config import HedgeConfig
-from tasks.botrun import account_limit_name
+from tasks.account import ensure_account_limit, limit_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = HedgeConfig().account_key
@@ -62,12 +61,12 @@ def slots() -> int:
     from prefect.client.orchestration import get_client
 
     with get_client(sync_client=True) as c:
-        return c.read_global_concurrency_limit_by_name(account_limit_name(HedgeConfig().account_key)).active_slots
+        return c.read_global_concurrency_limit_by_name(limit_name(HedgeConfig().account_key)).active_slots
 
 
 def test_a_run_is_refused_while_another_process_holds_the_account_and_sends_nothing(
         data_dir: Path, prefect_harness: None) -> None:
-    ensure_account_limit(account_limit_name(HedgeConfig().account_key))
+    ensure_account_limit(HedgeConfig().account_key)
     bot = other_bot(data_dir)
     try:
         state = hedge_flow(iterations=1, lock_timeout=1.0, return_state=True)
@@ -82,7 +81,7 @@ def test_a_run_is_refused_while_another_process_holds_the_account_and_sends_noth
 
 
 def test_a_bot_killed_with_kill_9_leaves_its_account_usable_at_once(data_dir: Path, prefect_harness: None) -> None:
-    ensure_account_limit(account_limit_name(HedgeConfig().account_key))
+    ensure_account_limit(HedgeConfig().account_key)
     bot = other_bot(data_dir)
     assert slots() == 1  # its Prefect slot, with a lease nobody will renew nor release
     os.kill(bot.pid, signal.SIGKILL)
@@ -103,7 +102,7 @@ def test_two_live_pairs_never_share_a_venue_account(data_dir: Path, prefect_harn
     assert venue_accounts("sim", ["paradex", "grvt"]) == []
     first, second = "live-paradex-grvt", "live-backpack-grvt"
     for key in (first, second):
-        ensure_account_limit(account_limit_name(key))
+        ensure_account_limit(key)
     with hold_account([first], {"run_id": "run-A"}, data_dir=data_dir,
                       venue_accounts=venue_accounts("live", ["paradex", "grvt"])):
         with pytest.raises(AccountBusy) as busy, hold_account(

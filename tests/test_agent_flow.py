@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from cli.hedge import ensure_account_limit
-from flows.agent import account_limit_name, agent_flow
+from flows.agent import agent_flow
 from strategies.agent.params import AgentParams
+from tasks.account import ensure_account_limit
 from tasks.fakes.llm import FakeLlm
 from tasks.fakes.thread import in_thread
 from warehouse.query import df
@@ -54,8 +54,8 @@ def test_an_agent_run_records_decisions_and_trades_and_summarises_them_by_sql(
         env: tuple[Path, FakeLlm], prefect_harness: None) -> None:
     data_dir, fake = env
     params = AgentParams(venue="extended", symbols=("SOL", "ETH"), mode="volume", days=0.02, maker_timeout_s=60)
-    ensure_account_limit(account_limit_name(params))
-    state = agent_flow(params=params, return_state=True)
+    ensure_account_limit(params.account_key)
+    state = agent_flow(**params.model_dump(), return_state=True)
     assert state.is_completed(), state.message
     s = state.result()
     wh = data_dir / "warehouse.duckdb"
@@ -79,7 +79,7 @@ def test_an_agent_run_records_decisions_and_trades_and_summarises_them_by_sql(
 
 def test_a_live_run_on_a_venue_without_an_adapter_is_refused_naming_it(
         env: tuple[Path, FakeLlm], prefect_harness: None) -> None:
-    state = agent_flow(params=AgentParams(venue="hibachi", venue_mode="live"), return_state=True)
+    state = agent_flow(**AgentParams(venue="hibachi", venue_mode="live").model_dump(), return_state=True)
     assert state.is_failed()
     assert state.message.startswith("venue: 'hibachi' is not a venue with a live adapter; allowed: ")
     assert not (env[0] / "journal").exists() or not list((env[0] / "journal").glob("*.jsonl"))

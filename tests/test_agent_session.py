@@ -64,7 +64,7 @@ def test_a_decision_trades_through_the_kernel_and_the_rules_close_it() -> None:
 
 
 def test_a_size_the_venue_cannot_take_is_refused_before_any_order() -> None:
-    from flows.agent import agent_preflight
+    from tasks.botrun import pre_trade_validation
 
     params = AgentParams(venue="extended", symbols=("BTC",), size_usd=5, max_size_usd=5, max_total_usd=5)
     clock = VirtualClock()
@@ -72,6 +72,6 @@ def test_a_size_the_venue_cannot_take_is_refused_before_any_order() -> None:
     session = AgentSession(params, "agent-t2", world.venue("extended"), clock, lambda _: MemoryRecorder(),
                            local_ask(lambda m: "{}"))
 
-    out = agent_preflight.fn(SimpleNamespace(clock=clock), session)  # the task needs the session's clock only
+    out = pre_trade_validation.fn(SimpleNamespace(clock=clock), session)  # the task needs the session's clock only
     assert "refused" in out and "max_size_usd: 5 USD is below the smallest BTC order on extended" in out["refused"]
     assert all(r.kernel is None for r in session.runners.values())  # no runner started: nothing was sent

@@ -129,7 +129,7 @@ def test_a_replayed_market_runs_the_flow_from_the_file_and_completes_when_it_end
     from exchanges.sim.replay import load_replay, record
     from exchanges.sim.world import SimWorld
 
-    ensure_account_limit(LIMIT)
+    ensure_account_limit(ACCOUNT)
     capture = data_dir / "grvt-ETH.jsonl.gz"
     record(SimWorld(venues=("grvt",), symbols=("ETH",), seed=3, warmup=600), "grvt", "ETH", 120, capture)
     rp = load_replay(capture)

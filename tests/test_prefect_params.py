@@ -107,5 +107,6 @@ def test_make_serve_creates_the_account_limit_of_any_bot_deployment() -> None:
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     limits = account_limits(spec["deployments"])
     assert {"account-sim-paradex-grvt", "account-sim-backpack-grvt"} <= set(limits)  # the hedge deployments
+    assert {"account-sim-hibachi", "account-sim-extended", "account-sim-paradex"} <= set(limits)  # agents, grid
     toy = [{"entrypoint": "tests.toykit:toy_flow", "parameters": {"venue": "backpack"}}]
     assert account_limits(toy) == ["account-sim-toy-backpack"]  # a bot no code in server/ knows about

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.clock import Clock
+from core.reasons import Reason
 from core.records import Recorder
 from exchanges.base import Venue
 from prompts import agent as prompt
@@ -48,6 +49,11 @@ class SessionResult:
                 return s
         return "COMPLETED"
 
+    @property
+    def reason(self) -> str:
+        """Each symbol's run's reason, ``SOL: run complete; flat; ETH: ...``."""
+        return "; ".join(f"{s}: {o.reason}" for s, o in self.outcomes.items())
+
 
 class AgentSession:
     def __init__(self, params: AgentParams, run_id: str, venue: Venue, clock: Clock,
@@ -69,6 +75,7 @@ class AgentSession:
                                   flow_run_id=flow_run_id) for s in params.symbols}
         self.decisions: list[dict[str, Any]] = []
         self._n = 0
+        self._started: float | None = None
 
     def symbol_run_id(self, symbol: str) -> str:
         return f"{self.run_id}-{symbol.lower()}"
@@ -82,6 +89,33 @@ class AgentSession:
         """Every symbol's pre-trade check (``PreTradeError`` refuses the run before any order)."""
         return {s: await r.preflight() for s, r in self.runners.items()}
 
+    # --- what the scaffold drives (``tasks.botrun.Trading``) -------------------------------------
+    @property
+    def cancel_requested(self) -> bool:
+        return any(r.cancel_requested for r in self.runners.values())
+
+    @cancel_requested.setter
+    def cancel_requested(self, value: bool) -> None:
+        for r in self.runners.values():
+            r.cancel_requested = value
+
+    def request_stop(self, *, flatten: bool, status: str = "CANCELLED", reason: Reason = Reason.CANCELLED_BY_USER,
+                     detail: str = "") -> None:
+        """Stop every symbol's runner (orders cancelled, then flatten or leave); the decision loop
+        ends with them."""
+        for r in self.runners.values():
+            r.request_stop(flatten=flatten, status=status, reason=reason, detail=detail)
+
+    def progress(self) -> float | None:
+        """Share of the run's time gone (0..1)."""
+        if self._started is None:
+            return None
+        return min(1.0, max(0.0, (self.clock.now() - self._started) / (self.p.days * 86_400)))
+
+    @property
+    def last_decision(self) -> dict[str, Any] | None:
+        return self.decisions[-1] if self.decisions else None
+
     async def run(self) -> SessionResult:
         first = self.desk.start_notes
         tasks = {s: asyncio.create_task(r.run(), name=f"agent-{s}") for s, r in self.runners.items()}
@@ -89,7 +123,8 @@ class AgentSession:
             await self._wait_trading(tasks)
             for note in first:
                 self._record(self.main_recorder, note.kind, note.payload)
-            end = self.clock.now() + self.p.days * 86_400
+            self._started = self.clock.now()
+            end = self._started + self.p.days * 86_400
             while self.clock.now() < end and not any(t.done() for t in tasks.values()):
                 await self.decide()
                 step = min(self.desk.decision_interval_s, max(0.0, end - self.clock.now()))
