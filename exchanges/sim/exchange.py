@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import functools
 import math
 import random
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -45,11 +47,63 @@ from exchanges.sim.profiles import MarketProfile, VenueProfile
 DISCONNECTED = object()  # queued to a subscription when its stream drops
 
 
+class Inbox:
+    """A subscription's unbounded message queue: the part of ``asyncio.Queue`` a stream uses
+    (``put_nowait``, ``get``, ``get_nowait``, ``empty``), without its task accounting and
+    generic waiter bookkeeping - a simulated bot gets tens of thousands of messages an hour.
+    A reader waiting in ``get`` is woken exactly as by ``asyncio.Queue`` (its future's result)."""
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        if self._waiters:
+            self._wake_next()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    async def get(self) -> Any:
+        items = self._items
+        while not items:
+            w = asyncio.get_running_loop().create_future()
+            self._waiters.append(w)
+            try:
+                await w
+            except BaseException:
+                w.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(w)
+                if items and not w.cancelled():  # woken, then cancelled: pass the wake-up on
+                    self._wake_next()
+                raise
+        return items.popleft()
+
+    def _wake_next(self) -> None:
+        while self._waiters:
+            w = self._waiters.popleft()
+            if not w.done():
+                w.set_result(None)
+                break
+
+
 @dataclass(slots=True, eq=False)
 class Subscription:
     channel: str  # bbo | book | trades | orders | fills | positions
     symbol: str | None
-    queue: asyncio.Queue[tuple[float, Any]] = field(default_factory=asyncio.Queue)
+    queue: Inbox = field(default_factory=Inbox)
     last_at: float = 0.0
 
 
