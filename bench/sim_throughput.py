@@ -11,24 +11,31 @@ A "book event" is one L2 level change or one trade print. Four figures:
   (maker/maker, as many cycles as fit), stopped at the end of the period (a day is extrapolated
   from the simulated time it traded, should it stop on its own earlier).
 
-What the profile shows is left (1 simulated hour, paradex + grvt SOL): engine only, makers
-re-pricing (``ModelSource._requote`` and ``SimMarket._recenter``, ~9 us per re-pricing, about two
-thirds of the engine's time), prints (~3.5 us each with their arrival and size draws) and runs of
-size updates (~0.7 us per run plus ~0.3 us per update). With listeners, every top-of-book change
-costs an asyncio wake-up and a BBO object per subscriber (~25-35 us each); with the hedge bot its
-own per-BBO and per-tick work is about half of the total. Going further means compiled book and
-event loops (as hftbacktest does), or fewer messages (a conflated BBO feed, as GRVT offers).
+What the profile shows is left (py-spy, 1 simulated hour, paradex + grvt SOL). Engine only
+(about 210k events): a maker re-pricing costs ~14 us and changes ~8 levels (~1.9 us per event;
+``SimMarket._recenter`` is a quarter of the engine's time), a taker arrival ~8 us with its draws
+(~3.6 us per event), a size update ~1.2 us; the event dispatch in ``ModelSource.advance`` ~13%.
+That is about 0.3x the floor per event, twice the fixed-step engine's events/s and ~4x its
+simulated time per CPU second (it makes half the events for the same hour); 5x its events/s would
+take the floor's per-event cost, i.e. a compiled book and event loop (as hftbacktest has). With
+listeners, each visible change costs a driver wake-up (a timer callback), a BBO (a frozen dataclass
+and four Decimal products), a timer and a reader's task step: ~20 us per delivered BBO beyond
+the engine. With the hedge bot, ~140k event-loop turns per simulated hour (36k BBO reader wake-ups,
+29k driver wake-ups, 14k ticks, 22k request sleeps): engine and publishing are about a third, the
+kernel's hooks ~17% (its 0.25 s tick ~10%), order requests ~11%, asyncio's own plumbing ~25%.
+Going further means fewer messages (a conflated BBO feed, as GRVT offers; ticks only when the
+strategy has a deadline) or compiled loops.
 
 Times are CPU seconds of this process (``time.process_time``): the machine is shared, and CPU
 time is what the engine costs; on an idle machine wall time is the same. Each figure is the best of
-``--repeat`` runs (3 by default, interleaved with the others): on a busy machine a single run's
+``--repeat`` runs (3 by default): on a busy machine a single run's
 CPU time varies by 15-30%, the best of a few much less. The load average is printed before and after.
 
 Targets (issue 13): engine >= 5x the events/s of the fixed-step engine it replaced (measured in
 the same run from git, ``FIXED_STEP_COMMIT``), a simulated day of one venue pair <= 10 s
 engine-only and <= 60 s with the hedge bot. A replay file's rate is in ``bench/replay.py``.
 
-    .venv/bin/python bench/sim_throughput.py             # 1 simulated hour each, about a minute
+    .venv/bin/python bench/sim_throughput.py             # 1 simulated hour each, best of 3: about 30 s
     .venv/bin/python bench/sim_throughput.py --full-day  # 24 simulated hours each
 """
 
