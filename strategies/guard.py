@@ -95,6 +95,7 @@ class DailyPnl:
 
     def __init__(self, now: float) -> None:
         self.day = utc_day(now)
+        self._inside = self._bounds(self.day)
         self.cash = ZERO
         self.positions: dict[str, Decimal] = {}
         self.start_positions: dict[str, Decimal] = {}
@@ -115,12 +116,27 @@ class DailyPnl:
         start_value = sum((p * self.start_marks.get(v, ZERO) for v, p in self.start_positions.items()), ZERO)
         return self.cash + now_value - start_value
 
+    @staticmethod
+    def _bounds(day: date) -> tuple[float, float]:
+        """Epoch seconds safely inside ``day`` (a second from either midnight, so timestamp rounding
+        cannot put one of them in another day)."""
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+        return start + 1.0, start + 86_399.0
+
+    def may_roll(self, now: float) -> bool:
+        """False when ``now`` is surely today (no date arithmetic: a bot asks every tick)."""
+        lo, hi = self._inside
+        return not lo <= now < hi
+
     def roll(self, now: float, marks: Mapping[str, Decimal]) -> bool:
         """Start a new day at UTC midnight. Returns True when it did."""
+        if not self.may_roll(now):
+            return False
         day = utc_day(now)
         if day == self.day:
             return False
         self.day = day
+        self._inside = self._bounds(day)
         self.cash = ZERO
         self.start_positions = dict(self.positions)
         self.start_marks = dict(marks)

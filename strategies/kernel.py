@@ -367,7 +367,8 @@ class Kernel:
     def on_tick(self, now: float) -> list[Intent]:
         self.now = now
         out: list[Intent] = []
-        if self.guard.daily.roll(now, self.marks()):
+        daily = self.guard.daily
+        if daily.may_roll(now) and daily.roll(now, self.marks()):  # marks only near midnight
             self.guard.note(now, "daily_loss", Reason.DAILY_LOSS_LIMIT, "UTC midnight: daily PnL reset")
         out += [Lookup(t.venue, t.client_id) for t in self.table.due_lookups(now)]
         if self.mode == "trading":

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
+import functools
 import math
 import random
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -44,11 +47,63 @@ from exchanges.sim.profiles import MarketProfile, VenueProfile
 DISCONNECTED = object()  # queued to a subscription when its stream drops
 
 
+class Inbox:
+    """A subscription's unbounded message queue: the part of ``asyncio.Queue`` a stream uses
+    (``put_nowait``, ``get``, ``get_nowait``, ``empty``), without its task accounting and
+    generic waiter bookkeeping - a simulated bot gets tens of thousands of messages an hour.
+    A reader waiting in ``get`` is woken exactly as by ``asyncio.Queue`` (its future's result)."""
+
+    __slots__ = ("_items", "_waiters")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        if self._waiters:
+            self._wake_next()
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def get_nowait(self) -> Any:
+        if not self._items:
+            raise asyncio.QueueEmpty
+        return self._items.popleft()
+
+    async def get(self) -> Any:
+        items = self._items
+        while not items:
+            w = asyncio.get_running_loop().create_future()
+            self._waiters.append(w)
+            try:
+                await w
+            except BaseException:
+                w.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(w)
+                if items and not w.cancelled():  # woken, then cancelled: pass the wake-up on
+                    self._wake_next()
+                raise
+        return items.popleft()
+
+    def _wake_next(self) -> None:
+        while self._waiters:
+            w = self._waiters.popleft()
+            if not w.done():
+                w.set_result(None)
+                break
+
+
 @dataclass(slots=True, eq=False)
 class Subscription:
     channel: str  # bbo | book | trades | orders | fills | positions
     symbol: str | None
-    queue: asyncio.Queue[tuple[float, Any]] = field(default_factory=asyncio.Queue)
+    queue: Inbox = field(default_factory=Inbox)
     last_at: float = 0.0
 
 
@@ -66,10 +121,11 @@ class FundingPayment:
 class MarketSlot:
     """A market with its Decimal scale, so conversions happen once, at the edge."""
 
-    __slots__ = ("hook", "instrument", "last_top", "lot", "market", "profile", "source", "tick", "tick_f")
+    __slots__ = ("hook", "instrument", "last_top", "lot", "market", "profile", "source", "symbol", "tick", "tick_f")
 
     def __init__(self, instrument: Instrument, profile: MarketProfile, market: SimMarket) -> None:
         self.instrument = instrument
+        self.symbol = instrument.symbol
         self.profile = profile
         self.market = market
         self.tick = instrument.tick
@@ -95,6 +151,7 @@ class SimExchange:
         self.funding_log: list[FundingPayment] = []
         self.account = SimAccount(cash=profile.account_equity)
         self.subs: list[Subscription] = []
+        self._watch_book = False  # someone subscribes to a whole book: every event is visible
         self.drops = 0  # stream disconnects injected so far
         self._oid = 0
         self._tid = 0
@@ -111,7 +168,7 @@ class SimExchange:
     def add_market(self, symbol: str, market: SimMarket, source: Any) -> None:
         slot = MarketSlot(self.profile.instrument(symbol), self.profile.market(symbol), market)
         slot.source = source
-        slot.hook = lambda t: self._after_event(symbol, slot, t)
+        slot.hook = functools.partial(self._after_event, symbol, slot)
         self.slots[symbol] = slot
 
     def slot(self, symbol: str) -> MarketSlot:
@@ -132,9 +189,14 @@ class SimExchange:
     def next_visible(self) -> float:
         """When the next event a subscriber could see happens: any event while someone watches a
         whole book, else the next that can move a top of book or fill us."""
-        if any(sub.channel == "book" for sub in self.subs):
+        if self._watch_book:
             return self.next_event()
-        return min((s.source.next_visible_t for s in self.slots.values()), default=math.inf)
+        n = math.inf
+        for s in self.slots.values():
+            v = s.source.next_visible_t
+            if v < n:
+                n = v
+        return n
 
     def advance(self, t: float) -> None:
         """Move every market to ``t`` event by event: settle our maker fills the instant they happen,
@@ -158,16 +220,17 @@ class SimExchange:
                 slot.source.advance(t, slot.hook)
             else:
                 slot.source.advance(t)
-            if not self.faults.stale(t):
+            if t >= self.faults.stale_until:
                 self._publish_market(symbol, slot, t)
 
     def _after_event(self, symbol: str, slot: MarketSlot, t: float) -> None:
+        """After each market event while someone listens or we rest orders (``slot.hook``)."""
         m = slot.market
         if m.maker_fills:
             fills, m.maker_fills = m.maker_fills, []
             for o, price, lots, ts in fills:
                 self._settle(slot, o, price, lots, ts, Liquidity.MAKER)
-        if self.subs and not self.faults.stale(t):
+        if self.subs and t >= self.faults.stale_until:
             self._publish_market(symbol, slot, t)
 
     def step(self, t: float, dt: float = 0.0) -> None:
@@ -191,7 +254,7 @@ class SimExchange:
         self.published[symbol] = bbo
         if self.subs:
             self.publish("bbo", symbol, bbo, t)
-            if any(s.channel == "book" and s.symbol == symbol for s in self.subs):
+            if self._watch_book and any(s.channel == "book" and s.symbol == symbol for s in self.subs):
                 self.publish("book", symbol, self.book(symbol, 20, t), t)
 
     def _bbo_of(self, symbol: str, slot: MarketSlot, top: tuple[int, int, int, int], t: float) -> BBO:
@@ -202,6 +265,7 @@ class SimExchange:
     def subscribe(self, channel: str, symbol: str | None = None) -> Subscription:
         sub = Subscription(channel, symbol)
         self.subs.append(sub)
+        self._watch_book = self._watch_book or channel == "book"
         if channel == "bbo" and symbol in self.published:  # a venue sends the current BBO on subscribe
             sub.queue.put_nowait((self.published[symbol].ts + self._feed_latency, self.published[symbol]))
         return sub
@@ -209,6 +273,7 @@ class SimExchange:
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self.subs:
             self.subs.remove(sub)
+            self._watch_book = any(s.channel == "book" for s in self.subs)
 
     def publish(self, channel: str, symbol: str | None, item: Any, t: float) -> None:
         """Send ``item`` (published at ``t``) to matching subscribers, arriving ``t`` + feed latency.
@@ -233,6 +298,7 @@ class SimExchange:
     def drop_streams(self) -> None:
         """Fault: every stream of this venue disconnects; messages in flight are lost."""
         subs, self.subs = self.subs, []
+        self._watch_book = False
         self.drops += 1
         for sub in subs:
             while not sub.queue.empty():

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from math import exp, floor, log, sqrt, tanh
 
 import numpy as np
 
@@ -115,6 +116,12 @@ class ModelSource:
         self.spread_log = 0.0
         self._t_ou = t0
         self._basis = p.basis_bps
+        self._noise_bps = p.noise_bps
+        self._spread_sd = p.spread_log_sd
+        self._informed = p.informed_prob
+        self._persist = p.sign_persistence
+        self._skew = p.informed_skew
+        self._rand = rng.random
         self.arrivals = Arrivals(p, rng, t0)
         self.sizes = Sizes(p, lot, rng)
         self.mid = fair.at(t0)
@@ -156,7 +163,7 @@ class ModelSource:
                 self.t_trade = self.arrivals.next_after(et)
             elif et == self.t_quote:
                 self._requote(et, True)
-                self.t_quote = et + self.rng.expovariate(self._quote_rate)
+                self.t_quote = et - log(1.0 - self._rand()) / self._quote_rate  # rng.expovariate, inlined
             else:
                 self._requote(et, False)
                 self.t_refill = INF
@@ -195,34 +202,35 @@ class ModelSource:
 
     # --- makers --------------------------------------------------------------------------------
     def _requote(self, t: float, informed: bool) -> None:
-        rng = self.rng
         m = self.market
         dt = t - self._t_ou
         if dt > 0:
             self._t_ou = t
             i = self._zi
-            if i + 2 > len(self._z):
-                self._z = self._gen.standard_normal(4096).tolist()
+            z = self._z
+            if i + 2 > len(z):
+                self._z = z = self._gen.standard_normal(4096).tolist()
                 i = 0
             self._zi = i + 2
-            d = math.exp(-self._theta * dt)
-            self.noise = self.noise * d + self.p.noise_bps * math.sqrt(1 - d * d) * self._z[i]
-            d = math.exp(-self._theta_s * dt)
-            self.spread_log = self.spread_log * d + self.p.spread_log_sd * math.sqrt(1 - d * d) * self._z[i + 1]
+            d = exp(-self._theta * dt)
+            self.noise = self.noise * d + self._noise_bps * sqrt(1 - d * d) * z[i]
+            d = exp(-self._theta_s * dt)
+            self.spread_log = self.spread_log * d + self._spread_sd * sqrt(1 - d * d) * z[i + 1]
         mid = self.fair.at(t - self.lag) * (1 + (self._basis + self.noise) / 10_000)
         self.mid = mid
-        s = self._spread_ticks * math.exp(self.spread_log)
+        s = self._spread_ticks * exp(self.spread_log)
         s = 1 if s < 1.5 else int(s + 0.5)
-        bid = math.floor(mid / self.tick - s / 2 + 0.5)
+        bid = floor(mid / self.tick - s / 2 + 0.5)
         ask = bid + s
-        if informed and self.p.informed_prob and m.best_bid and m.best_ask:
+        if informed and self._informed and m.best_bid and m.best_ask:
+            rng = self.rng
             # The fair value moved through a quote makers have not re-priced yet: a taker who saw it
             # first picks the stale side off (the resting orders there, ours included, fill adversely).
-            if bid >= m.best_ask and rng.random() < self.p.informed_prob:
+            if bid >= m.best_ask and rng.random() < self._informed:
                 m.flow_trade(t, 1, self.sizes.draw(), limit=bid)
                 self.arrivals.excite(t)
                 self.sign = 1
-            elif ask <= m.best_bid and rng.random() < self.p.informed_prob:
+            elif ask <= m.best_bid and rng.random() < self._informed:
                 m.flow_trade(t, -1, self.sizes.draw(), limit=ask)
                 self.arrivals.excite(t)
                 self.sign = -1
@@ -292,16 +300,16 @@ class ModelSource:
 
     # --- takers --------------------------------------------------------------------------------
     def _trade(self, t: float) -> None:
-        rng = self.rng
+        rand = self._rand
         m = self.market
-        if not (self.p.sign_persistence and rng.random() < self.p.sign_persistence):
+        if not (self._persist and rand() < self._persist):
             half = (m.best_ask - m.best_bid) * self.tick / 2 or self.tick
-            lean = self.p.informed_skew * math.tanh((self.fair.at(t) - self.mid) / half)
-            self.sign = 1 if rng.random() < 0.5 + lean else -1
+            lean = self._skew * tanh((self.fair.at(t) - self.mid) / half)
+            self.sign = 1 if rand() < 0.5 + lean else -1
         bid, ask = m.best_bid, m.best_ask
         m.flow_trade(t, self.sign, self.sizes.draw())
         if (m.best_bid != bid or m.best_ask != ask) and self.t_refill == INF:
-            self.t_refill = t + rng.expovariate(1000 / self.p.refill_ms)
+            self.t_refill = t + self.rng.expovariate(1000 / self.p.refill_ms)
             if self.t_refill < self.next_t:
                 self.next_t = self.t_refill
 

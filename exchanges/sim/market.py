@@ -31,12 +31,14 @@ MakerFill = tuple[SimOrder, int, int, float]
 
 class SimMarket:
     def __init__(self, *, levels: int, gap_ticks: int, depth_lots: list[int],
-                 size_noise: Callable[[], float], queue_real: float = 1.0, proportional_queue: bool = False) -> None:
+                 rand: Callable[[], float], queue_real: float = 1.0, proportional_queue: bool = False) -> None:
+        """``rand``: the uniform draws of others' level sizes (a level ``k`` deep shows
+        ``depth_lots[k] x (0.55 + 0.9 u)`` lots, at least one)."""
         self.levels = levels
         self.proportional_queue = proportional_queue
         self.gap = max(1, gap_ticks)
         self.depth_lots = depth_lots
-        self._noise = size_noise
+        self._rand = rand
         self.queue_real = queue_real
         self.bids: dict[int, int] = {}
         self.asks: dict[int, int] = {}
@@ -54,7 +56,8 @@ class SimMarket:
     # --- book shape --------------------------------------------------------------------------
     def _draw(self, k: int) -> int:
         base = self.depth_lots[k if k < self.levels else self.levels - 1]
-        return max(1, int(base * self._noise()))
+        x = int(base * (0.55 + 0.9 * self._rand()))
+        return x if x > 0 else 1
 
     def set_quotes(self, bid: int, ask: int, t: float) -> None:
         """Move others' best bid/ask to these ticks, keeping deeper levels on a fixed grid."""
@@ -85,64 +88,82 @@ class SimMarket:
 
     def _recenter(self, side: dict[int, int], own: dict[int, list[SimOrder]], best: int, old: int,
                   direction: int) -> None:
-        """``direction`` is -1 for bids (deeper = lower prices), +1 for asks."""
+        """``direction`` is -1 for bids (deeper = lower prices), +1 for asks.
+
+        The hot path of every maker re-pricing: plain loops over the few prices that change, no
+        intermediate lists unless the book jumped far."""
         gap = self.gap
         ev = 0
         # Levels now better than the new best were pulled (price moved away from them).
         if side and (best - old) * direction > 0:
             if old and abs(best - old) <= 64:
-                pulled = [p for p in range(old, best, direction) if p in side]
+                for p in range(old, best, direction):
+                    if p in side:
+                        del side[p]
+                        ev += 1
+                        if own and p in own:
+                            for o in own[p]:
+                                o.ahead = 0
             else:
-                pulled = [p for p in side if (p - best) * direction < 0]
-            for p in pulled:
-                del side[p]
-                ev += 1
-                if p in own:
-                    for o in own[p]:
-                        o.ahead = 0
+                for p in [p for p in side if (p - best) * direction < 0]:
+                    del side[p]
+                    ev += 1
+                    if own and p in own:
+                        for o in own[p]:
+                            o.ahead = 0
         # The old top maker re-quotes at the new best unless its level sits on the grid.
         if old and old != best and old % gap and old in side:
             del side[old]
             ev += 1
-            if old in own:
+            if own and old in own:
                 for o in own[old]:
                     o.ahead = 0
         if best not in side:
-            side[best] = self._draw(0)
+            x = int(self.depth_lots[0] * (0.55 + 0.9 * self._rand()))
+            side[best] = x if x > 0 else 1
             ev += 1
-        top = ((best - 1) // gap) * gap if direction < 0 else (best // gap + 1) * gap
-        anchor = self._bid_top if direction < 0 else self._ask_top
+        if direction < 0:
+            top = ((best - 1) // gap) * gap
+            anchor = self._bid_top
+            self._bid_top = top
+        else:
+            top = (best // gap + 1) * gap
+            anchor = self._ask_top
+            self._ask_top = top
         if top != anchor:
             step = gap * direction
             levels = self.levels
-            end = top + step * (levels - 1)
             depth = self.depth_lots
-            noise = self._noise
+            rand = self._rand
             shift = (top - anchor) // step if anchor is not None else levels
-            if 0 < abs(shift) < levels - 1:  # the grid slid: only the levels it slid onto are new
-                ks = range(1, 1 - shift) if shift < 0 else range(levels - shift, levels)
+            if 0 < shift < levels - 1:  # the grid slid outwards: only the deepest levels are new
+                k0, k1 = levels - shift, levels
+            elif 0 < -shift < levels - 1:  # the grid slid inwards: only the levels next to the best
+                k0, k1 = 1, 1 - shift
             else:
-                ks = range(1, levels)
-            for k in ks:
-                p = top + step * (k - 1)
+                k0, k1 = 1, levels
+            p = top + step * (k0 - 1)
+            for k in range(k0, k1):
                 if p not in side:
-                    side[p] = max(1, int(depth[k] * noise()))
+                    x = int(depth[k] * (0.55 + 0.9 * rand()))
+                    side[p] = x if x > 0 else 1
                     ev += 1
+                p += step
             if len(side) > levels:
+                end = top + step * (levels - 1)
                 if anchor is not None and 0 < (anchor - top) * direction <= 64 * gap:
-                    old_end = anchor + step * (levels - 1)
-                    cut = [p for p in range(end, old_end + step, step) if p in side]
-                    if len(side) - len(cut) > levels:  # off-grid leftovers: the slow way
-                        cut = [p for p in side if (p - end) * direction >= 0]
+                    for p in range(end, anchor + step * levels, step):
+                        if p in side:
+                            del side[p]
+                            ev += 1
+                    if len(side) > levels:  # off-grid leftovers: the slow way
+                        for p in [p for p in side if (p - end) * direction >= 0]:
+                            del side[p]
+                            ev += 1
                 else:
-                    cut = [p for p in side if (p - end) * direction >= 0]
-                for p in cut:
-                    del side[p]
-                    ev += 1
-            if direction < 0:
-                self._bid_top = top
-            else:
-                self._ask_top = top
+                    for p in [p for p in side if (p - end) * direction >= 0]:
+                        del side[p]
+                        ev += 1
         self.events += ev
 
     def update_level(self, direction: int, price: int, lots: int) -> None:

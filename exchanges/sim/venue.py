@@ -90,7 +90,7 @@ class SimVenue(Venue):
         return self._latency.half(rtt_ms)
 
     async def _call(self, rtt_ms: float, action: Callable[[float], T], *, places_order: bool = False) -> T:
-        await self.start()
+        self.world.ensure_running()  # what start() does, without a coroutine per request
         await asyncio.sleep(self._half(rtt_ms))
         self.world.sync()
         now = self.clock.now()

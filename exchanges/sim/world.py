@@ -15,7 +15,6 @@ arrival time first. ``step`` is only the granularity of recordings.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import random
 from collections.abc import Iterable, Mapping
@@ -55,7 +54,7 @@ def build_market(profile: VenueProfile, symbol: str, mid: float, rng: random.Ran
     gap = max(1, round(mid * m.level_gap_bps / 10_000 / tick))
     depth = [max(1, round(m.top_size * m.depth_growth**k / lot)) for k in range(m.levels)]
     return SimMarket(levels=m.levels, gap_ticks=gap, depth_lots=depth,
-                     size_noise=lambda: 0.55 + 0.9 * rng.random(), queue_real=m.queue_real_fraction,
+                     rand=rng.random, queue_real=m.queue_real_fraction,
                      proportional_queue=m.queue_model == "proportional")
 
 
@@ -124,7 +123,9 @@ class SimWorld:
                                          t0=self.t)
                 ex.add_market(s, market, source)
         self._clients: dict[str, SimVenue] = {}
-        self._driver: asyncio.Task[None] | None = None
+        self._driver: asyncio.Handle | None = None  # the driver's next step, a timer on ``_driver_loop``
+        self._driver_loop: asyncio.AbstractEventLoop | None = None
+        self._driver_error: BaseException | None = None
         self._advance(self.t)
         if now > self.t:
             self.run_for(now - self.t)
@@ -174,32 +175,48 @@ class SimWorld:
         """When the earliest pending market event must be on its way to listeners: its time plus its
         venue's feed latency. Events processed up to then still publish at event time + latency,
         exactly as if processed the instant they happened, so the driver wakes once per batch."""
-        return min((ex.next_visible() + ex.feed_latency for ex in self.exchanges.values()), default=math.inf)
+        n = math.inf
+        for ex in self.exchanges.values():
+            d = ex.next_visible() + ex.feed_latency
+            if d < n:
+                n = d
+        return n
 
     def _listening(self) -> bool:
         return any(ex.subs for ex in self.exchanges.values())
 
-    async def _drive(self) -> None:
-        while True:
+    def _drive(self) -> None:
+        """One step of the driver: catch up, then come back at the next deadline (a plain timer
+        callback, not a task sleeping: one loop turn per wake-up instead of two, and no future)."""
+        self._driver = None
+        try:
             self.sync()
-            if self._listening():
-                wait = min(self.next_deadline() - self.clock.now(), IDLE_STEP)
-                await asyncio.sleep(wait if wait > 0 else 0)
-            else:
-                await asyncio.sleep(IDLE_STEP)
+            wait = min(self.next_deadline() - self.clock.now(), IDLE_STEP) if self._listening() else IDLE_STEP
+        except Exception as exc:  # the driver stops; ``stop`` raises it, ``ensure_running`` starts anew
+            self._driver_error = exc
+            return
+        loop = self._driver_loop
+        assert loop is not None
+        self._driver = loop.call_later(wait, self._drive) if wait > 0 else loop.call_soon(self._drive)
 
     def ensure_running(self) -> None:
         """Start the driver on the current loop (idempotent; a new loop gets a new driver)."""
         loop = asyncio.get_running_loop()
-        if self._driver is None or self._driver.done() or self._driver.get_loop() is not loop:
-            self._driver = loop.create_task(self._drive(), name="sim-world")
+        if self._driver is None or self._driver_loop is not loop:
+            if self._driver is not None:
+                self._driver.cancel()
+            self._driver_loop = loop
+            self._driver_error = None
+            self._driver = loop.call_soon(self._drive)
 
     async def stop(self) -> None:
         if self._driver is not None:
             self._driver.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await self._driver
             self._driver = None
+            await asyncio.sleep(0)
+        error, self._driver_error = self._driver_error, None
+        if error is not None:
+            raise error
 
     # --- venues ------------------------------------------------------------------------------
     def venue(self, name: str) -> SimVenue:
