@@ -100,8 +100,12 @@ def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
         ("fee + spread drag per round trip (% notional)",
          "-" if s["drag_pct_per_round_trip"] is None else f"{s['drag_pct_per_round_trip']:.3f}"),
         ("average hold (h)", "-" if s["avg_hold_h"] is None else f"{s['avg_hold_h']:.2f}"),
+        ("win rate by symbol/direction", "; ".join(f"{c['symbol']} {c['direction']} {c['trades']} trades "
+                                                   f"{c['win_rate']:.1%}" for c in s["by_symbol_direction"]) or "-"),
         ("exits by rule", ", ".join(f"{k} {v}" for k, v in s["exits_by_rule"].items()) or "-"),
-        ("PnL by mode", ", ".join(f"{k} {v}" for k, v in s["pnl_by_mode"].items()) or "-"),
+        ("PnL by mode", ", ".join(f"{k} {_usd(v)}" for k, v in s["pnl_by_mode"].items()) or "-"),
+        ("calibration (stated confidence: trades, realised win rate)",
+         "; ".join(f"{c['bucket']}: {c['trades']}, {c['realised']:.1%}" for c in s["calibration"]) or "-"),
         (calls_label(s.get("adviser")), f"{s['llm_calls']} / {s['llm_skipped']}"),
         ("decisions accepted / abstained", f"{s['accepted']} / {s['abstained']}"),
         ("mode changes", " ; ".join(f"{m['from'] or '-'}->{m['to']} ({m['reason']})" for m in s["mode_changes"])),

@@ -125,3 +125,18 @@ def test_a_run_advised_by_a_policy_says_so_and_never_calls_its_decisions_llm_cal
     assert s["adviser"] == "policy" and "'quick' policy (backtest); no LLM called" in rows["adviser"]
     assert rows["policy decisions made / skipped (no LLM)"] == f"{r.llm_calls} / {r.llm_skipped}"
     assert not any(k.startswith("LLM calls") for k in rows)
+    # the summary's other contents, each SQL on the run: win rate by combo, exits, PnL by mode, calibration
+    con = duckdb.connect(str(paths.published), read_only=True)
+    try:
+        combos = con.execute("SELECT symbol, direction, count(*), avg(win::INT) FROM agent_trades "
+                             "WHERE run_id = 'agent-rules' GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+        buckets = con.execute("SELECT count(*), avg(win::INT) FROM agent_trades WHERE run_id = 'agent-rules' "
+                              "GROUP BY floor(least(confidence, 0.999) * 10) ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    assert combos and rows["win rate by symbol/direction"] == "; ".join(
+        f"{sym} {d} {k} trades {w:.1%}" for sym, d, k, w in combos)
+    assert rows["exits by rule"] and rows["PnL by mode"].startswith("volume ")
+    cal = rows["calibration (stated confidence: trades, realised win rate)"]
+    assert sorted(int(c.split(": ")[1].split(",")[0]) for c in cal.split("; ")) == sorted(k for k, _ in buckets)
+    assert rows["fee + spread drag per round trip (% notional)"] == f"{s['drag_pct_per_round_trip']:.3f}"
