@@ -68,8 +68,9 @@ def model_options(model: type[BaseModel]) -> list[inspect.Parameter]:
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt,
                                             annotation=list[str] | None))  # type: ignore[arg-type]
             continue
-        if _is_bool(f.annotation):
-            opt = typer.Option(f.default, option_name(model, name), help=help_text)
+        if _is_bool(f.annotation):  # a switch both ways: --maker-first / --no-maker-first
+            flag = option_name(model, name)
+            opt = typer.Option(f.default, f"{flag}/--no-{flag[2:]}", help=help_text)
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=bool))
             continue
         number = _number(f.annotation)
@@ -92,7 +93,7 @@ def refuse(model: type[BaseModel], exc: ValidationError) -> typer.Exit:
     for err in exc.errors():
         loc = [str(x) for x in err["loc"] if str(x) in model.model_fields] or ["parameters"]
         where = option_name(model, loc[0]) if loc[0] in model.model_fields else loc[0]
-        typer.echo(f"error: {where}: {err['msg']}", err=True)
+        typer.echo(f"error: {where}: {err['msg'].removeprefix('Value error, ')}", err=True)
     return typer.Exit(2)
 
 

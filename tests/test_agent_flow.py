@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +79,16 @@ def test_an_agent_run_records_decisions_and_trades_and_summarises_them_by_sql(
     assert float(s["volume_usd"]) == pytest.approx(float(money["volume"][0]), abs=0.006)
     assert float(s["volume_usd"]) == pytest.approx(float(raw["volume"][0]), abs=0.006)
     assert float(s["funding"]) == pytest.approx(float(money["funding"][0]), abs=1e-6)
-    assert f"| fills / volume (USD) | {s['fills']} / {s['volume_usd']} |" in artifacts(
+    assert f"| fills / volume (USD) | {s['fills']} / {Decimal(s['volume_usd']).normalize():f} |" in artifacts(
         state.state_details.flow_run_id)["agent-summary"].data
     for journal in (data_dir / "journal").glob("*.jsonl"):
         assert KEY not in journal.read_text()
     found = artifacts(state.state_details.flow_run_id)
     assert {"agent-summary", "agent-progress", "agent-combos"} <= set(found)
     assert f"| trades | {s['trades']} |" in found["agent-summary"].data
+    # an LLM answered: its calls are labelled so, and the summary names the endpoint it asked
+    assert s["adviser"] == "llm" and f"| adviser | LLM qwen-plus at {fake.base_url} |" in found["agent-summary"].data
+    assert f"| LLM calls made / skipped | {s['llm_calls']} / {s['llm_skipped']} |" in found["agent-summary"].data
     assert "Last decision" in found["agent-progress"].data
 
 

@@ -77,7 +77,8 @@ class GridParams(BaseModel):
     duration_s: float = Field(3600.0, gt=0, le=30 * 86_400, description="run length, seconds (market time)")
     daily_loss_limit: Decimal = Field(Decimal("50"), gt=0, description="USD, from real fills and fees; UTC day")
     on_cancel: OnCancel = Field("flatten", description="when stopped: flatten the inventory or leave it")
-    flatten_slippage_bps: Decimal = Field(Decimal("25"), gt=0, le=1000)
+    flatten_slippage_bps: Decimal = Field(Decimal("25"), gt=0, le=1000,
+                                          description="cap on the taker orders that flatten inventory, bps")
     scenario: str = Field("base", description="simulator market regime: " + ", ".join(scenarios()))
     seed: int = Field(7, ge=0, description="simulator seed")
     sim_clock: SimClock = Field("virtual", description="virtual: accelerated; real: paper trading in real time")
