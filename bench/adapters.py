@@ -9,6 +9,9 @@ simulated market on loopback:
 - place_limit: the adapter end to end (build, sign, send, acknowledge), wall time; the fake's own
   time serving those requests (its ``LoopbackServer`` records each request's handler time) is
   subtracted to give our overhead per order, and how many requests each order took is counted;
+- CPU time (``time.process_time``, every thread of the process) per order minus the fake's own
+  CPU time (its ``LoopbackServer`` records each handler's thread time): what the machine's load
+  does not inflate, next to the same for the bare round trip;
 - the transport floor: a bare HTTP round trip (httpx, kept alive, a GET the fake answers 404
   without any venue logic) to the same loopback server, interleaved with the orders in the same
   run. It is what the client library, aiohttp's server side and the shared event loop cost per
@@ -113,23 +116,25 @@ async def bench_venue(name: str, orders: int, messages: int) -> tuple[list[list[
         price = ins.round_price((await venue.bbo(SYMBOL)).bid * Decimal("0.97"), Side.BUY)
         sign = timed(hooks.signer(venue, SYMBOL, price, size), orders)
         bare = timed(hooks.bare_sign(venue), orders)
-        wall, fake_own, ours, requests, floor = [], [], [], [], []
+        wall, fake_own, ours, requests, floor, cpu, floor_cpu = [], [], [], [], [], [], []
         async with httpx.AsyncClient(base_url=f"http://{server.host}:{server.port}") as plain:
             await plain.get("/bench-floor")  # the connection opened before timing, as the adapter's is
             for i in range(orders):
                 seen = len(server.handled)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 await venue.place_limit(SYMBOL, Side.BUY, price, size, client_id=f"bench-{i}", post_only=True)
-                dt = time.perf_counter() - t0
+                dt, dc = time.perf_counter() - t0, time.process_time() - c0
                 done = list(server.handled)[seen:]
+                cpu.append(dc - sum(list(server.handled_cpu)[seen:]))
                 own = sum(d for _, d in done)
                 wall.append(dt)
                 fake_own.append(own)
                 ours.append(dt - own)
                 requests.append(len(done))
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 await plain.get("/bench-floor")
                 floor.append(time.perf_counter() - t0)
+                floor_cpu.append(time.process_time() - c0)
                 if i % 50 == 49:
                     await venue.cancel_all(SYMBOL)
         await venue.cancel_all(SYMBOL)
@@ -146,7 +151,9 @@ async def bench_venue(name: str, orders: int, messages: int) -> tuple[list[list[
                   row(f"{name} place_limit, wall", wall, 1e3),
                   row(f"{name}   the fake's own time", fake_own, 1e3),
                   row(f"{name}   ours (wall - fake)", ours, 1e3),
-                  row(f"{name}   ours beyond the floor ({per_order:.2f} req/order)", beyond, 1e3)]
+                  row(f"{name}   ours beyond the floor ({per_order:.2f} req/order)", beyond, 1e3),
+                  row(f"{name} bare HTTP round trip, CPU (floor)", floor_cpu, 1e3),
+                  row(f"{name} place_limit, CPU - the fake's CPU", cpu, 1e3)]
     return order_rows, parse_rows, (pct(ours, 0.5), pct(ours, 0.99), pct(beyond, 0.99), per_order)
 
 
