@@ -28,8 +28,9 @@ also verifies a Stark signature per order, which is most of the fake's own time)
 is ~1 ms since the typed-data hash runs on fast_stark_crypto. GRVT answers PENDING and is read
 back too; its EIP-712 signing is a few times the bare secp256k1 signature. Backpack answers an
 order with its final state in one signed request; what remains is httpx and the shared event loop.
-Hibachi answers a new order with its id only, so every order is two round trips (the signed POST
-and the read-back); its ECDSA signing is about the bare secp256k1 signature.
+Hibachi answers a new order with its id only: a post-only order (what this bench places) is
+acknowledged by that answer alone, one round trip; an order that may fill at once is read back (two).
+Its ECDSA signing is about the bare secp256k1 signature.
 
     .venv/bin/python bench/adapters.py [--orders 200] [--messages 20000] [--venues paradex,grvt]
 """
@@ -60,7 +61,8 @@ WHY = {  # what each venue's place_limit does beyond one signed request (see its
     "paradex": "Why: paradex-py's REST client is synchronous (each request hops to a worker thread) and Paradex "
                "answers a new order NEW, so the order is read back (GET /orders/{id}) until the engine ruled.",
     "grvt": "Why: GRVT answers a new order PENDING and it is read back until the engine ruled.",
-    "hibachi": "Why: Hibachi answers a new order with its id only; its state comes from a read-back.",
+    "hibachi": "Why: Hibachi answers a new order with its id only; a post-only one is acknowledged by that answer, "
+               "any other is read back.",
     "extended": "Why: Extended answers a new order with its id only; its state comes from a read-back.",
     "backpack": "Why: one signed request answered with the order's state; what remains is the client library.",
 }
