@@ -14,6 +14,7 @@ simulated timers fire early; real sockets are not supported on a virtual loop.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import selectors
 import time
 from collections.abc import Callable, Coroutine
@@ -23,7 +24,10 @@ from typing import Any, Protocol, TypeVar
 T = TypeVar("T")
 
 DEFAULT_VIRTUAL_START = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
-POLL_EVERY = 16  # loop turns without time passing between two polls of the real selector
+POLL_EVERY = 16  # loop turns between two polls of the real selector (the self-pipe)
+_PURGE_MIN = 100  # asyncio.base_events: purge cancelled timers when there are this many
+_PURGE_FRACTION = 0.5  # ... and this share of them is cancelled
+_MAX_TIMEOUT = 24 * 3600  # asyncio.base_events.MAXIMUM_SELECT_TIMEOUT
 
 
 class Clock(Protocol):
@@ -82,12 +86,14 @@ class _VirtualSelector(selectors.BaseSelector):
         self._real.close()
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is not None and timeout <= 0 and not self._loop.threads_in_flight:
-            # Callbacks are ready and virtual time stands still: the only file is the loop's self-pipe
-            # (signals, other threads' call_soon_threadsafe), so polling it on every turn is a syscall
-            # per callback batch. Poll it every few turns, and always before virtual time moves on.
+        if not self._loop.threads_in_flight and timeout is not None:
+            # The only file of a virtual loop is its self-pipe (signals, other threads'
+            # call_soon_threadsafe, whose callbacks are queued already): polling it is a syscall per
+            # loop turn. Poll it every few turns, whether virtual time stands still or moves on.
             self._skipped += 1
             if self._skipped < POLL_EVERY:
+                if timeout > 0:
+                    self._loop.advance(timeout)
                 return []
         self._skipped = 0
         ready = self._real.select(0)
@@ -114,6 +120,48 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
 
     def advance(self, seconds: float) -> None:
         self._virtual_now += seconds
+
+    def _run_once(self) -> None:
+        """One loop turn, in ``BaseEventLoop._run_once``'s order (drop cancelled timers, poll, move
+        due timers to the ready queue, run the callbacks that were ready at the start of the turn),
+        without its debug and slow-callback bookkeeping: a simulated bot day is millions of turns."""
+        if self._debug:
+            return super()._run_once()  # type: ignore[misc]
+        scheduled = self._scheduled  # type: ignore[attr-defined]
+        n = len(scheduled)
+        if n > _PURGE_MIN and self._timer_cancelled_count / n > _PURGE_FRACTION:  # type: ignore[attr-defined]
+            kept = []
+            for h in scheduled:
+                if h._cancelled:
+                    h._scheduled = False
+                else:
+                    kept.append(h)
+            heapq.heapify(kept)
+            self._scheduled = scheduled = kept  # type: ignore[attr-defined]
+            self._timer_cancelled_count = 0  # type: ignore[attr-defined]
+        else:
+            while scheduled and scheduled[0]._cancelled:
+                self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+                heapq.heappop(scheduled)._scheduled = False
+        ready = self._ready  # type: ignore[attr-defined]
+        if ready or self._stopping:  # type: ignore[attr-defined]
+            timeout: float | None = 0
+        elif scheduled:
+            timeout = min(max(0.0, scheduled[0]._when - self._virtual_now), _MAX_TIMEOUT)
+        else:
+            timeout = None
+        events = self._selector.select(timeout)  # type: ignore[attr-defined]
+        if events:
+            self._process_events(events)  # type: ignore[attr-defined]
+        end = self._virtual_now + self._clock_resolution  # type: ignore[attr-defined]
+        while scheduled and scheduled[0]._when < end:
+            h = heapq.heappop(scheduled)
+            h._scheduled = False
+            ready.append(h)
+        for _ in range(len(ready)):
+            h = ready.popleft()
+            if not h._cancelled:
+                h._run()
 
     def run_in_executor(self, executor: Any, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         self.threads_in_flight += 1
