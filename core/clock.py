@@ -93,7 +93,7 @@ class _VirtualSelector(selectors.BaseSelector):
             self._skipped += 1
             if self._skipped < POLL_EVERY:
                 if timeout > 0:
-                    self._loop.advance(timeout)
+                    self._loop.advance_for(timeout)
                 return []
         self._skipped = 0
         ready = self._real.select(0)
@@ -103,8 +103,24 @@ class _VirtualSelector(selectors.BaseSelector):
             return self._real.select(None)
         if self._loop.threads_in_flight:  # keep virtual time still while a thread works
             return self._real.select(min(timeout, 0.05))
-        self._loop.advance(timeout)
+        self._loop.advance_for(timeout)
         return []
+
+
+class _Timer(asyncio.TimerHandle):
+    """A timer that fires after every timer due at the same instant and scheduled before it.
+
+    asyncio's timer heap orders by time only, so timers due at one instant (a fill and an order
+    update published together) fire in an order that depends on every other timer in the heap:
+    a change that adds or removes an unrelated timer would reorder them. Virtual time is exact, so
+    such ties are common; first scheduled, first fired keeps a run's order of events its own."""
+
+    __slots__ = ("_seq",)
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, _Timer):
+            return self._when < other._when or (self._when == other._when and self._seq < other._seq)
+        return super().__lt__(other)  # type: ignore[operator]
 
 
 class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
@@ -112,8 +128,33 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
 
     def __init__(self) -> None:
         self._virtual_now = 0.0
+        self._next_when: float | None = None  # the timer the next idle jump goes to
+        self._timers = 0
         self.threads_in_flight = 0
         super().__init__(selector=_VirtualSelector(self))
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any,  # type: ignore[override]
+                context: Any = None) -> asyncio.TimerHandle:
+        if self._debug:
+            return super().call_at(when, callback, *args, context=context)
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()  # type: ignore[attr-defined]
+        timer = _Timer(when, callback, args, self, context)
+        self._timers += 1
+        timer._seq = self._timers
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    def advance_for(self, timeout: float) -> None:
+        """An idle jump: straight onto the next timer's time (not ``now + (when - now)``, which can
+        miss it by a rounding step and make virtual time depend on which timers came between)."""
+        when = self._next_when
+        if when is not None and when - self._virtual_now == timeout:
+            self._virtual_now = when
+        else:
+            self._virtual_now += timeout
 
     def time(self) -> float:
         return self._virtual_now
@@ -147,7 +188,8 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
         if ready or self._stopping:  # type: ignore[attr-defined]
             timeout: float | None = 0
         elif scheduled:
-            timeout = min(max(0.0, scheduled[0]._when - self._virtual_now), _MAX_TIMEOUT)
+            self._next_when = when = scheduled[0]._when
+            timeout = min(max(0.0, when - self._virtual_now), _MAX_TIMEOUT)
         else:
             timeout = None
         events = self._selector.select(timeout)  # type: ignore[attr-defined]
