@@ -74,6 +74,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                                  item.get_closest_marker("stops_local_prefect") is not None))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under ``--dist loadgroup``, xdist marks a grouped test by adding ``@<group>`` to its node id; pytest
+    9.2 ignores that (the node id became structured), and the groups then silently split: two local servers,
+    the stop test on a worker whose other tests still need theirs. Refuse to run rather than so."""
+    if not getattr(session.config.option, "loadgroup", False):
+        return
+    lost = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(f"xdist groups are not applied (pytest {pytest.__version__} with pytest-xdist; "
+                                f"see pyproject.toml's pin): {lost[:3]}")
+
+
 @pytest.fixture(scope="session")
 def hedge_warehouse(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[RecordedRun]]:
     """A warehouse loaded from real hedge-bot runs on the simulator (``tests/hedge_run.py``, ~1 s),
