@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.local_prefect import LocalPrefect, free_port
+from tests.local_prefect import COMMAND_TIMEOUT_S, LocalPrefect, free_port
 
 # Before anything imports Prefect (its settings read PREFECT_HOME once): under xdist, a Prefect home per
 # worker. Two temporary servers on one home would share its SQLite database and its lease files.
@@ -46,10 +46,10 @@ def local_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPre
     """A real Prefect server and process worker with every deployment, started by ``perpflow serve``
     on a free port with a temporary PREFECT_HOME and data dir; ``perpflow stop`` at the end."""
     lp = LocalPrefect(Path(tmp_path_factory.mktemp("local-prefect")), free_port())
-    out = lp.perpflow("serve", "--port", str(lp.port))
-    assert out.returncode == 0, f"perpflow serve failed:\n{out.stdout}\n{out.stderr}"
-    lp.serve_output = out.stdout
-    try:
+    try:  # stopped also when serve fails or is interrupted half-way (a timeout): nothing of it outlives the suite
+        out = lp.perpflow("serve", "--port", str(lp.port))
+        assert out.returncode == 0, f"perpflow serve failed:\n{out.stdout}\n{out.stderr}"
+        lp.serve_output = out.stdout
         yield lp
     finally:
         lp.perpflow("stop")
@@ -72,6 +72,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group(LOCAL_PREFECT_GROUP))
     items.sort(key=lambda item: (item.get_closest_marker("last") is not None,
                                  item.get_closest_marker("stops_local_prefect") is not None))
+    # The first of them starts the server (``perpflow serve`` may take its whole 300 s on a loaded machine):
+    # its time limit covers that on top of its own.
+    first = next((item for item in items if "local_prefect" in getattr(item, "fixturenames", ())), None)
+    if first is not None:
+        marker = first.get_closest_marker("timeout")
+        own = float(marker.args[0]) if marker and marker.args else float(first.config.getini("timeout") or 0)
+        if own:
+            first.add_marker(pytest.mark.timeout(own + COMMAND_TIMEOUT_S), append=False)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

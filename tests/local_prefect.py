@@ -30,6 +30,9 @@ OFFLINE = {"PERPFLOW_SENTIMENT__FEAR_GREED_URL": "", "PERPFLOW_SENTIMENT__LONG_S
            "PERPFLOW_SENTIMENT__FUNDING_VENUES": "[]", "PERPFLOW_LLM__BASE_URL": ""}
 
 
+COMMAND_TIMEOUT_S = 300  # a ``perpflow``/``prefect`` command of a test (serve migrates a new database first)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -65,13 +68,13 @@ class LocalPrefect:
                    PREFECT_SERVER_ANALYTICS_ENABLED="false", **OFFLINE, **extra)
         return env
 
-    def perpflow(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def perpflow(self, *args: str, timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         env = self.env()
         del env["PREFECT_API_URL"]  # serve/stop find their server from the data dir
         return subprocess.run([str(BIN / "perpflow"), *args], cwd=ROOT, env=env, capture_output=True, text=True,
                               timeout=timeout)
 
-    def prefect(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def prefect(self, *args: str, timeout: float = COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(BIN / "prefect"), *args], cwd=ROOT, env=self.env(), capture_output=True,
                               text=True, timeout=timeout)
 
