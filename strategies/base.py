@@ -173,9 +173,6 @@ class Limits:
     max_open_orders: int | None = None
 
 
-DUE_EPS = 1e-6  # a deadline is asked for this much early: epoch seconds carry ~0.24 us of rounding
-
-
 class Context:
     """A strategy's read-only view of its run (the kernel behind it owns the state)."""
 
@@ -312,17 +309,8 @@ class Strategy:
         return ()
 
     def on_timer(self, ctx: Context) -> Hook:
-        """Called on a tick (the quarter-second grid) while trading, at every tick unless
-        ``next_timer`` says when it is next due."""
+        """Called every tick (a quarter second) while trading."""
         return ()
-
-    def next_timer(self, ctx: Context) -> float:
-        """When ``on_timer`` next has something to do if no event comes first: ``ctx.now`` when it
-        may act (or change the strategy's state) now, else its earliest deadline. The runner ticks
-        at the first grid point from then, and asks again after every event; a strategy whose
-        ``on_timer`` acts only on what this foresees skips its idle ticks. The default, ``ctx.now``,
-        ticks at every grid point."""
-        return ctx.now
 
     def on_signal(self, ctx: Context, signal: Any) -> Hook:
         """An outside decision reached the run (an LLM's answer, an operator's instruction)."""

@@ -123,11 +123,6 @@ class DailyPnl:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
         return start + 1.0, start + 86_399.0
 
-    @property
-    def day_end(self) -> float:
-        """From when ``may_roll`` is True again (a second before the next UTC midnight)."""
-        return self._inside[1]
-
     def may_roll(self, now: float) -> bool:
         """False when ``now`` is surely today (no date arithmetic: a bot asks every tick)."""
         lo, hi = self._inside

@@ -29,7 +29,6 @@ from typing import Any
 from core.reasons import Reason
 from core.types import BBO, Book, Fill, Instrument, Order, Side
 from strategies.base import (
-    DUE_EPS,
     FINAL_STATUSES,
     Cancel,
     Context,
@@ -47,7 +46,7 @@ from strategies.base import (
 )
 from strategies.guard import Guard, TradingState, Verdict
 from strategies.ledger import Ledger
-from strategies.orders import LOOKUP_AFTER, OrderState, OrderTable, TrackedOrder
+from strategies.orders import OrderState, OrderTable, TrackedOrder
 
 POSITION_READ_FAILURES = 3  # consecutive failed position reads before the run stops adding risk
 
@@ -383,31 +382,6 @@ class Kernel:
             self._hook(self.strategy.on_timer(self.ctx), out)
         out += self._maybe_stopped()
         return self._drain(out)
-
-    def next_due(self) -> float:
-        """When ``on_tick`` next has something to do if no event comes first (the runner's ticker
-        sleeps until the first grid point from then; every event asks again). ``self.now`` when it
-        may act now: not trading (stopping, flattening), near UTC midnight, a loss breach, a lookup
-        or the strategy's timer due."""
-        now = self.now
-        if self.mode != "trading":
-            return now
-        daily = self.guard.daily
-        if daily.may_roll(now):
-            return now
-        due = self.strategy.next_timer(self.ctx)
-        if due <= now:  # the strategy's timer is due (or it ticks at every grid point)
-            return now
-        if daily.day_end < due:
-            due = daily.day_end
-        for t in self.table._open.values():
-            if t.state is OrderState.UNKNOWN or t.state is OrderState.CANCELLING:
-                d = t.last_check + LOOKUP_AFTER * (4 if t.state is OrderState.CANCELLING else 1) - DUE_EPS
-                if d < due:
-                    due = d
-        if self.limits.daily_loss is not None and self.guard.loss_breach(self.marks()) is not None:
-            return now
-        return due
 
     def _loss_check(self) -> list[Intent]:
         if self.mode != "trading":

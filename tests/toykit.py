@@ -84,10 +84,8 @@ Script = Callable[[SimWorld, Runner], Awaitable[Any]]
 
 
 def run_toy(strategy: Strategy, *, seed: int = 3, script: Script | None = None, limit: float = 3600,
-            faults: Mapping[str, Faults] | None = None,
-            start: float | None = None) -> tuple[RunOutcome, SimWorld, MemoryRecorder]:
-    """``start``: the virtual clock's start (epoch seconds; default: a UTC midnight)."""
-    clock = VirtualClock() if start is None else VirtualClock(start)
+            faults: Mapping[str, Faults] | None = None) -> tuple[RunOutcome, SimWorld, MemoryRecorder]:
+    clock = VirtualClock()
     world = SimWorld(venues=strategy.venues, symbols=(strategy.symbol,), seed=seed, clock=clock, warmup=900,
                      faults=faults)
     recorder = MemoryRecorder()

@@ -19,7 +19,6 @@ that follows sees it in flight (never two hedges for one need).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,7 +28,6 @@ from core.reasons import Reason
 from core.types import BBO, ZERO, Instrument, PriceMode, Side
 from exchanges.pricing import limit_price
 from strategies.base import (
-    DUE_EPS,
     Cancel,
     Context,
     Done,
@@ -63,7 +61,6 @@ MAX_TRANSIENT_REJECTS = 50
 REJECT_COOLDOWN = 0.5
 HEDGE_RETRY_COOLDOWN = 0.2
 FILL_WAIT = 10.0
-INF = math.inf
 
 Hook = Iterator[Intent]
 
@@ -246,61 +243,6 @@ class HedgeStrategy(Strategy):
         yield from self._escalate(ctx)
         yield from self._renew_stale(ctx)
         yield from self._after_change(ctx)
-
-    def next_timer(self, ctx: Context) -> float:
-        """When ``on_timer`` next acts if no event comes first: its conditions one by one
-        (``_escalate``, ``_renew_stale``, ``_after_change``), each answering ``ctx.now`` when it may act
-        or change state now, else the deadline it waits for (a hedge's timeout, a stale primary, a
-        cooldown, the wait for fills). Most ticks of a run have nothing to do; they are skipped."""
-        now = ctx.now
-        due = INF
-        hedges = ctx.open_orders(tag=HEDGE)
-        bbo_h = ctx.bbo(self.hv)
-        timeout = self.cfg.hedge_timeout
-        for t in hedges:  # _escalate
-            ref = t.meta.get("ref_mid")
-            if t.price is None or t.state is not OrderState.LIVE or ref is None or bbo_h is None:
-                continue
-            adverse = t.side.sign * (bbo_h.mid - ref) / ref * 10_000
-            if now - t.placed_at >= timeout or adverse >= self.cfg.adverse_move_bps:
-                return now
-            due = min(due, t.placed_at + timeout - DUE_EPS)
-        primaries = ctx.open_orders(tag=PRIMARY)
-        for t in primaries:  # _renew_stale
-            if t.price is not None and t.state is OrderState.LIVE:
-                if now - t.placed_at >= self.cfg.stale_after:
-                    return now
-                due = min(due, t.placed_at + self.cfg.stale_after - DUE_EPS)
-        if not ctx.trading:  # _after_change
-            return due
-        need = self.hedge_need(ctx)
-        busy = bool(hedges) or abs(need) >= self.h.min_size
-        if ctx.may_reduce:  # _maybe_hedge
-            qty = self.h.round_size(abs(need))
-            if qty < self.h.min_size or qty == 0 or bbo_h is None or qty * bbo_h.mid < self.h.min_notional:
-                if self.residual.as_tuple() != need.as_tuple():
-                    return now
-            elif now < self._hedge_after:
-                due = min(due, self._hedge_after)
-            else:
-                return now
-        if not busy:
-            taker = self.cfg.hedge_mode == "market"
-            if self._taker_hedge != taker or self._taker_why != ("hedge_mode_market" if taker else None):
-                return now
-        c = self.cycle
-        if c is None:  # _next_cycle
-            return now if ctx.may_add_risk else due
-        if c.remaining > 0 and ctx.may_reduce and not (c.kind == "open" and not ctx.may_add_risk):  # _quote
-            if primaries or busy:
-                return due
-            return min(due, self._quote_after) if now < self._quote_after else now
-        if c.remaining <= 0 and not primaries and not busy:  # _finish_cycle
-            since = self._fills_wait_since
-            if since is not None and now - since < FILL_WAIT and any(t.fill_qty < t.accounted for t in c.orders):
-                return min(due, since + FILL_WAIT - DUE_EPS)
-            return now
-        return due
 
     # --- hedging ---------------------------------------------------------------------------------
     def _maybe_hedge(self, ctx: Context) -> Hook:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -32,11 +31,6 @@ from strategies.runtime.flatten import FlattenResult, confirmed_position, flatte
 from strategies.runtime.retry import idempotent
 
 TICK = 0.25
-
-
-def _wake(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
 
 
 @dataclass
@@ -98,11 +92,6 @@ class Runner:
         self._fills = FillDeduper()
         self._marks: dict[str, Decimal] = {}  # final positions' marks, as recorded
         self._unrecorded: set[str] = set()  # record kinds the recorder has no place for (warned once)
-        self._tick_future: asyncio.Future[None] | None = None  # the ticker's wait (see ``_ticker``)
-        self._tick_timer: asyncio.TimerHandle | None = None
-        self._grid = 0.0  # loop time of the tick grid's origin
-        self._tick_n = 0  # grid points since the origin: the last tick, the one armed (-1: none)
-        self._tick_armed = -1
 
     # --- pre-trade -------------------------------------------------------------------------------
     async def _snapshot(self, venue: Venue) -> VenueSnapshot:
@@ -328,49 +317,10 @@ class Runner:
                 self._apply(self.kernel.on_order(order, self.clock.now()))
 
     async def _ticker(self) -> None:
-        """Ticks on the quarter-second grid from the start of trading, skipping the grid points before
-        the kernel's next due time (``Kernel.next_due``; every event asks again, ``_rearm``). Each wait
-        is a timer resolving a future, as ``asyncio.sleep`` is."""
-        kernel = self.kernel
-        assert kernel is not None
-        loop = asyncio.get_running_loop()
-        self._grid = loop.time()
+        assert self.kernel is not None
         while True:
-            self._tick_future = fut = loop.create_future()
-            self._rearm()
-            try:
-                await fut
-            finally:
-                if self._tick_timer is not None:
-                    self._tick_timer.cancel()
-                    self._tick_timer = None
-            self._tick_n = self._tick_armed
-            self._apply(kernel.on_tick(self.clock.now()))
-
-    def _rearm(self) -> None:
-        """Point the ticker's timer at the first grid point after its last tick that is at or after
-        both now and the kernel's next due time (none while nothing is due)."""
-        fut, kernel = self._tick_future, self.kernel
-        if fut is None or fut.done() or kernel is None:
-            return
-        due = kernel.next_due()
-        loop = fut.get_loop()
-        n = self._tick_n + 1
-        if due == math.inf:
-            n = -1
-        else:
-            now = loop.time()
-            target = max(now + due - self.clock.now(), now)
-            if target > self._grid + n * TICK:
-                n = max(n, math.ceil((target - self._grid) / TICK))
-        if n == self._tick_armed and self._tick_timer is not None:
-            return
-        if self._tick_timer is not None:
-            self._tick_timer.cancel()
-            self._tick_timer = None
-        self._tick_armed = n
-        if n >= 0:
-            self._tick_timer = loop.call_at(self._grid + n * TICK, _wake, fut)
+            await asyncio.sleep(TICK)
+            self._apply(self.kernel.on_tick(self.clock.now()))
 
     async def _reconcile_loop(self) -> None:
         assert self.kernel is not None
@@ -417,8 +367,6 @@ class Runner:
             elif isinstance(it, Finish):
                 self._finish = it
                 self._done.set()
-        if self._tick_future is not None:
-            self._rearm()
 
     def _record(self, it: Record) -> None:
         self.records.setdefault(it.kind, []).append(it.payload)
