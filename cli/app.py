@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli.agent import AGENT_CONTEXT, agent_cmd
+from cli.agent import agent_cmd
 from cli.demo import demo
 from cli.grid import grid_cmd
 from cli.hedge import hedge_cmd
@@ -24,7 +24,7 @@ app.add_typer(venues_app, name="venues")
 app.add_typer(positions_app, name="positions")
 app.command("hedge")(hedge_cmd)
 app.command("grid")(grid_cmd)
-app.command("agent", context_settings=AGENT_CONTEXT)(agent_cmd)
+app.command("agent")(agent_cmd)
 app.command("serve")(serve_cmd)
 app.command("stop")(stop_cmd)
 app.command("demo")(demo)

@@ -68,8 +68,9 @@ def model_options(model: type[BaseModel]) -> list[inspect.Parameter]:
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt,
                                             annotation=list[str] | None))  # type: ignore[arg-type]
             continue
-        if _is_bool(f.annotation):
-            opt = typer.Option(f.default, option_name(model, name), help=help_text)
+        if _is_bool(f.annotation):  # a switch both ways: --maker-first / --no-maker-first
+            flag = option_name(model, name)
+            opt = typer.Option(f.default, f"{flag}/--no-{flag[2:]}", help=help_text)
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt, annotation=bool))
             continue
         number = _number(f.annotation)
@@ -92,13 +93,26 @@ def refuse(model: type[BaseModel], exc: ValidationError) -> typer.Exit:
     for err in exc.errors():
         loc = [str(x) for x in err["loc"] if str(x) in model.model_fields] or ["parameters"]
         where = option_name(model, loc[0]) if loc[0] in model.model_fields else loc[0]
-        typer.echo(f"error: {where}: {err['msg']}", err=True)
+        typer.echo(f"error: {where}: {err['msg'].removeprefix('Value error, ')}", err=True)
     return typer.Exit(2)
 
 
 def print_summary(summary: dict[str, Any]) -> None:
     """The rows of the run's Prefect summary artifact, as a text table."""
     typer.echo(text_table(["metric", "value"], summary["rows"]))
+
+
+def check_replays(cfg: BaseModel) -> None:
+    """Read every ``--replay`` file whole before the flow starts: a bad file is refused here, naming its
+    line and field, before any order (the flow checks again when it opens the venues). Any bot whose
+    model has a ``replay`` field gets this; the file must record one of the symbols the bot trades."""
+    items = getattr(cfg, "replay", ())
+    if not items:
+        return
+    from exchanges.sim.replay import load_replays, parse_replay_args
+
+    symbols = getattr(cfg, "symbols", None) or (getattr(cfg, "ticker", None) or cfg.symbol,)
+    load_replays(parse_replay_args(items), tuple(symbols))
 
 
 def run_flow(flow: Any, model: type[BaseModel], values: dict[str, Any],
@@ -115,6 +129,7 @@ def run_flow(flow: Any, model: type[BaseModel], values: dict[str, Any],
 
     given = {k: v for k, v in values.items() if v is not None and v != []}
     cfg = model(**given)
+    check_replays(cfg)
     if check is not None:
         check(cfg)
     with flow_api(get_settings().data_dir):  # the local server when it runs, else a temporary one

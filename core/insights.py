@@ -188,30 +188,32 @@ class SharedInsights(_Model):
         return self.sentiment.symbols.get(symbol.upper(), self.sentiment.market)
 
 
-def load_insights(path: Path) -> SharedInsights:
-    """The exported insights, or "no insights" (``present`` False) with a warning saying why."""
+def load_insights(path: Path, *, warn: bool = True) -> SharedInsights:
+    """The exported insights, or "no insights" (``present`` False) with a warning saying why
+    (``warn=False``: the caller words it, e.g. a bot reading every decision warns once)."""
     try:
         text = path.read_text()
     except FileNotFoundError:
-        return _none(f"{path}: no shared insights exported yet (the insights flow writes it)")
+        return _none(f"{path}: no shared insights exported yet (the insights flow writes it)", warn)
     except OSError as err:
-        return _none(f"{path}: cannot read ({err})")
+        return _none(f"{path}: cannot read ({err})", warn)
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as err:
-        return _none(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); ignored")
+        return _none(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); ignored", warn)
     if isinstance(obj, dict) and obj.get("schema_version") != SCHEMA_VERSION:
-        return _none(f"{path}: schema_version {obj.get('schema_version')!r}; this code reads {SCHEMA_VERSION}")
+        return _none(f"{path}: schema_version {obj.get('schema_version')!r}; this code reads {SCHEMA_VERSION}", warn)
     try:
         return SharedInsights.model_validate(obj)
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "(root)"
-        return _none(f"{path}: does not match the shared-insights schema ({where}: {first['msg']}); ignored")
+        return _none(f"{path}: does not match the shared-insights schema ({where}: {first['msg']}); ignored", warn)
 
 
-def _none(problem: str) -> SharedInsights:
-    log.warning("no insights: %s", problem)
+def _none(problem: str, warn: bool = True) -> SharedInsights:
+    if warn:
+        log.warning("no insights: %s", problem)
     return SharedInsights.none(problem)
 
 

@@ -29,7 +29,7 @@ def agent_flow(**params: Any) -> Any:
         p = AgentParams(**params)
     except ValidationError as exc:
         return bad_params(exc)
-    ask, source = choose_ask(p)
+    ask, adviser = choose_ask(p)
     get_run_logger().info("agent on %s (%s), symbols %s, %s mode; adviser: %s", p.venue, p.venue_mode,
-                          ",".join(p.symbols), p.mode, source)
-    return run_bot(p, agent_bot(p, ask))
+                          ",".join(p.symbols), p.mode, adviser["about"])
+    return run_bot(p, agent_bot(p, ask, adviser))

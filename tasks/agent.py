@@ -78,16 +78,27 @@ def policy_ask(name: str) -> Ask:
 class InsightsFeed:
     """The shared insights as the agent session reads them: the exported file, read once per
     decision (the outlook first, then the sentiment of the same read). A missing or corrupt file
-    is "no insights" (logged by the reader): the agent's own rules still apply."""
+    is "no insights": the agent's own rules still apply. Why there are none is logged once, and
+    again only when the reason changes (it is read every decision: not a warning a minute)."""
 
     def __init__(self, path: Path, symbols: Collection[str], now: Callable[[], float],
                  own_run_ids: Collection[str]) -> None:
         self.path, self.symbols, self.now, self.own = path, tuple(symbols), now, set(own_run_ids)
         self.last: SharedInsights | None = None
+        self.problem: str | None = None  # the last "no insights" reason logged
+
+    def _read(self) -> SharedInsights:
+        insights = load_insights(self.path, warn=False)
+        if insights.problem is not None and insights.problem != self.problem:
+            log.warning("no insights: %s", insights.problem)
+        elif insights.problem is None and self.problem is not None:
+            log.info("shared insights %s read", insights.version)
+        self.problem = insights.problem
+        return insights
 
     def outlook(self) -> Outlook:
-        self.last = load_insights(self.path)
+        self.last = self._read()
         return outlook_from(self.last, symbols=self.symbols, now=self.now(), own_run_ids=self.own)
 
     def sentiment(self) -> dict[str, Any] | None:
-        return sentiment_from(self.last or load_insights(self.path), self.symbols)
+        return sentiment_from(self.last or self._read(), self.symbols)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.settings import get_settings
+from exchanges.sim.replay import parse_replay_args
 from render.tables import markdown_table
 from strategies.agent.adviser import Ask
 from strategies.agent.params import AgentParams
@@ -25,14 +26,16 @@ from warehouse.paths import WarehousePaths
 DEFAULT_POLICY = {"profit": "trend", "volume": "quick"}
 
 
-def choose_ask(params: AgentParams) -> tuple[Ask, str]:
-    """The adviser's LLM: the configured endpoint, else the mode's deterministic policy (and why)."""
+def choose_ask(params: AgentParams) -> tuple[Ask, dict[str, str]]:
+    """The adviser's LLM: the configured endpoint, else the mode's deterministic policy (and why).
+    Returns the ask and who advises (``kind``: llm or policy; ``about``: which, in words), which the
+    run records with its parameters, so its summary says whether an LLM was called at all."""
     settings = get_settings()
     if params.policy == "llm" and settings.llm.base_url:
-        return llm_ask(settings.llm), f"LLM {settings.llm.model} at {settings.llm.base_url}"
+        return llm_ask(settings.llm), {"kind": "llm", "about": f"LLM {settings.llm.model} at {settings.llm.base_url}"}
     name = DEFAULT_POLICY[params.mode]
     why = "no LLM endpoint configured (PERPFLOW_LLM__BASE_URL)" if params.policy == "llm" else f"policy={params.policy}"
-    return policy_ask(name), f"deterministic '{name}' policy ({why})"
+    return policy_ask(name), {"kind": "policy", "about": f"deterministic '{name}' policy ({why}); no LLM called"}
 
 
 def agent_view(trading: Trading) -> str:
@@ -72,15 +75,16 @@ def summarize(outcome: Any, trading: Trading) -> Summary:
                    "agent-combos", "trades and win rate by symbol and direction")
 
 
-def agent_bot(params: AgentParams, ask: Ask) -> Bot:
-    """The agent on ``params.venue``: one runner per symbol sharing a desk, advised by ``ask``."""
+def agent_bot(params: AgentParams, ask: Ask, adviser: dict[str, str] | None = None) -> Bot:
+    """The agent on ``params.venue``: one runner per symbol sharing a desk, advised by ``ask``
+    (``adviser``: who that is, as ``choose_ask`` says; recorded with the run's parameters)."""
     def build(opened: Opened) -> AgentSession:
         settings = get_settings()
         own = {f"{opened.run_id}-{s.lower()}" for s in params.symbols}
         feed = InsightsFeed(settings.insights_path, params.symbols, opened.session.clock.now, own)
         agent = AgentSession(params, opened.run_id, opened.session.venue(params.venue), opened.session.clock,
                              opened.journal, ask, outlook=feed.outlook, sentiment=feed.sentiment,
-                             flow_run_id=opened.flow_run_id)
+                             flow_run_id=opened.flow_run_id, adviser=adviser)
         for symbol, runner in agent.runners.items():  # a journal that fails stops its runner
             agent.recorders[symbol].on_failure = runner.fail  # type: ignore[attr-defined]
             runner.on_record = opened.on_record
@@ -90,4 +94,5 @@ def agent_bot(params: AgentParams, ask: Ask) -> Bot:
 
     return Bot("agent", (params.venue,), tuple(params.symbols), build=build, summarize=summarize, view=agent_view,
                progress=lambda agent: agent.progress() if isinstance(agent, AgentSession) else None,
-               live_key="agent-progress", progress_key="agent-run-progress")
+               live_key="agent-progress", progress_key="agent-run-progress",
+               replay=parse_replay_args(params.replay))

@@ -51,6 +51,10 @@ def agent_summary(warehouse: Path, run_id: str) -> dict[str, Any]:
             FROM run_money WHERE {runs}""", run_id)
         modes = [{"ts": str(ts), "from": f, "to": t, "reason": r} for ts, f, t, r in _q(con, """
             SELECT ts, mode_from, mode_to, reason FROM mode_changes WHERE {runs} ORDER BY ts, seq""", run_id)]
+        advisers = _q(con, """
+            SELECT DISTINCT json_extract_string(params, '$.adviser.kind'),
+                   json_extract_string(params, '$.adviser.about')
+            FROM runs WHERE {runs} AND json_extract_string(params, '$.adviser.kind') IS NOT NULL""", run_id)
     finally:
         con.close()
     return {
@@ -62,6 +66,9 @@ def agent_summary(warehouse: Path, run_id: str) -> dict[str, Any]:
         "by_symbol_direction": by_combo, "exits_by_rule": exits, "pnl_by_mode": by_mode,
         "calibration": calibration, "llm_calls": calls, "llm_skipped": skipped, "accepted": accepted,
         "abstained": abstained, "mode_changes": modes,
+        # who answered the adviser's questions, as the run recorded it (None: a run that did not say)
+        "adviser": advisers[0][0] if len(advisers) == 1 else None,
+        "adviser_about": advisers[0][1] if len(advisers) == 1 else None,
     }
 
 
@@ -70,20 +77,36 @@ def _usd(value: str) -> str:
     return format(Decimal(value).normalize(), "f") if Decimal(value) else "0"
 
 
+def calls_label(adviser: str | None) -> str:
+    """What the ``llm_called`` decisions were: questions to an LLM only when one answered them; with
+    a deterministic policy in its place (``--policy rules``, no endpoint, a backtest) they are the
+    policy's decisions, and the summary says so."""
+    if adviser == "llm":
+        return "LLM calls made / skipped"
+    if adviser == "policy":
+        return "policy decisions made / skipped (no LLM)"
+    return "adviser calls made / skipped"
+
+
 def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     """The summary as (metric, value) rows: the artifact and the CLI print the same."""
     return [
+        ("adviser", s.get("adviser_about") or "-"),
         ("trades", str(s["trades"])), ("win rate", "-" if s["win_rate"] is None else f"{s['win_rate']:.1%}"),
         ("net PnL (USD, after fees and funding)", _usd(s["pnl"])),
-        ("fills / volume (USD)", f"{s['fills']} / {_usd(s['volume_usd'])}"),
+        ("fills / volume (USD)", f"{s['fills']} / {s['volume_usd']}"),
         ("fees (USD)", _usd(s["fees"])), ("funding paid (USD)", _usd(s["funding"])),
         ("spread paid (USD)", _usd(s["spread_cost"])),
         ("fee + spread drag per round trip (% notional)",
          "-" if s["drag_pct_per_round_trip"] is None else f"{s['drag_pct_per_round_trip']:.3f}"),
         ("average hold (h)", "-" if s["avg_hold_h"] is None else f"{s['avg_hold_h']:.2f}"),
+        ("win rate by symbol/direction", "; ".join(f"{c['symbol']} {c['direction']} {c['trades']} trades "
+                                                   f"{c['win_rate']:.1%}" for c in s["by_symbol_direction"]) or "-"),
         ("exits by rule", ", ".join(f"{k} {v}" for k, v in s["exits_by_rule"].items()) or "-"),
-        ("PnL by mode", ", ".join(f"{k} {v}" for k, v in s["pnl_by_mode"].items()) or "-"),
-        ("LLM calls made / skipped", f"{s['llm_calls']} / {s['llm_skipped']}"),
+        ("PnL by mode", ", ".join(f"{k} {_usd(v)}" for k, v in s["pnl_by_mode"].items()) or "-"),
+        ("calibration (stated confidence: trades, realised win rate)",
+         "; ".join(f"{c['bucket']}: {c['trades']}, {c['realised']:.1%}" for c in s["calibration"]) or "-"),
+        (calls_label(s.get("adviser")), f"{s['llm_calls']} / {s['llm_skipped']}"),
         ("decisions accepted / abstained", f"{s['accepted']} / {s['abstained']}"),
         ("mode changes", " ; ".join(f"{m['from'] or '-'}->{m['to']} ({m['reason']})" for m in s["mode_changes"])),
     ]

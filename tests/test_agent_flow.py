@@ -85,6 +85,9 @@ def test_an_agent_run_records_decisions_and_trades_and_summarises_them_by_sql(
     found = artifacts(state.state_details.flow_run_id)
     assert {"agent-summary", "agent-progress", "agent-combos"} <= set(found)
     assert f"| trades | {s['trades']} |" in found["agent-summary"].data
+    # an LLM answered: its calls are labelled so, and the summary names the endpoint it asked
+    assert s["adviser"] == "llm" and f"| adviser | LLM qwen-plus at {fake.base_url} |" in found["agent-summary"].data
+    assert f"| LLM calls made / skipped | {s['llm_calls']} / {s['llm_skipped']} |" in found["agent-summary"].data
     assert "Last decision" in found["agent-progress"].data
 
 

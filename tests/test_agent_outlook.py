@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from core.insights import ActivePosition, SharedInsights, load_insights, write_insights
 from core.records import RunEnd, RunInfo
@@ -118,13 +119,28 @@ def test_other_bots_positions_blackouts_and_sentiment_reach_the_rules() -> None:
     assert sentiment_from(none, ("SOL",)) is None
 
 
-def test_the_flow_feed_reads_the_exported_file_once_per_decision(tmp_path: Path) -> None:
+def test_the_flow_feed_reads_the_exported_file_once_per_decision(tmp_path: Path,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    from tasks.agent import log
+
+    log.addHandler(caplog.handler)  # the perpflow loggers may not propagate to the root (Prefect's logging)
+    try:
+        feed_reads(tmp_path, caplog)
+    finally:
+        log.removeHandler(caplog.handler)
+
+
+def feed_reads(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from tasks.agent import InsightsFeed
 
     now = datetime(2026, 1, 6, 9, 0, tzinfo=UTC)
     path = tmp_path / "shared_insights.json"
     feed = InsightsFeed(path, ("SOL", "ETH"), lambda: now.timestamp(), {"me-sol"})
-    assert feed.outlook().blocked == frozenset() and feed.sentiment() is None  # no file yet: no insights
+    with caplog.at_level("WARNING"):
+        for _ in range(5):  # a decision a minute: why there are no insights is said once, not every time
+            assert feed.outlook().blocked == frozenset() and feed.sentiment() is None  # no file yet
+    assert [r.getMessage() for r in caplog.handler.records].count(
+        f"no insights: {path}: no shared insights exported yet (the insights flow writes it)") == 1
     write_insights(SharedInsights.model_validate({
         "version": "v2", "generated_at": now, "window_start": now - timedelta(days=7),
         "blocked": [{"combo": "ETH_LONG", "symbol": "ETH", "direction": "long", "bots": None,
@@ -132,4 +148,7 @@ def test_the_flow_feed_reads_the_exported_file_once_per_decision(tmp_path: Path)
         "sentiment": {"ts": now, "market": 0.2, "symbols": {}, "detail": "neutral"}}), path)
     assert feed.outlook().blocked == {"ETH_LONG"} and feed.sentiment()["market"] == 0.2  # type: ignore[index]
     path.write_text("{ torn")
-    assert feed.outlook().blocked == frozenset()  # a corrupt file is no insights, never an exception
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert feed.outlook().blocked == frozenset()  # a corrupt file is no insights, never an exception
+    assert any("not valid JSON" in r.getMessage() for r in caplog.handler.records)  # a new reason is said again

@@ -95,3 +95,48 @@ def test_a_recorded_backtests_run_summary_is_its_fills_and_equals_its_round_trip
     assert s["funding"] != 0 and s["funding"] == pytest.approx(float(trips[2]), abs=1e-6)
     assert s["net_pnl"] == pytest.approx(float(trips[3]), abs=1e-5)
     assert s["net_pnl"] == pytest.approx(r.pnl, abs=1e-5)
+
+
+def test_a_run_advised_by_a_policy_says_so_and_never_calls_its_decisions_llm_calls(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--policy rules (or no endpoint, or a backtest): the summary names the policy and labels its
+    decisions as the policy's, not LLM calls; the counts are still SQL on ``decisions``."""
+    from core.settings import get_settings
+    from tasks.agent_bot import choose_ask
+    from tasks.agent_report import agent_summary, summary_rows
+
+    monkeypatch.setenv("PERPFLOW_LLM__BASE_URL", "http://127.0.0.1:9/v1")  # configured, yet not asked
+    get_settings.cache_clear()
+    try:
+        assert choose_ask(AgentParams(policy="rules"))[1]["kind"] == "policy"
+        assert choose_ask(AgentParams(policy="llm"))[1]["kind"] == "llm"
+    finally:
+        get_settings.cache_clear()
+    params = AgentParams(venue="hibachi", symbols=("SOL",), mode="volume", policy="rules")
+    path = generate_path(["SOL"], days=2, seed=4, start=DEFAULT_VIRTUAL_START, bar_s=300)
+    r = run_backtest(params, path, local_ask(quick))
+    paths = WarehousePaths(tmp_path)
+    j = Journal("agent-rules", paths.journal_dir)
+    asyncio.run(record_backtest(r, j, "agent-rules", adviser="the 'quick' policy"))
+    j.close_sync()
+    load(paths)
+    s = agent_summary(paths.published, "agent-rules")
+    rows = dict(summary_rows(s))
+    assert s["adviser"] == "policy" and "'quick' policy (backtest); no LLM called" in rows["adviser"]
+    assert rows["policy decisions made / skipped (no LLM)"] == f"{r.llm_calls} / {r.llm_skipped}"
+    assert not any(k.startswith("LLM calls") for k in rows)
+    # the summary's other contents, each SQL on the run: win rate by combo, exits, PnL by mode, calibration
+    con = duckdb.connect(str(paths.published), read_only=True)
+    try:
+        combos = con.execute("SELECT symbol, direction, count(*), avg(win::INT) FROM agent_trades "
+                             "WHERE run_id = 'agent-rules' GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+        buckets = con.execute("SELECT count(*), avg(win::INT) FROM agent_trades WHERE run_id = 'agent-rules' "
+                              "GROUP BY floor(least(confidence, 0.999) * 10) ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    assert combos and rows["win rate by symbol/direction"] == "; ".join(
+        f"{sym} {d} {k} trades {w:.1%}" for sym, d, k, w in combos)
+    assert rows["exits by rule"] and rows["PnL by mode"].startswith("volume ")
+    cal = rows["calibration (stated confidence: trades, realised win rate)"]
+    assert sorted(int(c.split(": ")[1].split(",")[0]) for c in cal.split("; ")) == sorted(k for k, _ in buckets)
+    assert rows["fee + spread drag per round trip (% notional)"] == f"{s['drag_pct_per_round_trip']:.3f}"

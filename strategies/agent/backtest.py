@@ -227,13 +227,16 @@ def run_backtest(params: AgentParams, path: PricePath, ask: Ask, *, calibrate: b
     return result
 
 
-async def record_backtest(result: BacktestResult, recorder: Recorder, run_id: str) -> None:
+async def record_backtest(result: BacktestResult, recorder: Recorder, run_id: str,
+                          adviser: str = "a deterministic policy") -> None:
     """Record a backtest as a run: its orders, fills and funding (so the warehouse's run summary and
     the daily report show its volume, fees and funding), its decisions, round trips and mode
-    changes, and the final (flat) positions. ``recorder``: a journal of ``run_id``."""
+    changes, and the final (flat) positions. ``recorder``: a journal of ``run_id``; ``adviser``:
+    which policy answered in the LLM's place (recorded with the parameters)."""
     p = result.params
+    who = {"kind": "policy", "about": f"{adviser} (backtest); no LLM called"}
     recorder.run_started(RunInfo(run_id, "agent", (p.venue,), ",".join(p.symbols),
-                                 {**p.model_dump(mode="json"), "seed": result.seed}, result.start,
+                                 {**p.model_dump(mode="json"), "seed": result.seed, "adviser": who}, result.start,
                                  mode="backtest", clock="virtual"))
     for order in result.orders:
         recorder.order(order)

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from core.params import REPLAY_HELP, replay_problem
 from exchanges import registry
 from exchanges.sim.profiles import load_profiles
 
@@ -58,37 +59,43 @@ class AgentParams(BaseModel):
                                               "endpoint is configured), or the rule-based policy")
 
     # sizing and risk
-    size_usd: Decimal = Field(Decimal("500"), gt=0, le=1_000_000, description="default entry size, USD notional")
-    max_size_usd: Decimal = Field(Decimal("1000"), gt=0, le=1_000_000,
-                                  description="cap on any entry, whatever the LLM asks")
     max_total_usd: Decimal = Field(Decimal("2000"), gt=0, le=10_000_000,
-                                   description="cap on the open notional over all symbols")
+                                   description="cap on the open notional over all symbols, USD")
+    max_size_usd: Decimal = Field(Decimal("1000"), gt=0, le=1_000_000,
+                                  description="cap on any entry, USD, whatever the LLM asks (at most max_total_usd)")
+    size_usd: Decimal = Field(Decimal("500"), gt=0, le=1_000_000,
+                              description="default entry size, USD notional (at most max_size_usd)")
     max_open_positions: int = Field(1, ge=1, le=10, description="positions open at once")
     leverage: Decimal = Field(Decimal("5"), ge=1, le=50, description="margin = notional / leverage")
     daily_loss_limit_usd: Decimal = Field(Decimal("50"), gt=0, description="USD, real fills and fees; UTC day")
     min_confidence: float = Field(0.55, ge=0, le=1, description="calibrated confidence needed to open")
 
     # profit mode (the notes' fix)
-    stop_loss_pct: float = Field(4.0, gt=0, le=50, description="profit mode stop loss, % of entry")
+    stop_loss_pct: float = Field(4.0, gt=0, le=50,
+                                 description="profit mode stop loss, % of entry (below the margin, 100/leverage)")
     take_profit_pct: float = Field(10.0, gt=0, le=100, description="profit mode take profit, % of entry (8-10)")
     max_hold_h: float = Field(48.0, gt=0, le=24 * 14, description="profit mode: close after this many hours")
-    min_hold_min: float = Field(60.0, ge=0, le=24 * 60, description="no exit but the stop loss before this")
+    min_hold_min: float = Field(60.0, ge=0, le=24 * 60,
+                                description="profit mode: no exit but the stop loss before this (at most max_hold_h)")
     cut_loser_after_h: float = Field(4.0, gt=0, le=24 * 14,
                                      description="close a losing position after this many hours ...")
     cut_loser_confidence: float = Field(0.7, ge=0, le=1, description="... when its calibrated confidence is below")
     decision_interval_min: float = Field(60.0, ge=1, le=24 * 60, description="profit mode: minutes between decisions")
 
     # volume mode (the notes' old quick-trade table)
-    volume_stop_loss_pct: float = Field(2.0, gt=0, le=50)
-    volume_take_profit_pct: float = Field(4.0, gt=0, le=100)
-    volume_max_hold_h: float = Field(2.0, gt=0, le=24 * 14)
-    volume_min_hold_min: float = Field(5.0, ge=0, le=24 * 60)
-    volume_decision_interval_min: float = Field(15.0, ge=1, le=24 * 60)
+    volume_stop_loss_pct: float = Field(2.0, gt=0, le=50, description="volume mode stop loss, % of entry")
+    volume_take_profit_pct: float = Field(4.0, gt=0, le=100, description="volume mode take profit, % of entry")
+    volume_max_hold_h: float = Field(2.0, gt=0, le=24 * 14, description="volume mode: close after this many hours")
+    volume_min_hold_min: float = Field(5.0, ge=0, le=24 * 60,
+                                       description="volume mode: no exit but the stop loss before this")
+    volume_decision_interval_min: float = Field(15.0, ge=1, le=24 * 60,
+                                                description="volume mode: minutes between decisions")
 
     # volume burn: spend banked profit on volume, only when asked
     burn: bool = Field(False, description="switch to volume mode once banked profit reaches burn_threshold_usd")
     burn_threshold_usd: Decimal = Field(Decimal("50"), gt=0, description="banked profit since reset needed to burn")
-    burn_budget_usd: Decimal = Field(Decimal("25"), gt=0, description="most fees + losses one burn may spend")
+    burn_budget_usd: Decimal = Field(Decimal("25"), gt=0,
+                                     description="most fees + losses one burn may spend (at most burn_threshold_usd)")
 
     # execution
     maker_first: bool = Field(True, description="enter with a post-only order at the touch where the venue allows")
@@ -102,14 +109,25 @@ class AgentParams(BaseModel):
     seed: int = Field(7, ge=0, description="simulator seed")
     lock_timeout: float = Field(600.0, ge=0, le=86_400, description="seconds to wait while another run holds "
                                                                     "this account")
+    replay: tuple[str, ...] = Field((), description=REPLAY_HELP + " (one symbol: the file's)")
+
+    @field_validator("replay")
+    @classmethod
+    def _replay(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        problem = replay_problem(v, (str(info.data.get("venue")),), info.data.get("venue_mode"), "virtual")
+        if problem is None and v and len(info.data.get("symbols") or ()) != 1:
+            problem = "a replayed file records one market: give its symbol alone in symbols"
+        if problem is not None:
+            raise ValueError(problem)
+        return v
 
     @field_validator("symbols", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
         if isinstance(v, str):
             v = [s for s in v.replace(" ", ",").split(",") if s]
-        if isinstance(v, list | tuple):
-            return tuple(str(s).upper() for s in v)
+        if isinstance(v, list | tuple):  # the command line's repeatable option: each may be "SOL,ETH"
+            return tuple(p.upper() for s in v for p in str(s).replace(" ", ",").split(",") if p)
         return v
 
     @field_validator("symbols")
@@ -126,31 +144,58 @@ class AgentParams(BaseModel):
             raise ValueError("a symbol is listed twice")
         return v
 
-    @model_validator(mode="after")
-    def _consistent(self) -> AgentParams:
-        margin_pct = float(100 / self.leverage)
-        for name in ("stop_loss_pct", "volume_stop_loss_pct"):
-            if getattr(self, name) >= margin_pct:
-                raise ValueError(f"{name}: {getattr(self, name)}% is not below the position's margin "
-                                 f"({margin_pct:g}% at leverage {self.leverage}): the position would be "
-                                 f"liquidated before its stop loss")
-        if not 8 <= self.take_profit_pct <= 10:
-            raise ValueError(f"take_profit_pct: {self.take_profit_pct} outside the profit mode's 8-10%")
-        if self.min_hold_min * 60 > self.max_hold_h * 3600:
-            raise ValueError(f"min_hold_min: {self.min_hold_min} min is longer than max_hold_h ({self.max_hold_h} h)")
-        if self.volume_min_hold_min * 60 > self.volume_max_hold_h * 3600:
-            raise ValueError(f"volume_min_hold_min: {self.volume_min_hold_min} min is longer than "
-                             f"volume_max_hold_h ({self.volume_max_hold_h} h)")
-        if self.size_usd > self.max_size_usd:
-            raise ValueError(f"size_usd: {self.size_usd} is above max_size_usd ({self.max_size_usd})")
-        if self.max_size_usd > self.max_total_usd:
-            raise ValueError(f"max_size_usd: {self.max_size_usd} is above max_total_usd ({self.max_total_usd})")
-        if self.burn_budget_usd > self.burn_threshold_usd:
-            # A burn starts only with banked profit >= the threshold; a budget above it could spend
-            # more than was banked.
-            raise ValueError(f"burn_budget_usd: {self.burn_budget_usd} is above the banked profit a burn "
-                             f"starts from (burn_threshold_usd = {self.burn_threshold_usd})")
-        return self
+    # Checks across fields sit on the later field (pydantic validates in declaration order), so a
+    # refusal names the field it is about: the command line prints its option, the flow its name.
+    @field_validator("max_size_usd")
+    @classmethod
+    def _entry_cap(cls, v: Decimal, info: ValidationInfo) -> Decimal:
+        total = info.data.get("max_total_usd")
+        if total is not None and v > total:
+            raise ValueError(f"{v} is above max_total_usd ({total})")
+        return v
+
+    @field_validator("size_usd")
+    @classmethod
+    def _default_size(cls, v: Decimal, info: ValidationInfo) -> Decimal:
+        cap = info.data.get("max_size_usd")
+        if cap is not None and v > cap:
+            raise ValueError(f"{v} is above max_size_usd ({cap})")
+        return v
+
+    @field_validator("stop_loss_pct", "volume_stop_loss_pct")
+    @classmethod
+    def _below_margin(cls, v: float, info: ValidationInfo) -> float:
+        leverage = info.data.get("leverage")
+        if leverage is not None and v >= float(100 / leverage):
+            raise ValueError(f"{v}% is not below the position's margin ({float(100 / leverage):g}% at leverage "
+                             f"{leverage}): the position would be liquidated before its stop loss")
+        return v
+
+    @field_validator("take_profit_pct")
+    @classmethod
+    def _profit_tp(cls, v: float) -> float:
+        if not 8 <= v <= 10:
+            raise ValueError(f"{v} outside the profit mode's 8-10%")
+        return v
+
+    @field_validator("min_hold_min", "volume_min_hold_min")
+    @classmethod
+    def _min_hold(cls, v: float, info: ValidationInfo) -> float:
+        longest = "max_hold_h" if info.field_name == "min_hold_min" else "volume_max_hold_h"
+        hours = info.data.get(longest)
+        if hours is not None and v * 60 > hours * 3600:
+            raise ValueError(f"{v} min is longer than {longest} ({hours} h)")
+        return v
+
+    @field_validator("burn_budget_usd")
+    @classmethod
+    def _burn_budget(cls, v: Decimal, info: ValidationInfo) -> Decimal:
+        # A burn starts only with banked profit >= the threshold; a budget above it could spend
+        # more than was banked.
+        threshold = info.data.get("burn_threshold_usd")
+        if threshold is not None and v > threshold:
+            raise ValueError(f"{v} is above the banked profit a burn starts from (burn_threshold_usd = {threshold})")
+        return v
 
     @property
     def account_key(self) -> str:

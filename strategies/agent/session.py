@@ -61,7 +61,7 @@ class AgentSession:
                  recorders: Callable[[str], Recorder], ask: Ask, *, outlook: Callable[[], Outlook] = Outlook,
                  sentiment: Callable[[], Mapping[str, Any] | None] = lambda: None,
                  on_decision: Callable[[dict[str, Any]], None] | None = None,
-                 flow_run_id: str | None = None) -> None:
+                 flow_run_id: str | None = None, adviser: Mapping[str, str] | None = None) -> None:
         self.p = params
         self.run_id = run_id
         self.venue = venue
@@ -71,7 +71,7 @@ class AgentSession:
         self.sentiment = sentiment
         self.on_decision = on_decision
         self.desk = Desk(params, {}, run_id=run_id, client_prefix="a" + run_id.replace("-", "")[:10], now=clock.now())
-        self.strategies = {s: AgentStrategy(params, s, self.desk) for s in params.symbols}
+        self.strategies = {s: AgentStrategy(params, s, self.desk, adviser) for s in params.symbols}
         self.recorders = {s: recorders(self.symbol_run_id(s)) for s in params.symbols}
         self.runners = {s: Runner(self.strategies[s], self.symbol_run_id(s), [venue], self.recorders[s], clock,
                                   flow_run_id=flow_run_id) for s in params.symbols}

@@ -60,8 +60,9 @@ class PriceHistory:
 class AgentStrategy(Strategy):
     name = "agent"
 
-    def __init__(self, params: AgentParams, symbol: str, desk: Desk) -> None:
+    def __init__(self, params: AgentParams, symbol: str, desk: Desk, adviser: Mapping[str, str] | None = None) -> None:
         self.p = params
+        self.adviser = dict(adviser) if adviser else None  # who advises (recorded with the parameters)
         self.venues = (params.venue,)
         self.symbol = symbol
         self.desk = desk
@@ -90,7 +91,10 @@ class AgentStrategy(Strategy):
         return Limits(tolerance=inst.lot / 2, max_position=max_position, daily_loss=self.p.daily_loss_limit_usd)
 
     def public_params(self) -> dict[str, Any]:
-        return {**self.p.model_dump(mode="json"), "symbol": self.symbol}
+        params = {**self.p.model_dump(mode="json"), "symbol": self.symbol}
+        if self.adviser is not None:
+            params["adviser"] = self.adviser
+        return params
 
     def describe(self, record: Record) -> str | None:
         if record.kind == "agent_trade":

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from core.errors import ConfigError
+from core.params import REPLAY_HELP, replay_problem
 from core.types import Instrument
 from exchanges import registry
 from exchanges.sim.profiles import load_profiles
@@ -76,12 +77,14 @@ class GridParams(BaseModel):
     duration_s: float = Field(3600.0, gt=0, le=30 * 86_400, description="run length, seconds (market time)")
     daily_loss_limit: Decimal = Field(Decimal("50"), gt=0, description="USD, from real fills and fees; UTC day")
     on_cancel: OnCancel = Field("flatten", description="when stopped: flatten the inventory or leave it")
-    flatten_slippage_bps: Decimal = Field(Decimal("25"), gt=0, le=1000)
+    flatten_slippage_bps: Decimal = Field(Decimal("25"), gt=0, le=1000,
+                                          description="cap on the taker orders that flatten inventory, bps")
     scenario: str = Field("base", description="simulator market regime: " + ", ".join(scenarios()))
     seed: int = Field(7, ge=0, description="simulator seed")
     sim_clock: SimClock = Field("virtual", description="virtual: accelerated; real: paper trading in real time")
     lock_timeout: float = Field(600.0, ge=0, le=86_400,
                                 description="seconds to wait if another bot holds the account")
+    replay: tuple[str, ...] = Field((), description=REPLAY_HELP)
 
     # Checks across fields read the fields declared before (pydantic validates in declaration order),
     # so each refusal is located on its own field: the CLI and the UI name it.
@@ -137,6 +140,13 @@ class GridParams(BaseModel):
         enter = info.data.get("momentum_enter_z")
         if enter is not None and v >= enter:
             raise ValueError(f"{v} must be below momentum_enter_z ({enter}) so that a pause has hysteresis")
+        return v
+
+    @field_validator("replay")
+    @classmethod
+    def _replay(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        data = info.data
+        _raise(replay_problem(v, (str(data.get("venue")),), data.get("venue_mode"), data.get("sim_clock")))
         return v
 
     @field_validator("scenario")
