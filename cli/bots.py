@@ -101,6 +101,19 @@ def print_summary(summary: dict[str, Any]) -> None:
     typer.echo(text_table(["metric", "value"], summary["rows"]))
 
 
+def check_replays(cfg: BaseModel) -> None:
+    """Read every ``--replay`` file whole before the flow starts: a bad file is refused here, naming its
+    line and field, before any order (the flow checks again when it opens the venues). Any bot whose
+    model has a ``replay`` field gets this; the file must record one of the symbols the bot trades."""
+    items = getattr(cfg, "replay", ())
+    if not items:
+        return
+    from exchanges.sim.replay import load_replays, parse_replay_args
+
+    symbols = getattr(cfg, "symbols", None) or (getattr(cfg, "ticker", None) or cfg.symbol,)
+    load_replays(parse_replay_args(items), tuple(symbols))
+
+
 def run_flow(flow: Any, model: type[BaseModel], values: dict[str, Any],
              check: Callable[[Any], None] | None = None) -> tuple[str, str, dict[str, Any] | None]:
     """Validate ``values`` with the model (and ``check``), make sure the account lock exists, run the flow.
@@ -115,6 +128,7 @@ def run_flow(flow: Any, model: type[BaseModel], values: dict[str, Any],
 
     given = {k: v for k, v in values.items() if v is not None and v != []}
     cfg = model(**given)
+    check_replays(cfg)
     if check is not None:
         check(cfg)
     with flow_api(get_settings().data_dir):  # the local server when it runs, else a temporary one

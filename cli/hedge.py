@@ -14,16 +14,6 @@ def _flow() -> Any:
     return hedge_flow
 
 
-def check_replays(cfg: HedgeConfig) -> None:
-    """Read every --replay file whole before the flow starts: a bad file is refused here, naming
-    its line and field, before any order (the flow checks again when it opens the venues)."""
-    if not cfg.replay:
-        return
-    from exchanges.sim.replay import load_replays, parse_replay_args
-
-    load_replays(parse_replay_args(cfg.replay), (cfg.ticker,))
-
-
 def run_hedge(params: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None]:
     """Validate, make sure the account lock exists, run the flow. Returns (status, message, summary)."""
     return run_flow(_flow(), HedgeConfig, params)
@@ -34,4 +24,4 @@ hedge_cmd = bot_command(_flow, HedgeConfig, "hedge", """
 
     Posts maker orders on the primary venue, hedges every fill on GRVT at once, keeps net delta
     near zero, and records every order, fill and cycle for the warehouse.
-    """, check=check_replays)
+    """)

@@ -59,3 +59,28 @@ def integer(*, ge: int | None = None, le: int | None = None) -> Any:
 def seconds(*, gt: float | None = None, ge: float | None = None, le: float | None = None) -> Any:
     """A duration in seconds with bounds, in plain decimal notation."""
     return Annotated[float, Field(gt=gt, ge=ge, le=le), Seconds]
+
+
+REPLAY_HELP = ("VENUE=FILE items: a recorded market file drives that simulated venue; the run starts at the "
+               "file's start and completes when it ends")
+
+
+def replay_problem(items: tuple[str, ...], traded: tuple[str, ...], venue_mode: object,
+                   sim_clock: object) -> str | None:
+    """Why ``--replay`` items cannot drive this run, or None. Every bot with a ``replay`` field
+    checks its items here, so the refusals read the same whichever bot is given a file (the files
+    themselves are read and checked before the flow starts and when the venues open)."""
+    seen: set[str] = set()
+    for item in items:
+        venue, sep, file = str(item).partition("=")
+        venue = venue.strip()
+        if not sep or not file.strip():
+            return f"{item!r} is not VENUE=FILE (e.g. grvt=data/grvt-ETH.jsonl.gz)"
+        if venue not in traded:
+            return f"replay venue {venue!r} is not traded; allowed: {', '.join(traded)}"
+        if venue in seen:
+            return f"{venue!r} is replayed twice"
+        seen.add(venue)
+    if items and (venue_mode != "sim" or sim_clock != "virtual"):
+        return "replay needs venue_mode sim and sim_clock virtual (a recorded market runs in its own time)"
+    return None

@@ -3,7 +3,8 @@
 One flow run is one bot run, in the bot scaffold (``tasks/botrun.py``): account lock (one bot per
 account), pre-trade task, progress and summary artifacts, warehouse load, final state. Quotes,
 cancels and fills stay in plain async code inside the run (the kernel's runner). The parameters are
-``GridParams``' fields; ``scenario`` picks the simulator's market regime.
+``GridParams``' fields; ``scenario`` picks the simulator's market regime, ``replay`` a recorded
+market instead (the run then completes when the file ends).
 
 Cancelling a run (UI, ``prefect flow-run cancel``): the runner cancels every quote, then flattens
 the inventory or leaves it as ``on_cancel`` says; the flow loads the warehouse and ends Cancelled
@@ -18,6 +19,7 @@ from prefect import flow
 from pydantic import ValidationError
 
 from core.types import ZERO
+from exchanges.sim.replay import parse_replay_args
 from strategies.base import Strategy
 from strategies.grid.params import GridParams
 from strategies.grid.result import progress_markdown, summary_rows
@@ -57,4 +59,4 @@ def grid_flow(**params: Any) -> Any:
         cfg = GridParams(**params)
     except ValidationError as exc:
         return bad_params(exc)
-    return run_bot(cfg, GridStrategy(cfg), grid_summary, view=grid_view)
+    return run_bot(cfg, GridStrategy(cfg), grid_summary, view=grid_view, replay=parse_replay_args(cfg.replay))

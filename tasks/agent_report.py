@@ -75,7 +75,7 @@ def summary_rows(s: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         ("trades", str(s["trades"])), ("win rate", "-" if s["win_rate"] is None else f"{s['win_rate']:.1%}"),
         ("net PnL (USD, after fees and funding)", _usd(s["pnl"])),
-        ("fills / volume (USD)", f"{s['fills']} / {_usd(s['volume_usd'])}"),
+        ("fills / volume (USD)", f"{s['fills']} / {s['volume_usd']}"),
         ("fees (USD)", _usd(s["fees"])), ("funding paid (USD)", _usd(s["funding"])),
         ("spread paid (USD)", _usd(s["spread_cost"])),
         ("fee + spread drag per round trip (% notional)",

@@ -178,6 +178,7 @@ async def test_the_book_stream_applies_deltas_that_add_to_a_level() -> None:
 async def test_the_sdk_stream_client_runs_on_websockets_15_and_no_secret_reaches_a_log(
         caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="perpflow")  # a flow run earlier in the session leaves it at INFO
     async with harness("extended") as h:
         venue: ExtendedVenue = h.venue  # type: ignore[assignment]
         conn = await Ws15StreamClient(api_url=h.controls.ws_url).subscribe_to_account_updates(venue._api_key)  # type: ignore[arg-type]

@@ -96,12 +96,37 @@ def test_parameters_that_disagree_fail_the_run_with_the_reason_and_no_order(data
     (["--max-position", "0.001"], "--max-position"),
     (["--venue", "binance"], "--venue"),
     (["--scenario", "crash"], "--scenario"),
+    (["--replay", "grvt=x.jsonl.gz"], "--replay"),  # a venue the grid does not quote on
+    (["--replay", "paradex"], "--replay"),
+    (["--replay", "paradex=x.jsonl.gz", "--sim-clock", "real"], "--replay"),
+    (["--replay", "paradex=/nonexistent/capture.jsonl.gz"], "replay"),  # the file itself is read first
 ])
 def test_bad_options_are_refused_naming_the_field_before_anything_runs(options: list[str], field: str) -> None:
     out = CliRunner().invoke(app, ["grid", *options])
     assert out.exit_code == 2, out.output
     assert f"error: {field}:" in out.output
     assert "Traceback" not in out.output
+
+
+def test_a_replayed_market_drives_the_grid_and_the_run_completes_when_the_file_ends(
+        data_dir: Path, prefect_harness: None) -> None:
+    from exchanges.sim.replay import load_replay, record
+    from exchanges.sim.world import SimWorld
+
+    capture = data_dir / "grvt-ETH.jsonl.gz"
+    record(SimWorld(venues=("grvt",), symbols=("ETH",), seed=3, warmup=600), "grvt", "ETH", 120, capture)
+    rp = load_replay(capture)
+    params = GridParams(venue="grvt", symbol="ETH", size=Decimal("0.01"), max_position=Decimal("0.05"),
+                        replay=(f"grvt={capture}",))
+    ensure_account_limit(params.account_key)
+    state = grid_flow(**params.model_dump(), return_state=True)
+    assert state.is_completed(), state.message
+    assert state.message.startswith("REPLAY_ENDED")  # the file ran out, not the hour of duration_s
+    summary = state.result()
+    assert ("grid", "fixed on grvt ETH (replay grvt-ETH.jsonl.gz)") in [tuple(r) for r in summary["rows"]]
+    fills = df("SELECT epoch(ts) AS t FROM fills WHERE run_id = ?", [summary["run_id"]],
+               path=data_dir / "warehouse.duckdb")
+    assert len(fills) and rp.start <= fills["t"].min() and fills["t"].max() <= rp.end + 60  # the file's time
 
 
 def test_cli_options_come_from_the_parameter_model() -> None:

@@ -77,6 +77,8 @@ def test_live_adapters_are_registered_and_refuse_missing_credentials_by_name() -
     with pytest.raises(ConfigError, match=r"backpack\.api_key: is required"):
         open_venues("live", ("backpack",), ("SOL",), seed=1, settings=full)
     with pytest.raises(ConfigError, match=f"live venues: {', '.join(registry.names(live=True))}"):
+        open_venues("live", ("kraken",), ("SOL",), seed=1, settings=full)
+    with pytest.raises(ConfigError, match=r"hibachi\.api_key: is required"):
         open_venues("live", ("hibachi",), ("SOL",), seed=1, settings=full)
 
 

@@ -335,6 +335,7 @@ async def test_rate_limits_wait_out_retry_after_and_a_longer_one_is_raised(which
 @every_adapter
 async def test_no_secret_in_any_log_line_or_error(which: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="perpflow")  # a flow run earlier in the session leaves it at INFO
     errors: list[str] = []
     async with harness(which) as h:
         secrets = {s for secret in h.secrets for s in spellings(secret.removeprefix("0x"))} | set(h.secrets)

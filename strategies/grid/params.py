@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from core.errors import ConfigError
+from core.params import REPLAY_HELP, replay_problem
 from core.types import Instrument
 from exchanges import registry
 from exchanges.sim.profiles import load_profiles
@@ -82,6 +83,7 @@ class GridParams(BaseModel):
     sim_clock: SimClock = Field("virtual", description="virtual: accelerated; real: paper trading in real time")
     lock_timeout: float = Field(600.0, ge=0, le=86_400,
                                 description="seconds to wait if another bot holds the account")
+    replay: tuple[str, ...] = Field((), description=REPLAY_HELP)
 
     # Checks across fields read the fields declared before (pydantic validates in declaration order),
     # so each refusal is located on its own field: the CLI and the UI name it.
@@ -137,6 +139,13 @@ class GridParams(BaseModel):
         enter = info.data.get("momentum_enter_z")
         if enter is not None and v >= enter:
             raise ValueError(f"{v} must be below momentum_enter_z ({enter}) so that a pause has hysteresis")
+        return v
+
+    @field_validator("replay")
+    @classmethod
+    def _replay(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        data = info.data
+        _raise(replay_problem(v, (str(data.get("venue")),), data.get("venue_mode"), data.get("sim_clock")))
         return v
 
     @field_validator("scenario")

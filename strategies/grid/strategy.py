@@ -234,10 +234,18 @@ class GridStrategy(Strategy):
         return {datetime.fromtimestamp(h, UTC).strftime("%Y-%m-%d %H:00"): x
                 for h, x in self.quoter.pnl.split_hourly().items()}
 
+    def _market_source(self) -> str | None:
+        """What the simulated market was: a replayed file (named) or the model's regime; None when live."""
+        if self.p.venue_mode != "sim":
+            return None
+        if self.p.replay:
+            return "replay " + ", ".join(item.partition("=")[2].strip().rsplit("/", 1)[-1] for item in self.p.replay)
+        return self.p.scenario
+
     def summary(self, run_id: str, status: str, reason: str, final_position: Decimal) -> GridSummary:
         q = self.quoter
         return summarize(run_id=run_id, status=status, reason=reason, mode=self.p.mode, venue=self.venue,
-                         symbol=self.symbol, scenario=self.p.scenario if self.p.venue_mode == "sim" else None,
+                         symbol=self.symbol, scenario=self._market_source(),
                          split=self.split(), maker_fills=self.maker_fills, taker_fills=self.taker_fills,
                          max_abs_inventory=self.max_abs_inventory, max_position=self.p.max_position,
                          pauses=q.pauses if q else 0, final_position=final_position)

@@ -13,7 +13,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator, model_validator
 
 from core.modes import run_mode
-from core.params import Fraction, PositiveDecimal, SpreadBps, decimal, integer, seconds
+from core.params import REPLAY_HELP, Fraction, PositiveDecimal, SpreadBps, decimal, integer, replay_problem, seconds
 from core.types import PriceMode
 from exchanges import registry
 from exchanges.fees import FEE_RATES_PATTERN, FeeRates, parse_fee_rates
@@ -94,9 +94,7 @@ class HedgeConfig(BaseModel):
                                                                              "fraction of its value (pre-trade)")
     max_basis_bps: decimal(gt=0, le=10_000) = Field(Decimal("50"), description="refuse to start when the two venues' "
                                                                                "mids differ by more than this (bps)")
-    replay: tuple[str, ...] = Field((), description="VENUE=FILE items: a recorded market file drives that simulated "
-                                                    "venue; the run starts at the file's start and completes when it "
-                                                    "ends")
+    replay: tuple[str, ...] = Field((), description=REPLAY_HELP)
     # The accounts' fee rates, "maker/taker" in bps (simulator only; live reads the account's own).
     primary_fees: FeeBps | None = Field(None, description="the primary account's fee rates for the simulator, "
                                                           "maker/taker in bps (e.g. 0.3/4.5); empty = the venue's "
@@ -123,15 +121,9 @@ class HedgeConfig(BaseModel):
                              "own rates, read from the venues")
         if self.max_position is not None and self.max_position < self.size:
             raise ValueError(f"max_position ({self.max_position}) must be at least size ({self.size})")
-        for item in self.replay:
-            venue, sep, file = item.partition("=")
-            if not sep or not file.strip():
-                raise ValueError(f"replay {item!r} is not VENUE=FILE (e.g. grvt=data/grvt-ETH.jsonl.gz)")
-            if venue.strip() not in (self.primary, self.hedge):
-                raise ValueError(f"replay venue {venue.strip()!r} is not traded; allowed: {self.primary}, {self.hedge}")
-        if self.replay and (self.venue_mode != "sim" or self.sim_clock != "virtual"):
-            raise ValueError("replay needs venue_mode sim and sim_clock virtual "
-                             "(a recorded market runs in its own time)")
+        problem = replay_problem(self.replay, (self.primary, self.hedge), self.venue_mode, self.sim_clock)
+        if problem is not None:
+            raise ValueError(f"replay: {problem}" if not problem.startswith("replay") else problem)
         return self
 
     def fee_rates(self) -> dict[str, FeeRates]:

@@ -39,6 +39,7 @@ class RunResult:
     ended: float
     tolerance: Decimal
     reaction_s: list[float] = field(default_factory=list)  # fill received -> hedge order sent
+    reaction_cpu_s: list[float] = field(default_factory=list)  # the same span in CPU time
     fee_rates: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # venue -> (maker, taker) charged
 
 
@@ -52,6 +53,7 @@ def hedge_result(outcome: RunOutcome, strategy: HedgeStrategy) -> RunResult:
         hedge_failures=strategy.stats.hedge_failures, recoveries=strategy.stats.recoveries,
         max_abs_net=outcome.max_abs_net, net_samples=outcome.net_samples, started=outcome.started,
         ended=outcome.ended, tolerance=outcome.tolerance, reaction_s=outcome.reaction_s,
+        reaction_cpu_s=outcome.reaction_cpu_s,
         fee_rates={v: (i.maker_fee, i.taker_fee) for v, i in outcome.instruments.items()})
 
 

@@ -56,7 +56,8 @@ class RunOutcome:
     ended: float
     tolerance: Decimal
     external_fills: int = 0
-    reaction_s: list[float] = field(default_factory=list)  # fill received -> order sent in response
+    reaction_s: list[float] = field(default_factory=list)  # fill received -> order sent in response (wall)
+    reaction_cpu_s: list[float] = field(default_factory=list)  # the same span in this thread's CPU time
     preflight: dict[str, Any] = field(default_factory=dict)
     instruments: dict[str, Instrument] = field(default_factory=dict)
 
@@ -86,6 +87,7 @@ class Runner:
         self.records: dict[str, list[Any]] = {}  # by kind, as recorded
         self._risk: list[RiskEvent] = []
         self.reaction_s: list[float] = []
+        self.reaction_cpu_s: list[float] = []  # wall minus CPU = time the OS ran something else
         self._stop_requested = False
         self.cancel_requested = False  # set by a stop that came before the run began (the scaffold's SIGTERM)
         self._failure: str | None = None  # set by fail(): no new risk from then on
@@ -163,6 +165,7 @@ class Runner:
             marks=kernel.marks() | self._marks, cash=dict(led.cash), fees=dict(led.fees), volume=dict(led.volume),
             max_abs_net=led.max_abs_net, net_samples=led.net_samples, started=started, ended=ended,
             tolerance=kernel.tolerance, external_fills=kernel.external_fills, reaction_s=self.reaction_s,
+            reaction_cpu_s=self.reaction_cpu_s,
             preflight=self.preflight_figures or {}, instruments=dict(self._instruments))
 
     def _run_params(self) -> dict[str, Any]:
@@ -303,7 +306,7 @@ class Runner:
         async for fill in venue.stream_fills():
             if fill.symbol != self.symbol or self.kernel is None:
                 continue
-            received = time.perf_counter()
+            received = (time.perf_counter(), time.thread_time())
             self._apply(self.kernel.on_fill(fill, self.clock.now()), received)
             if self._fills.first_time(fill):
                 self._spawn(self.recorder.fill(fill))  # durable, after the reaction is on its way
@@ -352,7 +355,7 @@ class Runner:
                 self._apply(self.kernel.stop(self.clock.now(), flatten=True, status="FAILED",
                                              reason=Reason.INTERNAL_ERROR, detail=f"internal error: {exc!r}"))
 
-    def _apply(self, intents: list[Intent], received: float | None = None) -> None:
+    def _apply(self, intents: list[Intent], received: tuple[float, float] | None = None) -> None:
         for it in intents:
             if isinstance(it, PlaceLimit | PlaceMarket):
                 self._spawn(self._place(it, received))
@@ -405,12 +408,13 @@ class Runner:
                           reduce_only=it.reduce_only, ts=self.clock.now(), reject_reason=reject)
         self.recorder.order(order)
 
-    async def _place(self, it: PlaceLimit | PlaceMarket, received: float | None) -> None:
+    async def _place(self, it: PlaceLimit | PlaceMarket, received: tuple[float, float] | None) -> None:
         kernel = self.kernel
         assert kernel is not None
         venue = self.venues[it.venue]
         if received is not None:
-            self.reaction_s.append(time.perf_counter() - received)
+            self.reaction_s.append(time.perf_counter() - received[0])
+            self.reaction_cpu_s.append(time.thread_time() - received[1])
         try:
             if isinstance(it, PlaceLimit):
                 order = await venue.place_limit(self.symbol, it.side, it.price, it.size, client_id=it.client_id,
