@@ -21,16 +21,19 @@ simulated market on loopback:
 Everything shares one event loop and the machine's cores with the fake and its market simulation,
 so p99 carries the machine's noise; run it on a quiet machine for figures to compare.
 
-Where the time goes (what the figures showed when this was written): Paradex is the slowest per
-order. paradex-py's REST client is synchronous, so every request hops to a worker thread, and the
-venue answers a new order NEW, so the adapter reads it back until the engine has ruled (its fake
-also verifies a Stark signature per order, which is most of the fake's own time); signing itself
-is ~1 ms since the typed-data hash runs on fast_stark_crypto. GRVT answers PENDING and is read
-back too; its EIP-712 signing is a few times the bare secp256k1 signature. Backpack answers an
-order with its final state in one signed request; what remains is httpx and the shared event loop.
-Hibachi answers a new order with its id only: a post-only order (what this bench places) is
-acknowledged by that answer alone, one round trip; an order that may fill at once is read back (two).
-Its ECDSA signing is about the bare secp256k1 signature.
+Where the time goes (what the figures showed when this was written; each venue's README says more):
+Paradex is the slowest per order. Paradex answers a new order NEW (its engine rules later, and a
+post-only order that would cross is closed then), so the adapter reads it back: two requests; and
+paradex-py's REST client is synchronous, so every request hops to a worker thread and takes turns
+with the event loop for the interpreter. Signing is ~1 ms (the typed-data hash on
+fast_stark_crypto, exchanges/paradex/signing.py); its fake also verifies a Stark signature per
+order, which is most of the fake's own time. GRVT answers PENDING and is read back too (two
+requests); its order signing (exchanges/grvt/signing.py) is now a few hundred microseconds, about
+the bare libsecp256k1 signature plus a dozen keccaks. Backpack answers an order with its final
+state in one signed request. Hibachi answers a new order with its id only: a post-only order (what
+this bench places) is acknowledged by that answer alone, one request; an order that may fill at
+once is read back (two). Extended answers an order's id and is read back (two requests). What
+remains beyond the signature is the HTTP client library and the event loop the fake shares.
 
     .venv/bin/python bench/adapters.py [--orders 200] [--messages 20000] [--venues paradex,grvt]
 """
