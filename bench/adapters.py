@@ -35,7 +35,7 @@ this bench places) is acknowledged by that answer alone, one request; an order t
 once is read back (two). Extended answers an order's id and is read back (two requests). What
 remains beyond the signature is the HTTP client library and the event loop the fake shares.
 
-    .venv/bin/python bench/adapters.py [--orders 200] [--messages 20000] [--venues paradex,grvt]
+    .venv/bin/python bench/adapters.py [--orders 100] [--messages 2000] [--venues paradex,grvt]
 """
 
 from __future__ import annotations
@@ -189,8 +189,8 @@ async def main(names: tuple[str, ...], orders: int, messages: int) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--orders", type=int, default=200)
-    ap.add_argument("--messages", type=int, default=20_000)
+    ap.add_argument("--orders", type=int, default=100)
+    ap.add_argument("--messages", type=int, default=2_000)
     ap.add_argument("--venues", default=",".join(registry.names(live=True, fake=True)))
     args = ap.parse_args()
     asyncio.run(main(tuple(v.strip() for v in args.venues.split(",") if v.strip()), args.orders, args.messages))
