@@ -104,7 +104,8 @@ class AgentParams(BaseModel):
     slippage_bps: Decimal = Field(Decimal("20"), gt=0, le=500, description="cap on taker entries and exits")
 
     # run
-    days: float = Field(1.0, gt=0, le=90, description="how long the run trades (virtual days on the simulator)")
+    days: float = Field(1.0, gt=0, le=90,
+                        description="how long the run trades, in days (virtual on the simulator, wall-clock live)")
     seed: int = Field(7, ge=0, description="simulator seed")
     lock_timeout: float = Field(600.0, ge=0, le=86_400, description="seconds to wait while another run holds "
                                                                     "this account")
