@@ -14,6 +14,7 @@ simulated timers fire early; real sockets are not supported on a virtual loop.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import selectors
 import time
 from collections.abc import Callable, Coroutine
@@ -23,7 +24,10 @@ from typing import Any, Protocol, TypeVar
 T = TypeVar("T")
 
 DEFAULT_VIRTUAL_START = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
-POLL_EVERY = 16  # loop turns without time passing between two polls of the real selector
+POLL_EVERY = 16  # loop turns between two polls of the real selector (the self-pipe)
+_PURGE_MIN = 100  # asyncio.base_events: purge cancelled timers when there are this many
+_PURGE_FRACTION = 0.5  # ... and this share of them is cancelled
+_MAX_TIMEOUT = 24 * 3600  # asyncio.base_events.MAXIMUM_SELECT_TIMEOUT
 
 
 class Clock(Protocol):
@@ -82,12 +86,14 @@ class _VirtualSelector(selectors.BaseSelector):
         self._real.close()
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is not None and timeout <= 0 and not self._loop.threads_in_flight:
-            # Callbacks are ready and virtual time stands still: the only file is the loop's self-pipe
-            # (signals, other threads' call_soon_threadsafe), so polling it on every turn is a syscall
-            # per callback batch. Poll it every few turns, and always before virtual time moves on.
+        if not self._loop.threads_in_flight and timeout is not None:
+            # The only file of a virtual loop is its self-pipe (signals, other threads'
+            # call_soon_threadsafe, whose callbacks are queued already): polling it is a syscall per
+            # loop turn. Poll it every few turns, whether virtual time stands still or moves on.
             self._skipped += 1
             if self._skipped < POLL_EVERY:
+                if timeout > 0:
+                    self._loop.advance_for(timeout)
                 return []
         self._skipped = 0
         ready = self._real.select(0)
@@ -97,8 +103,24 @@ class _VirtualSelector(selectors.BaseSelector):
             return self._real.select(None)
         if self._loop.threads_in_flight:  # keep virtual time still while a thread works
             return self._real.select(min(timeout, 0.05))
-        self._loop.advance(timeout)
+        self._loop.advance_for(timeout)
         return []
+
+
+class _Timer(asyncio.TimerHandle):
+    """A timer that fires after every timer due at the same instant and scheduled before it.
+
+    asyncio's timer heap orders by time only, so timers due at one instant (a fill and an order
+    update published together) fire in an order that depends on every other timer in the heap:
+    a change that adds or removes an unrelated timer would reorder them. Virtual time is exact, so
+    such ties are common; first scheduled, first fired keeps a run's order of events its own."""
+
+    __slots__ = ("_seq",)
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, _Timer):
+            return self._when < other._when or (self._when == other._when and self._seq < other._seq)
+        return super().__lt__(other)  # type: ignore[operator]
 
 
 class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
@@ -106,14 +128,82 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
 
     def __init__(self) -> None:
         self._virtual_now = 0.0
+        self._next_when: float | None = None  # the timer the next idle jump goes to
+        self._timers = 0
         self.threads_in_flight = 0
         super().__init__(selector=_VirtualSelector(self))
+
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any,  # type: ignore[override]
+                context: Any = None) -> asyncio.TimerHandle:
+        if self._debug:
+            return super().call_at(when, callback, *args, context=context)
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()  # type: ignore[attr-defined]
+        timer = _Timer(when, callback, args, self, context)
+        self._timers += 1
+        timer._seq = self._timers
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    def advance_for(self, timeout: float) -> None:
+        """An idle jump: straight onto the next timer's time (not ``now + (when - now)``, which can
+        miss it by a rounding step and make virtual time depend on which timers came between)."""
+        when = self._next_when
+        if when is not None and when - self._virtual_now == timeout:
+            self._virtual_now = when
+        else:
+            self._virtual_now += timeout
 
     def time(self) -> float:
         return self._virtual_now
 
     def advance(self, seconds: float) -> None:
         self._virtual_now += seconds
+
+    def _run_once(self) -> None:
+        """One loop turn, in ``BaseEventLoop._run_once``'s order (drop cancelled timers, poll, move
+        due timers to the ready queue, run the callbacks that were ready at the start of the turn),
+        without its debug and slow-callback bookkeeping: a simulated bot day is millions of turns."""
+        if self._debug:
+            return super()._run_once()  # type: ignore[misc]
+        scheduled = self._scheduled  # type: ignore[attr-defined]
+        n = len(scheduled)
+        if n > _PURGE_MIN and self._timer_cancelled_count / n > _PURGE_FRACTION:  # type: ignore[attr-defined]
+            kept = []
+            for h in scheduled:
+                if h._cancelled:
+                    h._scheduled = False
+                else:
+                    kept.append(h)
+            heapq.heapify(kept)
+            self._scheduled = scheduled = kept  # type: ignore[attr-defined]
+            self._timer_cancelled_count = 0  # type: ignore[attr-defined]
+        else:
+            while scheduled and scheduled[0]._cancelled:
+                self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+                heapq.heappop(scheduled)._scheduled = False
+        ready = self._ready  # type: ignore[attr-defined]
+        if ready or self._stopping:  # type: ignore[attr-defined]
+            timeout: float | None = 0
+        elif scheduled:
+            self._next_when = when = scheduled[0]._when
+            timeout = min(max(0.0, when - self._virtual_now), _MAX_TIMEOUT)
+        else:
+            timeout = None
+        events = self._selector.select(timeout)  # type: ignore[attr-defined]
+        if events:
+            self._process_events(events)  # type: ignore[attr-defined]
+        end = self._virtual_now + self._clock_resolution  # type: ignore[attr-defined]
+        while scheduled and scheduled[0]._when < end:
+            h = heapq.heappop(scheduled)
+            h._scheduled = False
+            ready.append(h)
+        for _ in range(len(ready)):
+            h = ready.popleft()
+            if not h._cancelled:
+                h._run()
 
     def run_in_executor(self, executor: Any, func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         self.threads_in_flight += 1

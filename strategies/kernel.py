@@ -75,6 +75,7 @@ class Kernel:
         self.ledger = Ledger(self.venues)
         self.table = OrderTable()
         self.bbos: dict[str, BBO] = {}
+        self._marks: dict[str, Decimal] | None = None  # mids of ``bbos``, until the next BBO
         self.books: dict[str, Book] = {}
         self.mode = "idle"  # idle | trading | flattening | stopping | done
         self.external_fills = 0
@@ -94,7 +95,10 @@ class Kernel:
         return self.limits.tolerance
 
     def marks(self) -> dict[str, Decimal]:
-        return {v: b.mid for v, b in self.bbos.items()}
+        """Each venue's mid (computed once per BBO: the loss check asks every tick)."""
+        if self._marks is None:
+            self._marks = {v: b.mid for v, b in self.bbos.items()}
+        return dict(self._marks)
 
     def position_band(self, venue: str) -> tuple[Decimal, Decimal]:
         """The positions the venue may truthfully report now: the ledger, plus whatever orders in
@@ -250,6 +254,7 @@ class Kernel:
     def on_bbo(self, bbo: BBO, now: float) -> list[Intent]:
         self.now = now
         self.bbos[bbo.venue] = bbo
+        self._marks = None
         if self.mode != "trading":
             return []
         return self._drain(self._hook(self.strategy.on_bbo(self.ctx, bbo), []))

@@ -88,6 +88,8 @@ class OrderTable:
         return t
 
     def open(self, venue: str | None = None, tag: str | None = None) -> list[TrackedOrder]:
+        if not self._open:  # the usual answer, asked several times per market event
+            return []
         return [t for t in self._open.values()
                 if (venue is None or t.venue == venue) and (tag is None or t.tag == tag)]
 

@@ -1,5 +1,13 @@
 """Shared fixtures. ``prefect_harness`` and ``local_prefect`` are opt-in: only tests that ask for them pay
-their start-up (~10 s for the harness, ~40 s for a real server + worker)."""
+their start-up (~10 s for the harness, ~40 s for a real server + worker).
+
+``make test`` runs the suite on two pytest-xdist workers (``-n 2 --dist loadgroup``): most of its time is
+waiting on servers and subprocesses, so a second worker runs other tests meanwhile. Each worker is a
+session of its own (its own harness server, its own ``local_prefect`` if it needs one), so two things are
+kept apart here: each worker gets a Prefect home of its own (temporary servers' databases, concurrency
+lease files), and every test that uses ``local_prefect`` is put in one xdist group, so one worker runs them
+all, in collection order, against one server.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.local_prefect import LocalPrefect, free_port
+
+# Before anything imports Prefect (its settings read PREFECT_HOME once): under xdist, a Prefect home per
+# worker. Two temporary servers on one home would share its SQLite database and its lease files.
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    _home = Path(os.environ.get("PREFECT_HOME") or Path(__file__).resolve().parents[1] / ".prefect")
+    (_home / "xdist" / worker).mkdir(parents=True, exist_ok=True)  # Prefect makes only the last level
+    os.environ["PREFECT_HOME"] = str(_home / "xdist" / worker)
 
 if TYPE_CHECKING:
     from tests.hedge_run import RecordedRun
@@ -40,10 +55,21 @@ def local_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalPre
         lp.perpflow("stop")
 
 
+LOCAL_PREFECT_GROUP = "local_prefect"
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``last`` run after all others (stable order): checks that need time to pass, and
+    """Every test that uses ``local_prefect`` (directly or through another fixture) joins one xdist group:
+    one worker, one server, and the ``stops_local_prefect`` test still runs after all of them.
+
+    Tests marked ``last`` run after all others (stable order): checks that need time to pass, and
     last of all the one that stops the session's local server (``stops_local_prefect``), whatever the
-    order the test files were given in."""
+    order the test files were given in. Under xdist each worker sorts its collection so, and a group runs
+    in that order on its worker."""
+    for item in items:
+        if "local_prefect" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group(LOCAL_PREFECT_GROUP))
     items.sort(key=lambda item: (item.get_closest_marker("last") is not None,
                                  item.get_closest_marker("stops_local_prefect") is not None))
 

@@ -85,6 +85,11 @@ def journal_records(data_dir: Path) -> dict[str, list[dict]]:
     return out
 
 
+# The two tests on the module's shell share its Prefect home (the first migrates it): one xdist worker runs both.
+SHELL_GROUP = pytest.mark.xdist_group("cli_shell")
+
+
+@SHELL_GROUP
 def test_the_first_server_start_on_a_fresh_prefect_home_is_waited_for(shell: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The first start migrates a new database (~30 s on a busy machine); Prefect's own wait is 1 s here."""
@@ -110,6 +115,7 @@ def test_a_server_that_cannot_start_is_one_clear_line_and_no_order(tmp_path: Pat
 
 @pytest.mark.last
 @pytest.mark.timeout(900)
+@SHELL_GROUP
 def test_kill_9_leaves_nothing_behind_and_the_account_is_free_for_the_next_run(shell: Path) -> None:
     env = shell_env(shell)
     data = shell / "data"

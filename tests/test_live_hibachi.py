@@ -176,3 +176,28 @@ async def test_a_missing_or_malformed_credential_stops_before_anything_connects(
     finally:
         await fake.stop()
         await world.stop()
+
+
+async def test_a_post_only_order_is_acknowledged_by_its_post_alone_and_a_lost_answer_is_still_looked_up() -> None:
+    async with harness("hibachi") as h:
+        server = h.controls.server
+        price = await resting_price(h.venue, Side.BUY)
+        before = server.count("GET /trade/order")
+        o = await h.venue.place_limit(SYMBOL, Side.BUY, price, Decimal(1), client_id="ack-1", post_only=True)
+        assert server.count("GET /trade/order") == before  # one round trip: no read-back
+        read = await h.venue.order(SYMBOL, order_id=o.order_id)
+        assert read is not None
+        assert (o.order_id, o.client_id, o.status, o.price, o.size, o.filled, o.post_only) == \
+               (read.order_id, "ack-1", OrderStatus.OPEN, read.price, read.size, 0, True) == \
+               (read.order_id, read.client_id, read.status, price, Decimal(1), read.filled, read.post_only)
+        # an order that may fill as it is placed (no post-only flag) is still read back for its state
+        ioc = await h.venue.place_market(SYMBOL, Side.BUY, Decimal(1), client_id="ack-ioc",
+                                         max_slippage_bps=Decimal(50))
+        assert ioc.status.is_final and ioc.filled > 0
+        assert server.count("GET /trade/order") > before + 1
+        # the POST's answer lost after the order landed: looked up by its nonce, not sent again
+        h.controls.fail("server_error_after", "place")
+        lost = await h.venue.place_limit(SYMBOL, Side.BUY, price, Decimal(1), client_id="ack-2", post_only=True)
+        assert lost.status is OrderStatus.OPEN and lost.client_id == "ack-2"
+        assert h.controls.sent("place") == 3 and len([x for x in h.exchange.orders.values()
+                                                      if x.client_id == str(wire.nonce_of("ack-2"))]) == 1

@@ -124,6 +124,11 @@ class LoopbackServer:
         # "METHOD /path" of recent requests in arrival order, and how long the fake took to answer each
         self.requests: deque[str] = deque(maxlen=REMEMBER)
         self.handled: deque[tuple[str, float]] = deque(maxlen=REMEMBER)
+        # and the CPU time of this thread while answering each (what the machine's load does not inflate)
+        self.handled_cpu: deque[float] = deque(maxlen=REMEMBER)
+        # the client end ("host:port") of the TCP connection each request came over: a client that
+        # keeps its connections alive sends request after request over the same few
+        self.peers: deque[str] = deque(maxlen=REMEMBER)
         app.middlewares.append(self._middleware)
         self.app = app
         self.shutdown_timeout = shutdown_timeout  # how long stop() lets open connections finish
@@ -135,11 +140,14 @@ class LoopbackServer:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         line = f"{request.method} {request.path}"
         self.requests.append(line)
-        t0 = time.perf_counter()
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        self.peers.append(f"{peer[0]}:{peer[1]}" if peer else "?")
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             return await self._answer(request, handler, line)
         finally:
             self.handled.append((line, time.perf_counter() - t0))
+            self.handled_cpu.append(time.thread_time() - c0)
 
     async def _answer(self, request: web.Request, handler: Handler, line: str) -> web.StreamResponse:
         fault = self.faults.take(line) if self.faults is not None else None

@@ -1,8 +1,9 @@
 """Benchmark hooks for ``bench/adapters.py``: GRVT's own parts of an order and a stream message.
 
-- ``signer``: build one SDK order (``get_grvt_order``) and sign it (``get_order_payload``: EIP-712
-  encoding + secp256k1 with eth-account), as ``place_limit`` does before sending;
-- ``bare_sign``: the secp256k1 signature of a 32-byte hash alone (the floor);
+- ``signer``: build one SDK order (``get_grvt_order``) and sign it (``grvt_signing.OrderSigner``:
+  the EIP-712 digest written out + secp256k1 through coincurve), as ``place_limit`` does before
+  sending;
+- ``bare_sign``: the secp256k1 signature of a 32-byte hash alone through libsecp256k1 (the floor);
 - ``frames``: stream frames as the fake encodes them (fill, order, mini ticker, 10-level book) and
   the adapter's decoding (JSON + wire -> domain) for each.
 """
@@ -14,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+import coincurve
 from eth_account import Account
-from pysdk.grvt_ccxt_utils import get_grvt_order, get_order_payload
+from pysdk.grvt_ccxt_utils import get_grvt_order
 
 from exchanges.grvt.adapter import GrvtVenue
 from exchanges.grvt.fake import FakeGrvt
@@ -32,15 +34,15 @@ def signer(venue: GrvtVenue, symbol: str, price: Decimal, size: Decimal) -> Call
                                order_type="limit", side="buy", amount=size, limit_price=price,
                                order_duration_secs=venue.order_ttl_s,
                                params={"client_order_id": client_order_id(f"bench-sign-{i}"), "post_only": True})
-        return get_order_payload(order, private_key=client._private_key, env=client.env, instruments=client.markets)
+        return client._signer.payload(order, client.markets)
     return sign
 
 
 def bare_sign(venue: GrvtVenue) -> Callable[[int], Any]:
     client = venue._client
     assert client is not None
-    account = Account.from_key(client._private_key)
-    return lambda i: account.unsafe_sign_hash((10**70 + i).to_bytes(32, "big"))
+    key = coincurve.PrivateKey(bytes(Account.from_key(client._private_key).key))
+    return lambda i: key.sign_recoverable((10**70 + i).to_bytes(32, "big"), hasher=None)
 
 
 async def frames(venue: GrvtVenue, fake: FakeGrvt, symbol: str,

@@ -39,13 +39,15 @@ from pysdk.grvt_ccxt_env import (
     get_grvt_endpoint,
     get_grvt_endpoint_domains,
 )
-from pysdk.grvt_ccxt_utils import EnumEncoder
+from pysdk.grvt_ccxt_utils import EnumEncoder, GrvtOrder
 
 from core.errors import BadResponse, VenueError, VenueTimeout, VenueUnavailable
 from core.reasons import Reason
 from exchanges.credentials import SecretRedactor
+from exchanges.grvt.signing import OrderSigner
 from exchanges.grvt.stream import GrvtWs15
 from exchanges.grvt.wire import VENUE, venue_error
+from exchanges.loopbind import forget_session
 
 DEFAULT_SESSION_S = 3600.0  # when the login answer carries no expiry
 
@@ -112,6 +114,18 @@ class GrvtClient(GrvtWs15):
         if urls.ws_market:
             self.api_url[GrvtWSEndpointType.MARKET_DATA] = urls.ws_market
         self.requests = 0
+        self._signer = OrderSigner(private_key, env)
+
+    async def _create_grvt_order(self, order: GrvtOrder) -> dict:
+        """The SDK's ``_create_grvt_order``, signed by ``grvt_signing.OrderSigner`` (the SDK's exact
+        payload and signature, without re-parsing the key and walking EIP-712 generically per order)."""
+        payload = self._signer.payload(order, self.markets)
+        response = await self._auth_and_post(get_grvt_endpoint(self.env, "CREATE_ORDER"), payload=payload)
+        result = response.get("result")
+        if result is None:
+            self.logger.error("grvt: create_order answered without a result")
+            return {}
+        return result  # type: ignore[no-any-return]
 
     def url(self, name: str) -> str:
         """The URL of one of the SDK's named endpoints (``"CREATE_ORDER"``), re-based."""
@@ -140,8 +154,10 @@ class GrvtClient(GrvtWs15):
 
     def abandon(self) -> None:
         """Forget the HTTP session without closing it: its event loop has closed (and with it the
-        session's connections); the SDK's ``__del__`` would otherwise try to close it on no loop."""
-        self._session = None
+        session's connections); the SDK's ``__del__`` would otherwise try to close it on no loop, and
+        the session's finalizer would log it as left open (``forget_session``)."""
+        session, self._session = self._session, None
+        forget_session(session)
 
     # --- session cookie ------------------------------------------------------------------------
     def should_refresh_cookie(self) -> bool:

@@ -14,7 +14,9 @@ Orders
   cancel by nonce), so an order's nonce is a stable hash of perpflow's client id
   (``wire.nonce_of``): every (re)send of that order carries the same nonce, and any process can
   look it up by client id. ``POST /trade/order``
-  answers only the order id; the order is read back until the engine has ruled on it.
+  answers only the order id: a post-only order is acknowledged by that answer (it cannot fill as
+  placed; one that would cross is refused by the POST), any other is read back until the engine
+  has ruled on it.
   ``orderFlags`` holds one flag: ``place_market`` is a LIMIT IOC at the slippage cap from the
   touch, and a reduce-only one a LIMIT REDUCE_ONLY at the cap whose unfilled rest is cancelled at
   once (IOC and REDUCE_ONLY cannot be combined). Every order signs ``maxFeesPercent``: the
@@ -273,10 +275,24 @@ class HibachiVenue(Venue):
             raise BadResponse(f"{what}: the answer has no orderId", VENUE)
         oid = str(placed["orderId"])
         self._client_ids[oid] = client_id
-        order = await self._settled(oid)
+        if flag == "POST_ONLY":
+            order = self._acknowledged(placed, symbol, side, price, size, client_id)
+        else:
+            order = await self._settled(oid)
         if order.status is OrderStatus.REJECTED:
             raise OrderRejected(Reason.REJECTED, f"{what}: the venue rejected order {oid}", VENUE)
         return order
+
+    def _acknowledged(self, placed: dict[str, Any], symbol: str, side: Side, price: Decimal, size: Decimal,
+                      client_id: str) -> Order:
+        """A post-only order as the POST's answer acknowledges it, without reading it back: it cannot
+        fill as it is placed, and one that would cross is refused by the POST itself, so accepted
+        means resting; what happens to it next comes on the order and fill streams. (A row found by
+        the look-up after a lost answer is read as it is.)"""
+        if "status" in placed:
+            return wire.order(placed, self._client_ids)
+        return Order(VENUE, str(placed["orderId"]), client_id, symbol, side, OrderType.LIMIT, price, size,
+                     status=OrderStatus.OPEN, post_only=True, ts=self.clock.now())
 
     async def _settled(self, order_id: str) -> Order:
         """The order once the engine has ruled (Hibachi accepts an order before matching it)."""

@@ -45,6 +45,7 @@ from exchanges.sim.orders import SimOrder
 from exchanges.sim.profiles import MarketProfile, VenueProfile
 
 DISCONNECTED = object()  # queued to a subscription when its stream drops
+_CACHE_MAX = 4096  # distinct prices (sizes) a market slot keeps as Decimals
 
 
 class Inbox:
@@ -121,7 +122,8 @@ class FundingPayment:
 class MarketSlot:
     """A market with its Decimal scale, so conversions happen once, at the edge."""
 
-    __slots__ = ("hook", "instrument", "last_top", "lot", "market", "profile", "source", "symbol", "tick", "tick_f")
+    __slots__ = ("_lots", "_px", "hook", "instrument", "last_top", "lot", "market", "profile", "source", "symbol",
+                 "tick", "tick_f")
 
     def __init__(self, instrument: Instrument, profile: MarketProfile, market: SimMarket) -> None:
         self.instrument = instrument
@@ -134,6 +136,24 @@ class MarketSlot:
         self.source: Any = None  # ModelSource or ReplaySource
         self.last_top: tuple[int, int, int, int] | None = None
         self.hook: Any = None  # called after each market event while someone listens or we rest orders
+        self._px: dict[int, Decimal] = {}  # ticks -> price, lots -> size: a BBO's Decimals, made once each
+        self._lots: dict[int, Decimal] = {}
+
+    def price(self, ticks: int) -> Decimal:
+        d = self._px.get(ticks)
+        if d is None:
+            if len(self._px) > _CACHE_MAX:
+                self._px.clear()
+            d = self._px[ticks] = ticks * self.tick
+        return d
+
+    def size(self, lots: int) -> Decimal:
+        d = self._lots.get(lots)
+        if d is None:
+            if len(self._lots) > _CACHE_MAX:
+                self._lots.clear()
+            d = self._lots[lots] = lots * self.lot
+        return d
 
 
 class SimExchange:
@@ -151,6 +171,7 @@ class SimExchange:
         self.funding_log: list[FundingPayment] = []
         self.account = SimAccount(cash=profile.account_equity)
         self.subs: list[Subscription] = []
+        self._by_channel: dict[str, list[Subscription]] = {}  # ``subs`` by channel, in subscription order
         self._watch_book = False  # someone subscribes to a whole book: every event is visible
         self.drops = 0  # stream disconnects injected so far
         self._oid = 0
@@ -259,12 +280,13 @@ class SimExchange:
 
     def _bbo_of(self, symbol: str, slot: MarketSlot, top: tuple[int, int, int, int], t: float) -> BBO:
         bid, bid_lots, ask, ask_lots = top
-        return BBO(self.name, symbol, bid * slot.tick, bid_lots * slot.lot, ask * slot.tick, ask_lots * slot.lot, t)
+        return BBO(self.name, symbol, slot.price(bid), slot.size(bid_lots), slot.price(ask), slot.size(ask_lots), t)
 
     # --- subscriptions -----------------------------------------------------------------------
     def subscribe(self, channel: str, symbol: str | None = None) -> Subscription:
         sub = Subscription(channel, symbol)
         self.subs.append(sub)
+        self._by_channel.setdefault(channel, []).append(sub)
         self._watch_book = self._watch_book or channel == "book"
         if channel == "bbo" and symbol in self.published:  # a venue sends the current BBO on subscribe
             sub.queue.put_nowait((self.published[symbol].ts + self._feed_latency, self.published[symbol]))
@@ -273,6 +295,7 @@ class SimExchange:
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self.subs:
             self.subs.remove(sub)
+            self._by_channel[sub.channel].remove(sub)
             self._watch_book = any(s.channel == "book" for s in self.subs)
 
     def publish(self, channel: str, symbol: str | None, item: Any, t: float) -> None:
@@ -281,11 +304,14 @@ class SimExchange:
         On a running loop the message is handed over at its arrival time by a timer, so a reader
         wakes once, exactly when it arrives; each subscription's arrival times strictly increase,
         which keeps its messages in publishing order."""
+        subs = self._by_channel.get(channel)
+        if not subs:
+            return
         lat = self._feed_latency
         loop = asyncio._get_running_loop()
         now = self.clock.now() if loop is not None and self.clock is not None else None
-        for sub in self.subs:
-            if sub.channel == channel and (sub.symbol is None or sub.symbol == symbol):
+        for sub in subs:
+            if sub.symbol is None or sub.symbol == symbol:
                 at = t + lat
                 if at <= sub.last_at:
                     at = sub.last_at + 1e-7
@@ -298,6 +324,7 @@ class SimExchange:
     def drop_streams(self) -> None:
         """Fault: every stream of this venue disconnects; messages in flight are lost."""
         subs, self.subs = self.subs, []
+        self._by_channel = {}
         self._watch_book = False
         self.drops += 1
         for sub in subs:

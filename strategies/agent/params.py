@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from core.params import REPLAY_HELP, replay_problem
 from exchanges import registry
 from exchanges.sim.profiles import load_profiles
 
@@ -109,6 +110,17 @@ class AgentParams(BaseModel):
     seed: int = Field(7, ge=0, description="simulator seed")
     lock_timeout: float = Field(600.0, ge=0, le=86_400, description="seconds to wait while another run holds "
                                                                     "this account")
+    replay: tuple[str, ...] = Field((), description=REPLAY_HELP + " (one symbol: the file's)")
+
+    @field_validator("replay")
+    @classmethod
+    def _replay(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        problem = replay_problem(v, (str(info.data.get("venue")),), info.data.get("venue_mode"), "virtual")
+        if problem is None and v and len(info.data.get("symbols") or ()) != 1:
+            problem = "a replayed file records one market: give its symbol alone in symbols"
+        if problem is not None:
+            raise ValueError(problem)
+        return v
 
     @field_validator("symbols", mode="before")
     @classmethod
