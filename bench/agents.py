@@ -151,23 +151,23 @@ def main() -> None:
           f"figures from the warehouse ({loaded.records} records loaded, {loaded.quarantined} quarantined), "
           f"means over seeds; max DD from the backtests' equity curves")
     print("fee + spread drag: the notes measured 0.25-0.35% per round trip on the live venues")
+    figures: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for key, done in runs.items():
+        for run_id, r in done:
+            wh = warehouse_figures(paths.published, run_id, r.days)
+            check(run_id, wh, r)
+            figures.setdefault(key, []).append(wh | {"max DD USD": r.max_drawdown})
     for venue in venues:
         print(f"\n{venue}")
         print(f"{'variant':<18}" + "".join(f"{c:>13}" for c in COLUMNS))
-        for (v, name), done in runs.items():
+        for (v, name), figs in figures.items():
+            if v == venue:
+                row = [statistics.fmean(f[c] for f in figs) for c in COLUMNS]
+                print(f"{name:<18}" + "".join(f"{x:>13.3f}" for x in row))
+        for (v, name), figs in figures.items():
             if v != venue:
                 continue
-            figs = []
-            for run_id, r in done:
-                wh = warehouse_figures(paths.published, run_id, r.days)
-                check(run_id, wh, r)
-                figs.append(wh | {"max DD USD": r.max_drawdown})
-            row = [statistics.fmean(f[c] for f in figs) for c in COLUMNS]
-            print(f"{name:<18}" + "".join(f"{x:>13.3f}" for x in row))
-        for (v, name), done in runs.items():
-            if v != venue:
-                continue
-            pnl = [float(agent_summary(paths.published, run_id)["pnl"]) for run_id, _ in done]
+            pnl = [f["PnL USD"] for f in figs]
             sd = statistics.pstdev(pnl) if len(pnl) > 1 else 0.0
             print(f"  {name}: exits {exits_by_rule(paths.published, f'bench-{venue}-{name.split()[0]}-')}; "
                   f"PnL sd over seeds {sd:.1f} USD")

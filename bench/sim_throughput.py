@@ -11,20 +11,26 @@ A "book event" is one L2 level change or one trade print. Four figures:
   (maker/maker, as many cycles as fit), stopped at the end of the period (a day is extrapolated
   from the simulated time it traded, should it stop on its own earlier).
 
-What the profile shows is left (py-spy, 1 simulated hour, paradex + grvt SOL). Engine only
-(about 210k events): a maker re-pricing costs ~14 us and changes ~8 levels (~1.9 us per event;
-``SimMarket._recenter`` is a quarter of the engine's time), a taker arrival ~8 us with its draws
-(~3.6 us per event), a size update ~1.2 us; the event dispatch in ``ModelSource.advance`` ~13%.
-That is about 0.3x the floor per event, twice the fixed-step engine's events/s and ~4x its
+What the profile shows is left (py-spy and callgrind, paradex + grvt SOL). Engine only (about
+210k events an hour): maker re-pricing is half the engine (``SimMarket._recenter`` a quarter, the
+re-quote's noise and fair value an eighth), size churn ~18%, taker arrivals ~17% with their draws.
+That is about 0.35x the floor per event, ~2.3x the fixed-step engine's events/s and ~4.5x its
 simulated time per CPU second (it makes half the events for the same hour); 5x its events/s would
 take the floor's per-event cost, i.e. a compiled book and event loop (as hftbacktest has). With
-listeners, each visible change costs a driver wake-up (a timer callback), a BBO (a frozen dataclass
-and four Decimal products), a timer and a reader's task step: ~20 us per delivered BBO beyond
-the engine. With the hedge bot, ~140k event-loop turns per simulated hour (36k BBO reader wake-ups,
-29k driver wake-ups, 14k ticks, 22k request sleeps): engine and publishing are about a third, the
-kernel's hooks ~17% (its 0.25 s tick ~10%), order requests ~11%, asyncio's own plumbing ~25%.
-Going further means fewer messages (a conflated BBO feed, as GRVT offers; ticks only when the
-strategy has a deadline) or compiled loops.
+listeners, each delivered BBO costs ~45 us beyond the engine: a driver wake-up (a timer turn, both
+venues caught up, the next deadline), the engine's per-event hook, a BBO (a frozen dataclass, ~3 us),
+the reader's task step through three layers (Inbox, the venue feed, ResilientStream). With the
+hedge bot, ~135k loop turns per simulated hour: the driver and the engine ~36%, the kernel's
+quarter-second tick ~14%, BBOs into the kernel ~14%, order requests ~20%, asyncio's plumbing the
+rest. Of 7,200 ticks per half hour 62 do anything; skipping the others exactly (the kernel's next
+due time, asked at the grid point after every event) was tried: bit-for-bit the same run, 1% of
+the ticks, but 2.6% more instructions, because a BBO comes every ~0.1 s and asking costs what the
+tick does (the hedge's conditions and the daily loss in Decimal). Going further means cheaper
+answers to "is anything due" (incremental, float bounds for the loss), waking the driver only for
+events that can reach our resting order's price (the primary always rests, so every print and
+re-pricing of its venue wakes it today), or compiled loops. A conflated BBO feed was not used: our
+GRVT adapter subscribes to every top-of-book change (``mini.d`` raw), and in virtual time a reader
+is never behind, so conflating what it has not read changes nothing.
 
 Times are CPU seconds of this process (``time.process_time``): the machine is shared, and CPU
 time is what the engine costs; on an idle machine wall time is the same. Each figure is the best of

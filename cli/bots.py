@@ -64,7 +64,9 @@ def model_options(model: type[BaseModel]) -> list[inspect.Parameter]:
         if choices:
             help_text += f"; one of: {', '.join(choices)}"
         if _is_list(f.annotation):  # a repeatable option
-            opt = typer.Option(None, option_name(model, name), help=help_text + " (repeatable)", metavar="VALUE")
+            given = f"; default: {', '.join(map(str, f.default))}" if f.default else ""
+            opt = typer.Option(None, option_name(model, name), help=f"{help_text} (repeatable{given})",
+                               metavar="VALUE")
             params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=opt,
                                             annotation=list[str] | None))  # type: ignore[arg-type]
             continue

@@ -14,6 +14,13 @@ class PerpflowError(Exception):
     """Base of every error perpflow raises on purpose."""
 
 
+class ExpectedEnd(PerpflowError):
+    """A run that ended as planned without completing: a refusal, a cancel, a review that could not
+    be done. It rides as the data of the run's Failed/Cancelled state (Prefect raises a state's data
+    when its result is read); its reasons are the state's message and were logged already, so it is
+    never shown as a crash (``tasks.expected_end``)."""
+
+
 class RecordError(PerpflowError):
     """A run's record (its journal) cannot take any more: the bot must stop adding risk."""
 

@@ -22,3 +22,17 @@ class LoopBinding:
         loop = asyncio.get_running_loop()
         old, self._loop = self._loop, loop
         return old is not None and old is not loop and old.is_closed()
+
+
+def forget_session(session: object) -> None:
+    """Let go of an aiohttp session whose loop has closed: it cannot be closed any more (nothing runs
+    on that loop), so it is detached and its connector marked closed (its sockets died with the
+    loop); otherwise its finalizer logs "Unclosed client session" at ERROR after a run that went
+    well, or after a refusal."""
+    closed = getattr(session, "closed", True)
+    if session is None or closed:
+        return
+    connector = getattr(session, "connector", None)
+    session.detach()  # type: ignore[attr-defined]
+    if connector is not None:
+        connector._close()  # on a closed loop this only marks it closed

@@ -22,6 +22,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Failed, State
 
+from core.errors import ExpectedEnd
 from core.insights import load_insights, write_insights
 from core.settings import Settings
 from tasks.insights import rows as insight_rows
@@ -33,7 +34,7 @@ from tasks.review_task import ReviewUnavailable, review_task
 TIMEOUT_S = 1800
 
 
-class ReviewFailed(RuntimeError):
+class ReviewFailed(ExpectedEnd):
     """The review could not be done (recorded as failed); the message names the setting to fix."""
 
 

@@ -100,6 +100,7 @@ class DailyPnl:
         self.positions: dict[str, Decimal] = {}
         self.start_positions: dict[str, Decimal] = {}
         self.start_marks: dict[str, Decimal] = {}
+        self._start_value: Decimal | None = None  # of start_positions at start_marks (the loss check asks often)
 
     def on_fill(self, fill: Fill) -> None:
         self.cash -= fill.signed_size * fill.price + fill.fee
@@ -110,11 +111,14 @@ class DailyPnl:
         self.positions[venue] = position
         self.start_positions[venue] = position
         self.start_marks[venue] = mark
+        self._start_value = None
 
     def pnl(self, marks: Mapping[str, Decimal]) -> Decimal:
         now_value = sum((p * marks.get(v, ZERO) for v, p in self.positions.items()), ZERO)
-        start_value = sum((p * self.start_marks.get(v, ZERO) for v, p in self.start_positions.items()), ZERO)
-        return self.cash + now_value - start_value
+        if self._start_value is None:
+            self._start_value = sum((p * self.start_marks.get(v, ZERO) for v, p in self.start_positions.items()),
+                                    ZERO)
+        return self.cash + now_value - self._start_value
 
     @staticmethod
     def _bounds(day: date) -> tuple[float, float]:
@@ -140,6 +144,7 @@ class DailyPnl:
         self.cash = ZERO
         self.start_positions = dict(self.positions)
         self.start_marks = dict(marks)
+        self._start_value = None
         return True
 
 

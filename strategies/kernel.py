@@ -151,6 +151,8 @@ class Kernel:
 
     def _drain(self, intents: list[Intent]) -> list[Intent]:
         """The risk events produced while handling an event come first."""
+        if not self.guard.log.pending:  # the usual case: nothing to put first
+            return intents
         return [Record("risk", e) for e in self.guard.drain()] + intents
 
     # --- lifecycle -------------------------------------------------------------------------------

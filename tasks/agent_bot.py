@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.settings import get_settings
+from exchanges.sim.replay import parse_replay_args
 from render.tables import markdown_table
 from strategies.agent.adviser import Ask
 from strategies.agent.params import AgentParams
@@ -93,4 +94,5 @@ def agent_bot(params: AgentParams, ask: Ask, adviser: dict[str, str] | None = No
 
     return Bot("agent", (params.venue,), tuple(params.symbols), build=build, summarize=summarize, view=agent_view,
                progress=lambda agent: agent.progress() if isinstance(agent, AgentSession) else None,
-               live_key="agent-progress", progress_key="agent-run-progress")
+               live_key="agent-progress", progress_key="agent-run-progress",
+               replay=parse_replay_args(params.replay))

@@ -37,7 +37,7 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled, Completed, Failed, State
 from pydantic import BaseModel, Field, ValidationError
 
-from core.errors import ConfigError
+from core.errors import ConfigError, ExpectedEnd
 from core.reasons import Reason
 from core.settings import get_settings
 from exchanges import registry
@@ -102,7 +102,7 @@ account_limit_name = limit_name
 
 
 # --- the run -------------------------------------------------------------------------------------
-class BotStopped(Exception):
+class BotStopped(ExpectedEnd):
     """A run that ended FAILED or CANCELLED, with its summary.
 
     Prefect resolves a failed or cancelled state's data into the exception it raises (the worker's

@@ -53,6 +53,7 @@ def test_options_are_the_parameter_model_and_help_explains_them() -> None:
         assert field.description, f"{name} has no description for --help"
         assert field.description.split()[0] in helped
     assert "--no-maker-first" in helped and "--no-burn" in helped  # a switch can be turned off
+    assert "default: SOL, ETH, BTC" in helped  # a list's default is shown too
     assert "PERPFLOW_LLM__BASE_URL" in helped and "--policy rules" in helped
 
 

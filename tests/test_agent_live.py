@@ -74,3 +74,28 @@ async def test_a_live_agent_run_against_the_venues_fake_trades_closes_and_record
     assert fees == sum((f.fee for f in venue_fills), Decimal(0))  # the round trip's fees are the venue's
     text = journal_text(paths)
     assert not [s[:6] for s in secrets if s in text]  # no credential in the journal
+
+
+@pytest.mark.parametrize("venue", ["hibachi", "extended"])
+async def test_a_symbol_the_live_venue_does_not_list_is_refused_naming_the_field_before_any_order(
+        venue: str) -> None:
+    """Live, the venue says what it lists: XRP passes the parameters (it is not the simulator's
+    list that decides) and the pre-trade check refuses it, naming ``symbols``; nothing is sent."""
+    from core.clock import RealClock
+    from core.records import MemoryRecorder
+    from strategies.preflight import PreTradeError
+
+    params = AgentParams(venue=venue, venue_mode="live", symbols=("SOL", "XRP"))
+    async with FakeVenues((venue,), symbols=("SOL",)) as fakes:
+        session = open_venues("live", (venue,), params.symbols, seed=1, settings=fakes.settings())
+        try:
+            agent = AgentSession(params, f"agent-xrp-{venue}", session.venue(venue), RealClock(),
+                                 lambda _: MemoryRecorder(), local_ask(long_sol))
+            with pytest.raises(PreTradeError) as refused:
+                await agent.preflight()
+        finally:
+            await session.close()
+        orders = list(fakes.world.exchanges[venue].fill_log), fakes.world.exchanges[venue].account.positions
+    assert [(p.field, p.reason.value) for p in refused.value.problems] == [("symbols", "UNKNOWN_SYMBOL")]
+    assert f"XRP not listed on {venue}" in str(refused.value)
+    assert orders == ([], {}) and all(r.kernel is None for r in agent.runners.values())

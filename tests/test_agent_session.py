@@ -98,3 +98,42 @@ def test_funding_charged_on_an_open_trade_is_in_its_pnl_and_in_the_runs_records(
     for t in res.trades:  # net PnL = gross - fees - funding
         net = Decimal(str(t["gross_pnl"])) - Decimal(str(t["fees"])) - Decimal(str(t["funding_paid"]))
         assert abs(Decimal(str(t["pnl"])) - net) < Decimal("0.000002")
+
+
+def test_the_live_view_shows_open_positions_with_their_pnl_and_the_last_decision_and_why() -> None:
+    """What the progress artifact shows while the agent trades: each open position (side, size,
+    entry, open PnL, hours held) and the last decision with its reason."""
+    from tasks.agent_bot import agent_view
+
+    def policy(messages: list[dict[str, str]]) -> str:
+        x = json.loads(messages[-1]["content"].split("\n", 1)[1])
+        if "open_long" in x["allowed_actions"].get("SOL", []):
+            return json.dumps({"action": "open_long", "symbol": "SOL", "size_usd": 300.0, "confidence": 0.9,
+                               "thesis": "scripted long"})
+        return json.dumps({"action": "hold", "confidence": 0.5, "thesis": "let it run"})
+
+    params = AgentParams(venue="hibachi", symbols=("SOL", "ETH"), mode="volume", days=0.03, maker_timeout_s=60)
+    clock = VirtualClock()
+    world = SimWorld(venues=("hibachi",), symbols=params.symbols, seed=4, clock=clock, warmup=600)
+    session = AgentSession(params, "agent-view", world.venue("hibachi"), clock, lambda _: MemoryRecorder(),
+                           local_ask(policy))
+    views: list[tuple[list[dict], str]] = []
+    session.on_decision = lambda rec: views.append((session.desk.positions_view(clock.now()), agent_view(session)))
+
+    async def main() -> SessionResult:
+        try:
+            await session.preflight()
+            return await session.run()
+        finally:
+            await world.stop()
+
+    res = clock.run(main)
+    assert res.status == "COMPLETED", res.reason
+    held = [(positions, text) for positions, text in views if positions]
+    assert held, "a decision came while the SOL long was open"
+    positions, text = held[0]
+    [p] = positions
+    assert p["symbol"] == "SOL" and p["direction"] == "LONG"
+    assert f"| SOL | LONG | {p['size']} | {p['entry_price']} | {p['open_pnl_usd']:.2f} |" in text
+    assert "Last decision: **" in text and "let it run" in text  # the hold, and why
+    assert "flat" in views[0][1]  # before the entry filled: nothing open

@@ -224,29 +224,3 @@ async def test_credentials_missing_or_malformed_stop_before_connecting_naming_th
             await venue.close()
     assert wire.client_of(wire.external_id("c-1", 3)) == "c-1" and wire.client_of("c~rx") == "c~rx"
 
-
-def test_the_adapter_survives_the_flows_clock_run_phases_and_leaves_no_session_open(
-        caplog: pytest.LogCaptureFixture) -> None:
-    """A flow runs its phases each on a new event loop (``Clock.run``): the adapter reconnects on
-    each, and the aiohttp session of a finished loop is not left open (aiohttp says so when it is)."""
-    import gc
-
-    from exchanges.connect import open_venues
-    from tests.livekit import FakesInThread
-
-    caplog.set_level(logging.ERROR, logger="asyncio")
-    with FakesInThread(venues=("extended",), symbols=("SOL",), warmup=60) as fakes:
-        session = open_venues("live", ("extended",), ("SOL",), seed=1, settings=fakes.settings())
-        venue = session.venue("extended")
-
-        async def trade() -> Decimal:
-            await asyncio.wait_for(anext(venue.stream_bbo("SOL")), 20)
-            await venue.place_market("SOL", Side.BUY, SIZE, client_id="phase-2", max_slippage_bps=Decimal(50))
-            return (await venue.position("SOL")).size
-
-        mid = session.clock.run(lambda: venue.bbo("SOL"))
-        assert session.clock.run(trade) == SIZE
-        session.clock.run(session.close)
-        gc.collect()
-    assert mid.bid < mid.ask
-    assert not [r for r in caplog.records if "Unclosed" in r.getMessage()]

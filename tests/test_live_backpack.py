@@ -112,3 +112,43 @@ def test_positions_close_flattens_a_backpack_position_through_the_cli(monkeypatc
         assert out.exit_code == 0, out.output
         assert "flat: ETH on backpack is 0" in out.output and position(fakes, "backpack", "ETH") == 0
         assert not [s for s in fakes.secrets() if s in out.output]
+
+
+def test_the_cli_command_runs_the_pair_flat_and_refuses_half_an_eth_before_any_order(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, prefect_harness: None) -> None:
+    """``perpflow hedge --primary backpack --hedge grvt --ticker ETH --size 0.2 --venue-mode live``
+    as typed (a Prefect flow run), against both fakes: flat at the end; at 0.5, refused before any
+    order."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from cli.app import app
+    from core.settings import get_settings
+    from tests.livekit import FakesInThread
+
+    for name in list(os.environ):
+        if name.startswith("PERPFLOW_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PERPFLOW_DATA_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    command = ["hedge", "--primary", "backpack", "--hedge", "grvt", "--ticker", "ETH", "--venue-mode", "live",
+               "--iter", "1", "--primary-mode", "market", "--hedge-mode", "market", "--lock-timeout", "5"]
+    with FakesInThread(venues=("backpack", "grvt"), symbols=("ETH",)) as fakes:
+        for name, value in fakes.env().items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        try:
+            refused = CliRunner().invoke(app, [*command, "--size", "0.5"], terminal_width=200)
+            assert refused.exit_code == 1, refused.output
+            assert "no order was sent" in refused.output and "Traceback" not in refused.output
+            assert fakes.server("backpack").sent("place") == 0 and fakes.server("grvt").sent("place") == 0
+            assert not fakes.world.exchanges["backpack"].orders and not fakes.world.exchanges["grvt"].orders
+            ran = CliRunner().invoke(app, [*command, "--size", "0.2"], terminal_width=200)
+            assert ran.exit_code == 0, ran.output
+            assert position(fakes, "backpack", "ETH") == 0 and position(fakes, "grvt", "ETH") == 0
+            fills = {v: sum(f.size for f in fakes.world.exchanges[v].fill_log) for v in ("backpack", "grvt")}
+            assert fills == {"backpack": Decimal("0.4"), "grvt": Decimal("0.4")}  # open and close, hedged
+            assert not [s for s in fakes.secrets() if s in refused.output + ran.output]
+        finally:
+            get_settings.cache_clear()

@@ -52,6 +52,29 @@ def test_bad_parameters_are_refused_before_any_run_starts(local_prefect: LocalPr
     assert len(deployment_runs(lp, "hedge/paradex-grvt-sol")) == before  # no run was created
 
 
+def test_a_deployment_run_the_venues_refuse_fails_with_the_reasons_and_no_traceback(
+        local_prefect: LocalPrefect) -> None:
+    """``prefect deployment run hedge/paradex-grvt-sol --param size=0.001``: the schema takes it, the
+    venues do not. The run ends Failed with the reasons; the worker's engine does not log the
+    expected end as a crash ("Engine execution exited with unexpected exception" + traceback)."""
+    lp = local_prefect
+    out = lp.prefect("deployment", "run", "hedge/paradex-grvt-sol", "--param", "size=0.001")
+    assert out.returncode == 0, out.stdout + out.stderr
+    run_id = re.search(r"UUID: ([0-9a-f-]{36})", out.stdout).group(1)
+    run = lp.wait_final(run_id)
+    assert run.state.is_failed() and "no order was sent" in run.state.message
+    assert "size: 0.001 is below paradex SOL's minimum size 0.01" in run.state.message
+    logs, quiet_since = lp.logs(run_id), time.monotonic()
+    while time.monotonic() - quiet_since < 6:  # the engine logs after the final state: until its process is done
+        time.sleep(1)
+        latest = lp.logs(run_id)
+        if latest != logs:
+            logs, quiet_since = latest, time.monotonic()
+    assert "size: 0.001 is not a multiple of grvt SOL's size step 0.1" in logs  # the reasons, logged
+    assert "Traceback" not in logs and "unexpected exception" not in logs, logs
+    assert not lp.journal(run_id)  # refused before the journal opened: nothing recorded, nothing sent
+
+
 def test_a_deployment_run_completes_and_its_cycles_are_in_the_warehouse(local_prefect: LocalPrefect) -> None:
     lp = local_prefect
     eth = lp.run_deployment("hedge/backpack-grvt-eth")  # the UI's Run button, meanwhile

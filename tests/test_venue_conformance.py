@@ -313,6 +313,22 @@ async def test_a_5xx_on_an_order_is_looked_up_before_any_resend(which: str) -> N
 
 
 @every_adapter
+async def test_orders_go_over_kept_alive_connections(which: str) -> None:
+    """No client (or connection) made per order: orders placed one after another reach the venue
+    over the one connection the adapter keeps open (reads it makes at once, like the final states
+    after a cancel-all, may open more)."""
+    async with harness(which) as h:
+        price = await resting_price(h.venue, Side.BUY)
+        server = h.controls.server
+        seen = len(server.peers)
+        for i in range(6):
+            await h.venue.place_limit(SYMBOL, Side.BUY, price, SIZE, client_id=f"ka-{i}", post_only=True)
+        used, lines = list(server.peers)[seen:], list(server.requests)[seen:]
+        assert len(used) >= 6 and len(set(used)) == 1, "; ".join(f"{a} {b}" for a, b in zip(lines, used, strict=True))
+        await h.venue.cancel_all(SYMBOL)
+
+
+@every_adapter
 async def test_rate_limits_wait_out_retry_after_and_a_longer_one_is_raised(which: str) -> None:
     async with harness(which, max_rate_limit_wait_s=2.0) as h:
         h.controls.fail("rate_limit", "positions", retry_after=0.3)

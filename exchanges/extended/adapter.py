@@ -64,7 +64,7 @@ from exchanges.credentials import SecretRedactor, resolve_secret
 from exchanges.extended import wire
 from exchanges.extended.settings import ExtendedSettings
 from exchanges.extended.stream import WS_LOGGER, Ws15StreamClient, X10Feed
-from exchanges.loopbind import LoopBinding
+from exchanges.loopbind import LoopBinding, forget_session
 from exchanges.policy import RequestPolicy
 from exchanges.pricing import slippage_limit
 from exchanges.streams import ClosedPositions, ResilientStream
@@ -190,18 +190,13 @@ class ExtendedVenue(Venue):
 
     def _rebind(self) -> None:
         """On a new event loop (a flow's next ``Clock.run`` phase), forget what the closed loop held.
-        Its aiohttp session cannot be closed any more (nothing runs on that loop): it is detached
-        and its connector marked closed, so neither complains of being left open."""
+        Its aiohttp session cannot be closed any more (nothing runs on that loop): ``forget_session``."""
         if self._loop.moved():
             session = self._session
             self._rest, self._session, self._renewer = None, None, None
             self._start_lock = asyncio.Lock()
             self._streams.clear()
-            if session is not None and not session.closed:
-                connector = session.connector
-                session.detach()
-                if connector is not None:
-                    connector._close()  # on a closed loop: only marks it closed (its sockets died with the loop)
+            forget_session(session)
 
     async def start(self) -> None:
         self._rebind()

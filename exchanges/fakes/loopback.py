@@ -126,6 +126,9 @@ class LoopbackServer:
         self.handled: deque[tuple[str, float]] = deque(maxlen=REMEMBER)
         # and the CPU time of this thread while answering each (what the machine's load does not inflate)
         self.handled_cpu: deque[float] = deque(maxlen=REMEMBER)
+        # the client end ("host:port") of the TCP connection each request came over: a client that
+        # keeps its connections alive sends request after request over the same few
+        self.peers: deque[str] = deque(maxlen=REMEMBER)
         app.middlewares.append(self._middleware)
         self.app = app
         self.shutdown_timeout = shutdown_timeout  # how long stop() lets open connections finish
@@ -137,6 +140,8 @@ class LoopbackServer:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         line = f"{request.method} {request.path}"
         self.requests.append(line)
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        self.peers.append(f"{peer[0]}:{peer[1]}" if peer else "?")
         t0, c0 = time.perf_counter(), time.thread_time()
         try:
             return await self._answer(request, handler, line)

@@ -47,6 +47,7 @@ from exchanges.credentials import SecretRedactor
 from exchanges.grvt.signing import OrderSigner
 from exchanges.grvt.stream import GrvtWs15
 from exchanges.grvt.wire import VENUE, venue_error
+from exchanges.loopbind import forget_session
 
 DEFAULT_SESSION_S = 3600.0  # when the login answer carries no expiry
 
@@ -153,8 +154,10 @@ class GrvtClient(GrvtWs15):
 
     def abandon(self) -> None:
         """Forget the HTTP session without closing it: its event loop has closed (and with it the
-        session's connections); the SDK's ``__del__`` would otherwise try to close it on no loop."""
-        self._session = None
+        session's connections); the SDK's ``__del__`` would otherwise try to close it on no loop, and
+        the session's finalizer would log it as left open (``forget_session``)."""
+        session, self._session = self._session, None
+        forget_session(session)
 
     # --- session cookie ------------------------------------------------------------------------
     def should_refresh_cookie(self) -> bool:

@@ -154,6 +154,7 @@ class ParadexVenue(Venue):
         self._api: ParadexApiClient | None = None
         self._account: ParadexAccount | None = None
         self._tap = _ResponseTap()
+        self._ahttp: httpx.AsyncClient | None = None  # the order path's client, on the current loop
         self._start_lock = asyncio.Lock()
         self._loop = LoopBinding()
         self._instruments: dict[str, Instrument] = {}
@@ -175,6 +176,7 @@ class ParadexVenue(Venue):
         if self._loop.moved():
             self._feeds.clear()
             self._start_lock = asyncio.Lock()
+            self._ahttp = None  # its connections died with the closed loop
 
     async def start(self) -> None:
         self._rebind()
@@ -233,6 +235,9 @@ class ParadexVenue(Venue):
             await feed.aclose()
         self._feeds.clear()
         api, self._api, self._account = self._api, None, None
+        ahttp, self._ahttp = self._ahttp, None
+        if ahttp is not None:
+            await ahttp.aclose()
         if api is not None:
             await asyncio.to_thread(api.client.close)
 
@@ -280,6 +285,36 @@ class ParadexVenue(Venue):
         """One REST call (an SDK call in a worker thread) under the request policy."""
         return await self.policy.call(what, lambda: asyncio.to_thread(self._call_sync, call, what, placing),
                                       idempotent=idempotent)
+
+    async def _arest(self, method: str, path: str, what: str, *, payload: Any = None,
+                     headers: Mapping[str, str] | None = None, placing: bool = False) -> Any:
+        """One request of the order path (``POST /orders``, ``GET /orders/{id}``) on a kept-alive
+        async client of this loop: no hop to a worker thread and back per request (see README.md).
+        It carries the SDK session's headers (its JWT, refreshed first when due, as the SDK's own
+        calls do) and its errors read as the SDK path's do (``paradex_wire.error_from_response``)."""
+        self._rebind()
+        api = self._session()[0]
+        if api._is_token_expired():
+            await asyncio.to_thread(self._call_sync, api._validate_auth, "POST /auth")
+        if self._ahttp is None:
+            self._ahttp = httpx.AsyncClient(timeout=self.request_timeout)
+        try:
+            resp = await self._ahttp.request(method, f"{api.api_url}/{path}", json=payload,
+                                             headers={**api.client.headers, **(headers or {})})
+        except httpx.TimeoutException:
+            raise VenueTimeout(f"{what}: no answer within {self.request_timeout:g}s", VENUE) from None
+        except httpx.HTTPError as exc:
+            raise VenueUnavailable(f"{what}: {type(exc).__name__}", VENUE) from None
+        try:
+            body = resp.json() if resp.content else None
+        except ValueError:
+            body = None
+            if resp.is_success:
+                raise BadResponse(f"{what}: the answer is not JSON", VENUE) from None
+        if not resp.is_success:
+            raise wire.error_from_response(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, body,
+                                           what, placing=placing)
+        return body
 
     # --- metadata ----------------------------------------------------------------------------
     async def instrument(self, symbol: str) -> Instrument:
@@ -344,16 +379,18 @@ class ParadexVenue(Venue):
                      client_id: str, reduce_only: bool) -> Order:
         self._check_order(client_id, price, size)
         await self.start()
-        api = self._session()[0]
+        account = self._session()[1]
         market = to_venue_symbol(VENUE, symbol)
-
-        def submit() -> Any:  # built and signed anew on every attempt: a 429 retry gets a fresh signature
-            return api.submit_order(self.build_order(market, side, size, price, instruction, client_id, reduce_only))
-
         what = f"POST /orders ({client_id})"
 
+        async def submit() -> Any:  # built and signed anew on every attempt: a 429 retry gets a fresh signature
+            order = self.build_order(market, side, size, price, instruction, client_id, reduce_only)
+            order.signature = account.sign_order(order)  # as paradex-py's submit_order does
+            return await self._arest("POST", "orders", what, payload=order.dump_to_dict(),
+                                     headers=account.take_request_headers(), placing=True)
+
         async def send() -> dict[str, Any]:
-            return wire.obj(await self._rest(what, submit, idempotent=False, placing=True), what)
+            return wire.obj(await self.policy.call(what, submit, idempotent=False), what)
 
         placed = await self.policy.place(what, send, lambda: self._lookup_client_id(client_id))
         if "id" not in placed:
@@ -389,12 +426,13 @@ class ParadexVenue(Venue):
     async def _poll_order(self, order_id: str, done: Callable[[dict[str, Any]], bool],
                           within: float) -> dict[str, Any]:
         """Read an order until ``done`` (or for ``within`` seconds: then the last state read)."""
-        api = self._session()[0]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         delay = 0.0
+        what = f"GET /orders/{order_id}"
         while True:
-            d = wire.obj(await self._rest(f"GET /orders/{order_id}", lambda: api.fetch_order(order_id)), "order")
+            d = wire.obj(await self.policy.call(what, lambda: self._arest("GET", f"orders/{order_id}", what),
+                                                idempotent=True), "order")
             if done(d) or loop.time() >= deadline:
                 return d
             await asyncio.sleep(delay)

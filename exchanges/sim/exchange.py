@@ -45,7 +45,7 @@ from exchanges.sim.orders import SimOrder
 from exchanges.sim.profiles import MarketProfile, VenueProfile
 
 DISCONNECTED = object()  # queued to a subscription when its stream drops
-_CACHE_MAX = 4096  # distinct prices (sizes) a market slot keeps as Decimals
+_CACHE_MAX = 4096  # distinct prices a market slot keeps as Decimals
 
 
 class Inbox:
@@ -122,7 +122,7 @@ class FundingPayment:
 class MarketSlot:
     """A market with its Decimal scale, so conversions happen once, at the edge."""
 
-    __slots__ = ("_lots", "_px", "hook", "instrument", "last_top", "lot", "market", "profile", "source", "symbol",
+    __slots__ = ("_px", "hook", "instrument", "last_top", "lot", "market", "profile", "source", "symbol",
                  "tick", "tick_f")
 
     def __init__(self, instrument: Instrument, profile: MarketProfile, market: SimMarket) -> None:
@@ -136,8 +136,7 @@ class MarketSlot:
         self.source: Any = None  # ModelSource or ReplaySource
         self.last_top: tuple[int, int, int, int] | None = None
         self.hook: Any = None  # called after each market event while someone listens or we rest orders
-        self._px: dict[int, Decimal] = {}  # ticks -> price, lots -> size: a BBO's Decimals, made once each
-        self._lots: dict[int, Decimal] = {}
+        self._px: dict[int, Decimal] = {}  # ticks -> price: a BBO's prices, made once each (sizes vary too much)
 
     def price(self, ticks: int) -> Decimal:
         d = self._px.get(ticks)
@@ -145,14 +144,6 @@ class MarketSlot:
             if len(self._px) > _CACHE_MAX:
                 self._px.clear()
             d = self._px[ticks] = ticks * self.tick
-        return d
-
-    def size(self, lots: int) -> Decimal:
-        d = self._lots.get(lots)
-        if d is None:
-            if len(self._lots) > _CACHE_MAX:
-                self._lots.clear()
-            d = self._lots[lots] = lots * self.lot
         return d
 
 
@@ -280,7 +271,8 @@ class SimExchange:
 
     def _bbo_of(self, symbol: str, slot: MarketSlot, top: tuple[int, int, int, int], t: float) -> BBO:
         bid, bid_lots, ask, ask_lots = top
-        return BBO(self.name, symbol, slot.price(bid), slot.size(bid_lots), slot.price(ask), slot.size(ask_lots), t)
+        lot = slot.lot
+        return BBO(self.name, symbol, slot.price(bid), bid_lots * lot, slot.price(ask), ask_lots * lot, t)
 
     # --- subscriptions -----------------------------------------------------------------------
     def subscribe(self, channel: str, symbol: str | None = None) -> Subscription:

@@ -189,16 +189,20 @@ class SimWorld:
                 n = d
         return n
 
-    def _listening(self) -> bool:
-        return any(ex.subs for ex in self.exchanges.values())
-
     def _drive(self) -> None:
         """One step of the driver: catch up, then come back at the next deadline (a plain timer
         callback, not a task sleeping: one loop turn per wake-up instead of two, and no future)."""
         self._driver = None
         try:
             self.sync()
-            wait = min(self.next_deadline() - self.clock.now(), IDLE_STEP) if self._listening() else IDLE_STEP
+            n, listening = math.inf, False  # next_deadline, and whether anyone listens, in one pass
+            for ex in self.exchanges.values():
+                if ex.subs:
+                    listening = True
+                d = ex.next_visible() + ex.feed_latency
+                if d < n:
+                    n = d
+            wait = min(n - self.clock.now(), IDLE_STEP) if listening else IDLE_STEP
         except Exception as exc:  # the driver stops; ``stop`` raises it, ``ensure_running`` starts anew
             self._driver_error = exc
             return

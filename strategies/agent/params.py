@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from core.params import REPLAY_HELP, replay_problem
 from exchanges import registry
 from exchanges.sim.profiles import load_profiles
 
@@ -51,6 +52,7 @@ class AgentParams(BaseModel):
 
     venue: AgentVenue = Field(registry.default("agent"),
                               description="the account this run trades (one bot per account)")
+    venue_mode: VenueMode = Field("sim", description="sim: the embedded simulator; live: the venue in your settings")
     symbols: tuple[str, ...] = Field(("SOL", "ETH", "BTC"), min_length=1,
                                      description="symbols the agent may trade on its venue")
     mode: Mode = Field("profit", description="starting mode: profit (hold 1-48 h) or volume (quick trades)")
@@ -103,11 +105,22 @@ class AgentParams(BaseModel):
     slippage_bps: Decimal = Field(Decimal("20"), gt=0, le=500, description="cap on taker entries and exits")
 
     # run
-    venue_mode: VenueMode = Field("sim", description="sim: the embedded simulator; live: the real venue")
-    days: float = Field(1.0, gt=0, le=90, description="how long the run trades (virtual days on the simulator)")
+    days: float = Field(1.0, gt=0, le=90,
+                        description="how long the run trades, in days (virtual on the simulator, wall-clock live)")
     seed: int = Field(7, ge=0, description="simulator seed")
     lock_timeout: float = Field(600.0, ge=0, le=86_400, description="seconds to wait while another run holds "
                                                                     "this account")
+    replay: tuple[str, ...] = Field((), description=REPLAY_HELP + " (one symbol: the file's)")
+
+    @field_validator("replay")
+    @classmethod
+    def _replay(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        problem = replay_problem(v, (str(info.data.get("venue")),), info.data.get("venue_mode"), "virtual")
+        if problem is None and v and len(info.data.get("symbols") or ()) != 1:
+            problem = "a replayed file records one market: give its symbol alone in symbols"
+        if problem is not None:
+            raise ValueError(problem)
+        return v
 
     @field_validator("symbols", mode="before")
     @classmethod
@@ -121,15 +134,20 @@ class AgentParams(BaseModel):
     @field_validator("symbols")
     @classmethod
     def _known(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError("a symbol is listed twice")
+        odd = [s for s in v if not s.isalnum()]
+        if odd:
+            raise ValueError(f"{', '.join(odd)}: a symbol is the base asset's letters and digits (SOL, ETH)")
         venue = info.data.get("venue")
-        if venue is None:  # the venue itself was invalid: that error is the one to read
+        if venue is None or info.data.get("venue_mode") == "live":
+            # an invalid venue is the error to read; a live venue says itself what it lists (the
+            # pre-trade check refuses an unlisted symbol naming this field, before any order)
             return v
         allowed = venue_symbols(venue)
         unknown = [s for s in v if s not in allowed]
         if unknown:
             raise ValueError(f"{', '.join(unknown)} not traded on {venue}; allowed: {', '.join(allowed)}")
-        if len(set(v)) != len(v):
-            raise ValueError("a symbol is listed twice")
         return v
 
     # Checks across fields sit on the later field (pydantic validates in declaration order), so a

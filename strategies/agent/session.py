@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.clock import Clock
+from core.errors import OrderRejected
 from core.reasons import Reason
 from core.records import Recorder
 from exchanges.base import Venue
@@ -29,6 +30,7 @@ from strategies.agent.exits import ExitRule
 from strategies.agent.inputs import build_inputs, digest, market_view
 from strategies.agent.params import AgentParams
 from strategies.agent.strategy import AgentStrategy
+from strategies.preflight import PreTradeError, Problem
 from strategies.runtime.runner import Runner, RunOutcome
 
 log = logging.getLogger("perpflow.agent")
@@ -89,8 +91,21 @@ class AgentSession:
         return self.recorders[self.p.symbols[0]]
 
     async def preflight(self) -> dict[str, Any]:
-        """Every symbol's pre-trade check (``PreTradeError`` refuses the run before any order)."""
-        return {s: await r.preflight() for s, r in self.runners.items()}
+        """Every symbol's pre-trade check (``PreTradeError`` refuses the run before any order). A
+        symbol the venue does not list is a refusal naming ``symbols``, whatever the venue's words."""
+        checks: dict[str, Any] = {}
+        unlisted: list[str] = []
+        for s, r in self.runners.items():
+            try:
+                checks[s] = await r.preflight()
+            except OrderRejected as exc:
+                if exc.reason is not Reason.UNKNOWN_SYMBOL:
+                    raise
+                unlisted.append(s)
+        if unlisted:
+            raise PreTradeError([Problem("symbols", Reason.UNKNOWN_SYMBOL,
+                                         f"{', '.join(unlisted)} not listed on {self.p.venue}")])
+        return checks
 
     # --- what the scaffold drives (``tasks.botrun.Trading``) -------------------------------------
     @property

@@ -80,8 +80,8 @@ class AgentStrategy(Strategy):
             raise PreTradeError([Problem("max_size_usd", Reason.BELOW_MIN_NOTIONAL,
                                          f"{self.p.max_size_usd} USD is below the smallest {self.symbol} order on "
                                          f"{self.p.venue} ({smallest:.2f} USD)")])
-        return {"symbol": self.symbol, "mid": str(snap.bbo.mid), "maker_fee": str(snap.instrument.maker_fee),
-                "taker_fee": str(snap.instrument.taker_fee)}
+        return {"symbol": self.symbol, "mid": _plain(snap.bbo.mid), "maker_fee": _plain(snap.instrument.maker_fee),
+                "taker_fee": _plain(snap.instrument.taker_fee)}
 
     def limits(self, instruments: Mapping[str, Instrument]) -> Limits:
         inst = instruments[self.p.venue]
@@ -163,3 +163,8 @@ class AgentStrategy(Strategy):
                 yield Cancel(venue, act.client_id)
             elif isinstance(act, Note):
                 yield Record(act.kind, act.payload)
+
+
+def _plain(x: Decimal) -> str:
+    """A venue's number as people write it: ``0`` and ``0.00045``, not ``0E-8`` and ``0.00045000``."""
+    return format(x.normalize(), "f") if x else "0"

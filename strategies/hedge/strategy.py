@@ -139,7 +139,8 @@ class HedgeStrategy(Strategy):
     # --- helpers ---------------------------------------------------------------------------------
     def hedge_need(self, ctx: Context) -> Decimal:
         """Signed hedge-venue quantity still to send (positive: buy), net of hedges in flight."""
-        inflight = sum((t.side.sign * t.open_qty for t in ctx.open_orders(tag=HEDGE)), ZERO)
+        hedges = ctx.open_orders(tag=HEDGE)
+        inflight = sum((t.side.sign * t.open_qty for t in hedges), ZERO) if hedges else ZERO
         return -ctx.net - inflight
 
     def hedge_busy(self, ctx: Context) -> bool:

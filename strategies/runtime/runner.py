@@ -462,7 +462,7 @@ class Runner:
     async def _flatten(self, it: Flatten) -> None:
         kernel = self.kernel
         assert kernel is not None
-        self.log.warning("flattening %s: %s", ", ".join(self.venues), it.reason)
+        self.log.warning("flattening %s on %s: %s", self.symbol, ", ".join(self.venues), it.reason)
         try:
             result = await flatten(list(self.venues.values()), self.symbol, client_prefix=kernel.client_prefix,
                                    chunk=dict(self.strategy.flatten_chunks()),
