@@ -12,6 +12,9 @@ STAMP := $(VENV)/.perpflow-installed
 # Headless browser of the UI test (tests/test_prefect_ui.py): Debian's package, installed once.
 CHROMIUM := /usr/bin/chromium
 PORT ?= 4200
+# pytest-xdist workers of `make test`: the suite mostly waits (servers, subprocesses), so two overlap well
+# on 2 cores; tests sharing one server run on one worker (xdist groups, tests/conftest.py).
+TEST_WORKERS ?= 2
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
@@ -39,7 +42,7 @@ demo: install  ## run the main job on the simulator and print its summary
 	$(BIN)/perpflow demo
 
 test: install lint $(CHROMIUM)  ## ruff + the whole test suite
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 $(CHROMIUM):
 	@echo "installing Debian's chromium for the browser test ..."
