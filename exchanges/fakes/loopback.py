@@ -225,14 +225,30 @@ class MarketDriver:
 
 
 class LoopbackFake:
-    """What every fake venue has: a ``LoopbackServer`` (``server``), URLs on it, ``async with``."""
+    """What every fake venue has: a ``LoopbackServer`` (``server``) serving a simulated market that a
+    ``MarketDriver`` (``_market``) moves in real time, URLs on it, ``async with``. Starting and stopping
+    are the same for every venue; a fake with more to stop (its own pumps) overrides ``stop``."""
 
     server: LoopbackServer
+    _market: MarketDriver
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    @property
+    def base_url(self) -> str:
         raise NotImplementedError
 
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve on ``host:port`` (0: any free port) and move the market; returns the REST base URL."""
+        await self.server.start(host, port)
+        self._market.start()
+        return self.base_url
+
     async def stop(self) -> None:
+        await self.drop_streams()
+        await self._market.stop()
+        await self.server.stop()
+
+    async def drop_streams(self) -> int:
+        """Close every stream connection (a venue-wide disconnect); returns how many were closed."""
         raise NotImplementedError
 
     def url(self, scheme: str, path: str = "") -> str:

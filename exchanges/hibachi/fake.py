@@ -152,16 +152,6 @@ class FakeHibachi(RouteFaultControls, LoopbackFake):
         self.server = LoopbackServer(app, self.faults, shutdown_timeout=0.5)
 
     # --- lifecycle -----------------------------------------------------------------------------
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        await self.server.start(host, port)
-        self._market.start()
-        return self.base_url
-
-    async def stop(self) -> None:
-        await self.drop_streams()
-        await self._market.stop()
-        await self.server.stop()
-
     @property
     def base_url(self) -> str:
         return self.url("http")
