@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 import httpx
 
 from core.clock import Clock, RealClock
-from core.errors import BadResponse, ConfigError, OrderRejected, VenueTimeout, VenueUnavailable
+from core.errors import ConfigError, OrderRejected, VenueUnavailable
 from core.reasons import Reason
 from core.types import BBO, Balance, Book, BookLevel, Fill, Instrument, Order, OrderType, Position, Side
 from exchanges.backpack import wire
@@ -45,6 +45,7 @@ from exchanges.backpack.settings import BackpackSettings
 from exchanges.backpack.stream import BackpackFeed
 from exchanges.base import Venue
 from exchanges.credentials import SecretRedactor, resolve_secret
+from exchanges.http import request_json
 from exchanges.loopbind import LoopBinding
 from exchanges.policy import RequestPolicy
 from exchanges.pricing import slippage_limit
@@ -147,26 +148,9 @@ class BackpackVenue(Venue):
         assert self._http is not None
         params = {k: v for k, v in (params or {}).items() if v is not None}
         headers = self._headers(instruction, params) if instruction else {}
-        what = f"{method} {path}"
-        try:
-            if method == "GET":
-                resp = await self._http.request(method, path, params=params, headers=headers)
-            else:
-                resp = await self._http.request(method, path, json=params, headers=headers)
-        except httpx.TimeoutException:
-            raise VenueTimeout(f"{what}: no answer within {self.settings.request_timeout_s:g}s", VENUE) from None
-        except httpx.HTTPError as exc:
-            raise VenueUnavailable(f"{what}: {type(exc).__name__}", VENUE) from None
-        try:
-            body = resp.json() if resp.content else None
-        except ValueError:
-            body = None
-            if resp.is_success:
-                raise BadResponse(f"{what}: the answer is not JSON", VENUE) from None
-        if not resp.is_success:
-            retry = resp.headers.get("Retry-After")
-            raise wire.error(resp.status_code, body, what, float(retry) if retry else None)
-        return body
+        where = {"params": params} if method == "GET" else {"json": params}
+        return await request_json(self._http, method, path, venue=VENUE, timeout_s=self.settings.request_timeout_s,
+                                  error_of=wire.error, headers=headers, **where)
 
     async def _call(self, method: str, path: str, params: dict[str, Any] | None = None,
                     instruction: str | None = None, *, idempotent: bool = True) -> Any:

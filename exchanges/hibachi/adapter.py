@@ -52,6 +52,7 @@ from exchanges.credentials import SecretRedactor, resolve_secret
 from exchanges.hibachi import wire
 from exchanges.hibachi.settings import HibachiSettings
 from exchanges.hibachi.stream import AccountFeed, MarketFeed
+from exchanges.http import request_json
 from exchanges.loopbind import LoopBinding
 from exchanges.policy import RequestPolicy
 from exchanges.pricing import slippage_limit
@@ -162,24 +163,9 @@ class HibachiVenue(Venue):
         client = self._http if private else self._data
         assert client is not None and self._api_key is not None
         headers = {"Authorization": self._api_key} if private else {}
-        what = f"{method} {path}"
-        try:
-            resp = await client.request(method, path, params={k: v for k, v in (params or {}).items() if v is not None},
-                                        json=body, headers=headers)
-        except httpx.TimeoutException:
-            raise VenueTimeout(f"{what}: no answer within {self.settings.request_timeout_s:g}s", VENUE) from None
-        except httpx.HTTPError as exc:
-            raise VenueUnavailable(f"{what}: {type(exc).__name__}", VENUE) from None
-        try:
-            data = resp.json() if resp.content else None
-        except ValueError:
-            data = None
-            if resp.is_success:
-                raise BadResponse(f"{what}: the answer is not JSON", VENUE) from None
-        if not resp.is_success:
-            retry = resp.headers.get("Retry-After")
-            raise wire.error(resp.status_code, data, what, float(retry) if retry else None)
-        return data
+        return await request_json(client, method, path, venue=VENUE, timeout_s=self.settings.request_timeout_s,
+                                  error_of=wire.error, json=body, headers=headers,
+                                  params={k: v for k, v in (params or {}).items() if v is not None})
 
     async def _call(self, method: str, path: str, params: dict[str, Any] | None = None, *,
                     body: dict[str, Any] | None = None, private: bool = True, idempotent: bool = True) -> Any:
