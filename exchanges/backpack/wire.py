@@ -11,7 +11,7 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from core.errors import BadResponse, OrderRejected, RateLimited, VenueError, VenueUnavailable
@@ -32,6 +32,7 @@ from core.types import (
     Trade,
 )
 from exchanges.symbols import from_venue_symbol, to_venue_symbol
+from exchanges.wire_numbers import plain_text, venue_decimal
 
 VENUE = "backpack"
 DEFAULT_WINDOW_MS = 5000
@@ -95,17 +96,11 @@ def client_number(client_id: str) -> int:
 
 # --- numbers and times ---------------------------------------------------------------------------
 def dec(value: Any, what: str = "number") -> Decimal:
-    try:
-        out = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise BadResponse(f"{what}: {value!r} is not a decimal", VENUE) from None
-    if not out.is_finite():
-        raise BadResponse(f"{what}: {value!r} is not finite", VENUE)
-    return out
+    return venue_decimal(value, what, VENUE)
 
 
 def text(value: Decimal) -> str:
-    return f"{value.normalize():f}" if value else "0"
+    return plain_text(value)
 
 
 def iso(ts: float) -> str:

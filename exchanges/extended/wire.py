@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from x10.models.balance import BalanceModel
@@ -39,6 +39,7 @@ from core.types import (
     Trade,
 )
 from exchanges.symbols import from_venue_symbol, to_venue_symbol
+from exchanges.wire_numbers import plain_text, venue_decimal
 
 VENUE = "extended"
 BPS = Decimal(10_000)
@@ -84,17 +85,11 @@ def expiry(now: float, ttl_s: float) -> datetime:
 
 # --- numbers -------------------------------------------------------------------------------------
 def dec(value: Any, what: str = "number") -> Decimal:
-    try:
-        out = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise BadResponse(f"{what}: {value!r} is not a decimal", VENUE) from None
-    if not out.is_finite():
-        raise BadResponse(f"{what}: {value!r} is not finite", VENUE)
-    return out
+    return venue_decimal(value, what, VENUE)
 
 
 def text(value: Decimal) -> str:
-    return f"{value.normalize():f}" if value else "0"
+    return plain_text(value)
 
 
 def market_symbol(symbol: str) -> str:

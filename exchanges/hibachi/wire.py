@@ -20,7 +20,7 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from core.errors import BadResponse, OrderRejected, RateLimited, VenueError, VenueUnavailable
@@ -41,6 +41,7 @@ from core.types import (
     Trade,
 )
 from exchanges.symbols import from_venue_symbol, to_venue_symbol
+from exchanges.wire_numbers import plain_text, venue_decimal
 
 VENUE = "hibachi"
 SIDES = {Side.BUY: "BID", Side.SELL: "ASK"}
@@ -59,18 +60,12 @@ MIN_HMAC_LEN = 16
 
 # --- numbers -------------------------------------------------------------------------------------
 def dec(value: Any, what: str = "number") -> Decimal:
-    try:
-        out = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise BadResponse(f"{what}: {value!r} is not a decimal", VENUE) from None
-    if not out.is_finite():
-        raise BadResponse(f"{what}: {value!r} is not finite", VENUE)
-    return out
+    return venue_decimal(value, what, VENUE)
 
 
 def text(value: Decimal) -> str:
     """A decimal as Hibachi expects it: plain notation, no exponent."""
-    return f"{value.normalize():f}" if value else "0"
+    return plain_text(value)
 
 
 def _int(value: Decimal) -> int:
