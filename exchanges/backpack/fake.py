@@ -38,7 +38,14 @@ from core.errors import OrderRejected
 from core.reasons import Reason
 from core.types import BBO, Book, Fill, Order, OrderStatus, OrderType, Position, Side
 from exchanges.backpack import wire
-from exchanges.fakes.loopback import Faults, LoopbackFake, LoopbackServer, MarketDriver, RouteFaultControls
+from exchanges.fakes.loopback import (
+    Faults,
+    LoopbackFake,
+    LoopbackServer,
+    MarketDriver,
+    RouteFaultControls,
+    in_simulated_time,
+)
 from exchanges.sim.world import SimWorld
 
 VENUE = wire.VENUE
@@ -455,28 +462,11 @@ class FakeBackpack(RouteFaultControls, LoopbackFake):
         else:
             return
         subs = [self.ex.subscribe(c, s) for c, s in channels]
-        merged: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
-
-        async def forward(sub: Any) -> None:
-            while True:
-                merged.put_nowait(await sub.queue.get())
-
-        tasks = [asyncio.get_running_loop().create_task(forward(s)) for s in subs]
         last_book: dict[str, dict[Decimal, Decimal]] = {"b": {}, "a": {}}
-        try:
-            while True:
-                at, item = await merged.get()
-                wait = at - self.now()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                data = self._event(stream, item, last_book)
-                if data is not None:
-                    await self._send(conn, stream, data)
-        finally:
-            for t in tasks:
-                t.cancel()
-            for s in subs:
-                self.ex.unsubscribe(s)
+        async for item in in_simulated_time(self.ex, subs, self.now):
+            data = self._event(stream, item, last_book)
+            if data is not None:
+                await self._send(conn, stream, data)
 
     @staticmethod
     async def _send(conn: _Conn, stream: str, data: dict[str, Any]) -> None:

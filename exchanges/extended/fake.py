@@ -54,7 +54,14 @@ from core.reasons import Reason
 from core.types import BBO, Book, Fill, Order, OrderStatus, Position
 from exchanges.extended import wire
 from exchanges.extended.settings import MAX_ORDER_TTL_S
-from exchanges.fakes.loopback import Faults, LoopbackFake, LoopbackServer, MarketDriver, RouteFaultControls
+from exchanges.fakes.loopback import (
+    Faults,
+    LoopbackFake,
+    LoopbackServer,
+    MarketDriver,
+    RouteFaultControls,
+    in_simulated_time,
+)
 from exchanges.sim.world import SimWorld
 
 VENUE = wire.VENUE
@@ -576,27 +583,15 @@ class FakeExtended(RouteFaultControls, LoopbackFake):
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await ws.send_str(json.dumps({"type": kind, "data": data, "ts": _ms(self.now()), "seq": seq}))
 
-        merged: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
-
-        async def forward(sub: Any) -> None:
-            while True:
-                merged.put_nowait(await sub.queue.get())
-
         async def pump() -> None:
             for kind, data in first:
                 await send(kind, data)
-            while True:
-                at, item = await merged.get()
-                wait = at - self.now()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+            async for item in in_simulated_time(self.ex, subs, self.now):
                 out = event(item)
                 if out is not None:
                     await send(*out)
 
-        loop = asyncio.get_running_loop()
-        conn.tasks += [loop.create_task(forward(s)) for s in subs]
-        conn.tasks.append(loop.create_task(pump()))
+        conn.tasks.append(asyncio.get_running_loop().create_task(pump()))
         try:
             async for msg in ws:
                 if msg.type is WSMsgType.ERROR:

@@ -20,9 +20,9 @@ import contextlib
 import json
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from aiohttp import web
 
@@ -284,3 +284,28 @@ class RouteFaultControls:
 
     def sent(self, op: FaultOp) -> int:
         return self.server.count(self.control_routes[op])
+
+
+async def in_simulated_time(exchange: Any, subs: list[Any], now: Callable[[], float]) -> AsyncIterator[Any]:
+    """The items of several subscriptions to a simulated exchange, merged as they arrive, each released
+    at its simulated time (a fake serves its market in real time, so a message is not sent before it
+    happened). The subscriptions end with the iteration (its task cancelled, or the generator closed)."""
+    merged: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
+
+    async def forward(sub: Any) -> None:
+        while True:
+            merged.put_nowait(await sub.queue.get())
+
+    tasks = [asyncio.get_running_loop().create_task(forward(s)) for s in subs]
+    try:
+        while True:
+            at, item = await merged.get()
+            wait = at - now()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            yield item
+    finally:
+        for t in tasks:
+            t.cancel()
+        for s in subs:
+            exchange.unsubscribe(s)

@@ -43,7 +43,14 @@ from core.clock import RealClock
 from core.errors import OrderRejected
 from core.reasons import Reason
 from core.types import Book, Fill, Order, OrderStatus, Position, Side
-from exchanges.fakes.loopback import Faults, LoopbackFake, LoopbackServer, MarketDriver, RouteFaultControls
+from exchanges.fakes.loopback import (
+    Faults,
+    LoopbackFake,
+    LoopbackServer,
+    MarketDriver,
+    RouteFaultControls,
+    in_simulated_time,
+)
 from exchanges.hibachi import wire
 from exchanges.sim.exchange import DISCONNECTED
 from exchanges.sim.world import SimWorld
@@ -592,27 +599,10 @@ class FakeHibachi(RouteFaultControls, LoopbackFake):
             await asyncio.sleep(left)
 
     async def _account_pump(self, conn: _Conn, subs: list[Any]) -> None:
-        merged: asyncio.Queue[tuple[float, Any]] = asyncio.Queue()
-
-        async def forward(sub: Any) -> None:
-            while True:
-                merged.put_nowait(await sub.queue.get())
-
-        tasks = [asyncio.get_running_loop().create_task(forward(s)) for s in subs]
-        try:
-            while True:
-                at, item = await merged.get()
-                wait = at - self.now()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                msg = self._account_event(conn, item)
-                if msg is not None:
-                    await self._send(conn, msg)
-        finally:
-            for t in tasks:
-                t.cancel()
-            for s in subs:
-                self.ex.unsubscribe(s)
+        async for item in in_simulated_time(self.ex, subs, self.now):
+            msg = self._account_event(conn, item)
+            if msg is not None:
+                await self._send(conn, msg)
 
     def _account_event(self, conn: _Conn, item: Any) -> dict[str, Any] | None:
         assert conn.account is not None
