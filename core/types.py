@@ -82,6 +82,18 @@ class Instrument:
     max_order_size: Decimal | None
     maker_fee: Decimal  # fraction of notional; negative = rebate
     taker_fee: Decimal
+    # Paradex: "a reduce-only order below the minimum order value is allowed if it matches the size
+    # of an offsetting position" - without it a partial fill's remainder below the minimum could
+    # never be closed there. Venues that publish no such exception keep False.
+    closes_below_min_notional: bool = False
+
+    def below_min_notional(self, size: Decimal, price: Decimal, *, reduce_only: bool = False,
+                           position: Decimal = Decimal(0)) -> bool:
+        """Would the venue refuse this order for its value? An order that closes the whole
+        ``position`` reduce-only is exempt where the venue says so (``closes_below_min_notional``)."""
+        if size * price >= self.min_notional:
+            return False
+        return not (self.closes_below_min_notional and reduce_only and position != 0 and size == abs(position))
 
     def round_price(self, price: Decimal, side: Side) -> Decimal:
         """Round to the tick, never more aggressive than asked (bids down, asks up)."""

@@ -386,7 +386,7 @@ class ParadexEngine:
         self._check_time(body, now_ms)
         if not signed_by(order_message(self.chain_id, body), address, body["signature"], self.accounts[address]):
             raise ApiError(400, "INVALID_ORDER_SIGNATURE", "order signature does not verify against the account's key")
-        self._check_rules(symbol, price, size)
+        self._check_rules(symbol, price, size, reduce_only="REDUCE_ONLY" in (body.get("flags") or []))
         self._n_orders += 1
         o = WireOrder(id=str(1_800_000_000_000_000_000 + self._n_orders), market=body["market"], symbol=symbol,
                       side=Side(body["side"]), type=body["type"], instruction=body["instruction"], price=price,
@@ -422,15 +422,16 @@ class ParadexEngine:
             raise ApiError(400, "INVALID_TIMESTAMP",
                            f"order received {now_ms - ts} ms after its signature_timestamp (recv_window {limit} ms)")
 
-    def _check_rules(self, symbol: str, price: Decimal | None, size: Decimal) -> None:
+    def _check_rules(self, symbol: str, price: Decimal | None, size: Decimal, *, reduce_only: bool) -> None:
         ins = self.ex.slots[symbol].instrument
+        position = self.ex.account.positions.get(symbol, Decimal(0))
         if price is not None and not ins.on_tick(price):
             raise ApiError(400, "VALIDATION_ERROR", f"price {price} is not a multiple of price_tick_size {ins.tick}")
         if size < ins.lot or not ins.on_lot(size):
             raise ApiError(400, "VALIDATION_ERROR",
                            f"size {size} is not a multiple of order_size_increment {ins.lot}")
         mark = self.ex.marks().get(symbol) or price or Decimal(0)
-        if size * mark < ins.min_notional:
+        if ins.below_min_notional(size, mark, reduce_only=reduce_only, position=position):
             raise ApiError(400, "VALIDATION_ERROR",
                            f"order value {size * mark:.2f} is below min_notional {ins.min_notional}")
         if ins.max_order_size is not None and size > ins.max_order_size:

@@ -173,7 +173,8 @@ def instrument(market: Mapping[str, Any], fees: Mapping[str, Any] | None) -> Ins
     return Instrument(
         venue=VENUE, symbol=symbol_of(vs, what), venue_symbol=vs, tick=dec(market, "price_tick_size", what),
         lot=lot, min_size=lot, min_notional=dec(market, "min_notional", what),
-        max_order_size=max_size if max_size else None, maker_fee=maker, taker_fee=taker)
+        max_order_size=max_size if max_size else None, maker_fee=maker, taker_fee=taker,
+        closes_below_min_notional=True)  # docs "Placing Orders": reduce-only matching the position
 
 
 def order_status(d: Mapping[str, Any], filled: Decimal, size: Decimal) -> tuple[OrderStatus, Reason | None]:

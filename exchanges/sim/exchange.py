@@ -343,12 +343,12 @@ class SimExchange:
             raise OrderRejected(Reason.OFF_LOT, f"size {size} is not a multiple of step {ins.lot}", self.name)
         if size < ins.min_size:
             raise OrderRejected(Reason.BELOW_MIN_SIZE, f"size {size} < min {ins.min_size}", self.name)
-        if size * ref_price < ins.min_notional:
+        pos = self.account.positions.get(slot.instrument.symbol, ZERO)
+        if ins.below_min_notional(size, ref_price, reduce_only=reduce_only, position=pos):
             raise OrderRejected(Reason.BELOW_MIN_NOTIONAL,
                                 f"notional {size * ref_price:.2f} < min {ins.min_notional}", self.name)
         if ins.max_order_size is not None and size > ins.max_order_size:
             raise OrderRejected(Reason.SIZE_ABOVE_MAX, f"size {size} > max {ins.max_order_size}", self.name)
-        pos = self.account.positions.get(slot.instrument.symbol, ZERO)
         if reduce_only and (pos == 0 or (pos > 0) == (side is Side.BUY)):
             raise OrderRejected(Reason.REDUCE_ONLY_WOULD_INCREASE,
                                 f"position {pos}; a reduce-only {side} would increase it", self.name)

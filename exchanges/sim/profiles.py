@@ -105,6 +105,8 @@ class VenueProfile:
     markets: dict[str, MarketProfile] = field(default_factory=dict)
     fee_model: str = "flat"  # maker/taker fractions of notional (negative maker = rebate)
     latency_model: str = "lognormal"  # half round trips: rtt/2 x exp(latency_jitter x N(0,1))
+    # a reduce-only order closing the whole position may be below min_notional (Instrument)
+    closes_below_min_notional: bool = False
 
     def market(self, symbol: str) -> MarketProfile:
         try:
@@ -119,6 +121,7 @@ class VenueProfile:
             venue=self.name, symbol=symbol, venue_symbol=to_venue_symbol(self.name, symbol),
             tick=m.tick, lot=m.lot, min_size=m.min_size, min_notional=m.min_notional,
             max_order_size=m.max_order_size, maker_fee=self.maker_fee, taker_fee=self.taker_fee,
+            closes_below_min_notional=self.closes_below_min_notional,
         )
 
     def with_fees(self, maker: Decimal | str, taker: Decimal | str) -> VenueProfile:

@@ -372,12 +372,22 @@ class HedgeStrategy(Strategy):
         if bbo_p is None or bbo_h is None:
             return
         size = self.p.round_size(c.remaining)
-        if size <= 0 or size < self.p.min_size or size * bbo_p.mid < self.p.min_notional:
+        reduce_only = c.kind == "close"
+        held = ctx.position(self.pv)
+        if size <= 0 or size < self.p.min_size or self.p.below_min_notional(size, bbo_p.mid, reduce_only=reduce_only,
+                                                                              position=held):
+            if c.kind == "close" and c.primary_accounted == 0 and held != 0:
+                # nothing of this close can be sent (the whole position is below the venue's minimum
+                # and the venue allows no exception): no cycle can ever close it, so stop here
+                # instead of recording empty cycles forever
+                yield Flatten(f"{self.pv} position {held} {self.symbol} is below the venue's minimum order "
+                              f"({self.p.min_size} {self.symbol}, {self.p.min_notional} USD): no cycle can close it",
+                              Reason.BELOW_MIN_NOTIONAL)
+                return
             # a remainder the venue would refuse (sub-lot, below its minimum size or notional) is not
             # quoted: the cycle ends at what filled, and the hedge carries its own residual
             c.primary_accounted = c.target
             return
-        reduce_only = c.kind == "close"
         side = c.side
         if self.cfg.primary_mode == "market":
             cid = self._cid(ctx, PRIMARY)
