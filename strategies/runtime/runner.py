@@ -31,6 +31,8 @@ from strategies.runtime.flatten import FlattenResult, confirmed_position, flatte
 from strategies.runtime.retry import idempotent
 
 TICK = 0.25
+# flattens that end a run as asked (the user's stop, the plan done, a replayed market's end)
+PLANNED_ENDS = frozenset({Reason.CANCELLED_BY_USER, Reason.RUN_COMPLETE, Reason.REPLAY_ENDED})
 
 
 @dataclass
@@ -462,7 +464,9 @@ class Runner:
     async def _flatten(self, it: Flatten) -> None:
         kernel = self.kernel
         assert kernel is not None
-        self.log.warning("flattening %s on %s: %s", self.symbol, ", ".join(self.venues), it.reason)
+        # an end the user or the plan asked for is news, not a warning; a risk stop is a warning
+        level = logging.INFO if it.code in PLANNED_ENDS else logging.WARNING
+        self.log.log(level, "flattening %s on %s: %s", self.symbol, ", ".join(self.venues), it.reason)
         try:
             result = await flatten(list(self.venues.values()), self.symbol, client_prefix=kernel.client_prefix,
                                    chunk=dict(self.strategy.flatten_chunks()),
