@@ -24,6 +24,7 @@ from pathlib import Path
 
 from core.clock import Clock, VirtualClock
 from core.errors import ConfigError
+from exchanges.sim import engine as engines
 from exchanges.sim.exchange import SimExchange
 from exchanges.sim.faults import Faults
 from exchanges.sim.flow import FairValue, ModelSource, seed_int
@@ -48,12 +49,15 @@ def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
 
 
-def build_market(profile: VenueProfile, symbol: str, mid: float, rng: random.Random) -> SimMarket:
+def build_market(profile: VenueProfile, symbol: str, mid: float, rng: random.Random,
+                 engine: str | None = None) -> SimMarket:
+    """``engine``: "compiled" or "python" (None: the default, see ``engine.py``)."""
+    market_cls = engines.classes(engine)[0]
     m = profile.market(symbol)
     tick, lot = float(m.tick), float(m.lot)
     gap = max(1, round(mid * m.level_gap_bps / 10_000 / tick))
     depth = [max(1, round(m.top_size * m.depth_growth**k / lot)) for k in range(m.levels)]
-    return SimMarket(levels=m.levels, gap_ticks=gap, depth_lots=depth,
+    return market_cls(levels=m.levels, gap_ticks=gap, depth_lots=depth,
                      rand=rng.random, queue_real=m.queue_real_fraction,
                      proportional_queue=m.queue_model == "proportional")
 
@@ -64,11 +68,14 @@ class SimWorld:
                  profiles: SimProfiles | None = None, faults: Mapping[str, Faults] | None = None,
                  fee_overrides: Mapping[str, tuple[str, str]] | None = None,
                  replay: Path | None = None, replays: Mapping[str, Path | Replay] | None = None,
-                 warmup: float = 0.0, regime: str = "base") -> None:
+                 warmup: float = 0.0, regime: str = "base", engine: str | None = None) -> None:
         """``replays``: venue -> recorded file (or a loaded ``Replay``) that drives that venue's book
         instead of the model; ``replay``: one file, for the venue its header names. A replayed
         world starts its virtual clock at the file's start (given a clock, it must be inside the
-        file), and every other venue of the asset follows the file's mid."""
+        file), and every other venue of the asset follows the file's mid. ``engine``: "compiled" or
+        "python", the same run either way (None: compiled when built; see ``engine.py``)."""
+        self.engine = engine or engines.default_engine()
+        _, fair_cls, source_cls = engines.classes(self.engine)
         self.seed = seed
         self.step = step
         self.profiles = profiles or load_profiles()
@@ -105,7 +112,7 @@ class SimWorld:
         for s in self.symbols:
             ref = next((v for v, rp in self.replays.items() if rp.symbol == s), None)
             if ref is None:
-                self.fair[s] = FairValue(self.profiles.asset(s), self.regime, seed_int(seed, "fair", s), self.t)
+                self.fair[s] = fair_cls(self.profiles.asset(s), self.regime, seed_int(seed, "fair", s), self.t)
             else:
                 mp = self.exchanges[ref].profile.market(s)
                 self.fair[s] = ReplayFair(self.replays[ref], mp.basis_bps, mp.lag_ms)
@@ -113,13 +120,13 @@ class SimWorld:
             for s in self.symbols:
                 rng = random.Random(f"{seed}/{name}/{s}/flow")
                 mp = ex.profile.market(s)
-                market = build_market(ex.profile, s, self.fair[s].at(self.t), rng)
+                market = build_market(ex.profile, s, self.fair[s].at(self.t), rng, self.engine)
                 rp = self.replays.get(name)
                 source: ModelSource | ReplaySource
                 if rp is not None and rp.symbol == s:
                     source = ReplaySource(market, rp, self.t)
                 else:
-                    source = ModelSource(market, mp, self.fair[s], tick=float(mp.tick), lot=float(mp.lot), rng=rng,
+                    source = source_cls(market, mp, self.fair[s], tick=float(mp.tick), lot=float(mp.lot), rng=rng,
                                          t0=self.t)
                 ex.add_market(s, market, source)
         self._clients: dict[str, SimVenue] = {}
