@@ -9,6 +9,9 @@ UV := .uv/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.perpflow-installed
+# the simulator's compiled core (exchanges/sim/build_core.py): rebuilt when its source changes; a failed
+# build prints a one-line notice and leaves the pure-Python engine in charge (same results, slower)
+SIMCORE := $(VENV)/.perpflow-simcore
 # Headless browser of the UI test (tests/test_prefect_ui.py): Debian's package, installed once.
 CHROMIUM := /usr/bin/chromium
 PORT ?= 4200
@@ -36,7 +39,11 @@ $(STAMP): pyproject.toml uv.lock compat/starknet-crypto-py/pyproject.toml | $(UV
 	$(UV) sync --frozen --all-groups
 	@touch $@
 
-install: $(STAMP)  ## create .venv from uv.lock (bootstraps uv through pip)
+$(SIMCORE): exchanges/sim/_core.pyx exchanges/sim/build_core.py $(STAMP)
+	@$(BIN)/python exchanges/sim/build_core.py
+	@touch $@
+
+install: $(STAMP) $(SIMCORE)  ## create .venv from uv.lock (bootstraps uv through pip), build the simulator's core
 
 demo: install  ## run the main job on the simulator and print its summary
 	$(BIN)/perpflow demo

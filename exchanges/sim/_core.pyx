@@ -615,7 +615,7 @@ cdef class FairValue:
                 out[i] = a + x
         else:
             logs = self._last + np.cumsum(steps)
-        self._last = float(logs[-1])
+        self._last = float(logs[BLOCK - 1])
         return np.ascontiguousarray(np.exp(logs), dtype=np.float64)
 
     cdef double c_at(self, double t) except? -1.0:

@@ -46,8 +46,9 @@ def build(verbose: bool = False) -> str | None:
         so_tmp = Path(tmp) / target().name
         steps = [
             [sys.executable, "-m", "cython", "-3", str(PYX), "-o", str(c_file)],
-            # -ffp-contract=off: no fused multiply-add, so every float is the reference's, bit for bit
-            [*cc, "-O2", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fwrapv",
+            # -O1: half the compile time of -O2 for ~4% less speed; -ffp-contract=off: no fused
+            # multiply-add, so every float is the reference's, bit for bit
+            [*cc, "-O1", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fwrapv",
              "-fno-strict-overflow", "-w", f"-I{include}", f'-DPERPFLOW_CORE_SHA="{sha}"',
              str(c_file), "-o", str(so_tmp)],
         ]
