@@ -1,6 +1,6 @@
 """Simulator throughput, next to a pure-Python floor measured in the same run.
 
-A "book event" is one L2 level change or one trade print. Four figures:
+A "book event" is one L2 level change or one trade print. The figures:
 
 - floor: the least a pure-Python L2 market can do per event - draw a side, a level and a size,
   write the level into a dict, and every tenth event walk the best level with a print. Nothing
@@ -11,26 +11,45 @@ A "book event" is one L2 level change or one trade print. Four figures:
   (maker/maker, as many cycles as fit), stopped at the end of the period (a day is extrapolated
   from the simulated time it traded, should it stop on its own earlier).
 
-What the profile shows is left (py-spy and callgrind, paradex + grvt SOL). Engine only (about
-210k events an hour): maker re-pricing is half the engine (``SimMarket._recenter`` a quarter, the
-re-quote's noise and fair value an eighth), size churn ~18%, taker arrivals ~17% with their draws.
-That is about 0.35x the floor per event, ~2.3x the fixed-step engine's events/s and ~4.5x its
-simulated time per CPU second (it makes half the events for the same hour); 5x its events/s would
-take the floor's per-event cost, i.e. a compiled book and event loop (as hftbacktest has). With
-listeners, each delivered BBO costs ~45 us beyond the engine: a driver wake-up (a timer turn, both
-venues caught up, the next deadline), the engine's per-event hook, a BBO (a frozen dataclass, ~3 us),
-the reader's task step through three layers (Inbox, the venue feed, ResilientStream). With the
-hedge bot, ~135k loop turns per simulated hour: the driver and the engine ~36%, the kernel's
-quarter-second tick ~14%, BBOs into the kernel ~14%, order requests ~20%, asyncio's plumbing the
-rest. Of 7,200 ticks per half hour 62 do anything; skipping the others exactly (the kernel's next
-due time, asked at the grid point after every event) was tried: bit-for-bit the same run, 1% of
-the ticks, but 2.6% more instructions, because a BBO comes every ~0.1 s and asking costs what the
-tick does (the hedge's conditions and the daily loss in Decimal). Going further means cheaper
-answers to "is anything due" (incremental, float bounds for the loss), waking the driver only for
-events that can reach our resting order's price (the primary always rests, so every print and
-re-pricing of its venue wakes it today), or compiled loops. A conflated BBO feed was not used: our
-GRVT adapter subscribes to every top-of-book change (``mini.d`` raw), and in virtual time a reader
-is never behind, so conflating what it has not read changes nothing.
+Engines: the compiled core (``exchanges/sim/_core.pyx``, Cython, built by ``make install``; the
+default) and the pure-Python reference (``market.py``, ``flow.py``, ``models.py``) it is checked
+against event by event (``tests/test_sim_core.py``). Engine only is measured for both; the other
+figures use the default (``PERPFLOW_SIM_ENGINE=python`` to measure them on the reference).
+
+Figures (2-core machine shared with other work, load average 1.3-2.2, best of 3 of 1 simulated hour,
+``--hours 1 --repeat 3``): floor 2.5-3.0M events/s; fixed-step 0.46-0.61M; engine only, reference
+1.1-1.4M events/s (0.45x floor, 2.3-2.4x fixed-step, a day in 3.6-4.5 s); engine only, compiled
+4.3-6.2M events/s (1.7-2.1x floor, 9-12x fixed-step, a day in 0.8-1.2 s); with BBO streams a day in
+12-15 s (13-15 s compiled vs 20-22 s reference, best of 5 of 2 hours); with the hedge bot a day in ~47 s.
+
+What the profile shows is left (perf over 48 simulated hours, compiled engine, paradex + grvt SOL,
+about 210k events an hour). The core's own compiled code is ~12% of the time. The rest is the
+Python objects it keeps so that everything else reads the book as before: the books' dicts
+(price -> lots, read by exchange.py, replay.py, recorders and tests) ~20% in lookups and stores,
+allocation, freeing and the cyclic GC of print tuples and boxed ints ~25%, numpy's block draws ~7%,
+the Mersenne Twister (``random.Random``, kept so the draws are the reference's) ~3%, libm ~3%, the
+interpreter's start and imports the rest of a short run. Going further would take C-level books
+(arrays, prints in a ring buffer) behind the same Python views, and a C generator giving the same
+draws; not needed for the target. The reference's profile, for comparison: maker re-pricing half of
+it (``SimMarket._recenter`` a quarter, the re-quote's noise and fair value an eighth), size churn
+~18%, taker arrivals ~17% with their draws.
+
+With listeners the engine is now a small part: each delivered BBO costs ~14 us beyond it, all in
+Python: a driver wake-up (a timer turn, both venues caught up, the next deadline), the engine's
+per-event hook into ``SimExchange._after_event``, a BBO (a frozen dataclass, ~3 us), the reader's
+task step through three layers (Inbox, the venue feed, ResilientStream). With the hedge bot, ~135k
+loop turns per simulated hour: the kernel's quarter-second tick, BBOs into the kernel, order
+requests and asyncio's plumbing; the compiled engine did not measurably change it (one hour in
+2.0-2.1 s on the reference, 2.1-2.3 s compiled, back to back at load ~2). Of 7,200 ticks per
+half hour 62 do anything; skipping the others exactly (the kernel's next due time, asked at the
+grid point after every event) was tried: bit-for-bit the same run, 1% of the ticks, but 2.6% more
+instructions, because a BBO comes every ~0.1 s and asking costs what the tick does (the hedge's
+conditions and the daily loss in Decimal). Going further means cheaper answers to
+"is anything due" (incremental, float bounds for the loss), or waking the driver only for events
+that can reach our resting order's price (the primary always rests, so every print and re-pricing of
+its venue wakes it today). A conflated BBO feed was not used: our GRVT adapter subscribes to every
+top-of-book change (``mini.d`` raw), and in virtual time a reader is never behind, so conflating
+what it has not read changes nothing.
 
 Times are CPU seconds of this process (``time.process_time``): the machine is shared, and CPU
 time is what the engine costs; on an idle machine wall time is the same. Each figure is the best of
@@ -62,6 +81,7 @@ from pathlib import Path
 
 from core.clock import VirtualClock
 from core.records import MemoryRecorder
+from exchanges.sim import engine as engines
 from exchanges.sim.world import SimWorld
 
 FIXED_STEP_COMMIT = "2f98ff8"  # the last fixed-step (100 ms) engine, measured beside ours when git has it
@@ -112,8 +132,8 @@ def floor(n: int = 2_000_000, seed: int = 7) -> float:
     return events / (time.process_time() - t0)
 
 
-def engine_only(hours: float, seed: int) -> tuple[int, float]:
-    world = SimWorld(venues=("paradex", "grvt"), symbols=("SOL",), seed=seed)
+def engine_only(hours: float, seed: int, engine: str | None = None) -> tuple[int, float]:
+    world = SimWorld(venues=("paradex", "grvt"), symbols=("SOL",), seed=seed, engine=engine)
     t0 = time.process_time()
     world.run_for(hours * 3600)
     return world.events, time.process_time() - t0
@@ -197,21 +217,24 @@ def main() -> None:
         print(f"fixed-step engine ({FIXED_STEP_COMMIT}): {base_rate:,.0f} events/s = {base_rate / fl:.2f}x floor | "
               f"a day: {base[1] * 86400 / (min(hours, 1.0) * 3600):.1f} s")
 
-    events, wall = min((engine_only(hours, args.seed) for _ in range(n)), key=lambda r: r[1])
-    rate = events / wall
-    vs = f" = {rate / base_rate:.1f}x fixed-step (target >= 5)" if base_rate else ""
-    print(f"engine only      : {hours:g} h x 2 venues in {wall:6.1f} s | {events:,} book events | "
-          f"{rate:,.0f} events/s = {rate / fl:.2f}x floor{vs} | {sim_s / wall:,.0f} sim s per s | "
-          f"a day: {wall * day:.1f} s (target <= 10)")
+    default = engines.default_engine()
+    print(f"engine: {default}" + ("" if default == "compiled" else f" (the compiled core is {engines.CORE_MISSING})"))
+    for engine in ("python", "compiled") if default == "compiled" else ("python",):
+        events, wall = min((engine_only(hours, args.seed, engine) for _ in range(n)), key=lambda r: r[1])
+        rate = events / wall
+        vs = f" = {rate / base_rate:.1f}x fixed-step (target >= 5)" if base_rate else ""
+        print(f"engine only, {engine:<8}: {hours:g} h x 2 venues in {wall:6.2f} s | {events:,} book events | "
+              f"{rate:,.0f} events/s = {rate / fl:.2f}x floor{vs} | {sim_s / wall:,.0f} sim s per s | "
+              f"a day: {wall * day:.1f} s (target <= 10)")
 
     events, received, wall = min((with_listeners(hours, args.seed) for _ in range(n)), key=lambda r: r[2])
-    print(f"with BBO streams : {hours:g} h x 2 venues in {wall:6.1f} s | {events:,} book events | "
+    print(f"with BBO streams      : {hours:g} h x 2 venues in {wall:6.1f} s | {events:,} book events | "
           f"{events / wall:,.0f} events/s | {received:,} BBO updates delivered | a day: {wall * day:.1f} s")
 
     if not args.skip_bot:
         events, cycles, status, covered, wall = min((with_hedge_bot(hours, args.seed) for _ in range(n)),
                                                     key=lambda r: r[4])
-        print(f"with hedge bot   : {covered / 3600:.2f} h traded in {wall:6.1f} s | {cycles:,} cycles | "
+        print(f"with hedge bot        : {covered / 3600:.2f} h traded in {wall:6.1f} s | {cycles:,} cycles | "
               f"{events:,} book events | a day: {wall * 86400 / covered:.1f} s (target <= 60) | ended {status}")
     print("load average: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 

@@ -15,6 +15,11 @@ event to the next instead of stepping through quiet time.
   ``sign_persistence``, lean toward where the fair value is going, draw sizes from the size
   model (heavy-tailed), and pick off a quote the fair value has moved through before makers
   re-price it: adverse selection for resting orders comes out of the model.
+
+``FairValue`` and ``ModelSource`` here (with ``Arrivals`` and ``Sizes`` of ``models.py``) are the
+readable reference; by default their compiled twins in ``_core.pyx`` run (``engine.py``), with the
+same draws from the same generators in the same order and the same float operations, so a seed
+gives the same event sequence either way (``tests/test_sim_core.py``). A change here is made there too.
 """
 
 from __future__ import annotations

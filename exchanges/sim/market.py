@@ -12,6 +12,11 @@ Matching rules implemented here:
 - per-level liquidity consumption: our taker orders eat displayed lots, so one displayed lot
   cannot fill two orders;
 - trade-through: when the market moves through a resting order it fills at its own price.
+
+This module is the readable reference. What runs by default is its compiled twin, ``SimMarket`` in
+``_core.pyx`` (Cython, built at install; ``engine.py`` picks it): the same methods line for line
+with C types on the hot paths, and the same event sequence for a seed, bit for bit
+(``tests/test_sim_core.py``). A change here is made there too; that test fails until it is.
 """
 
 from __future__ import annotations

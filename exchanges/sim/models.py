@@ -18,6 +18,9 @@ a handful of independent, swappable models; a profile names one of each:
 - size (``MarketProfile.size_model``): how big they are. ``lognormal``, or ``pareto_mix``: a
   log-normal body with a power-law tail, as real prints have (p99/median in the hundreds on
   liquid books) (``Sizes``).
+
+``Arrivals`` and ``Sizes`` have compiled twins in ``_core.pyx`` (same draws, same results; see
+``engine.py``); the profile's names select the model the same way for both.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ print), never stepping through quiet time. ``warmup`` seconds of market are simu
 clock's present, so recent trades exist when a bot first looks. A driver task wakes at the next
 market event while anyone listens to a stream; every request also catches the world up to its
 arrival time first. ``step`` is only the granularity of recordings.
+
+The books and model sources are the compiled core's (``_core.pyx``) when it is built, else the
+pure-Python reference (``market.py``, ``flow.py``); ``SimWorld(engine="python")`` or
+``PERPFLOW_SIM_ENGINE=python`` picks the reference. Either gives the same run for a seed.
 """
 
 from __future__ import annotations
