@@ -80,4 +80,4 @@ bench-venues: install  ## per-order and per-message overhead of every venue adap
 
 clean:  ## stop a running server and worker, remove the environment and generated data
 	@if [ -x $(BIN)/perpflow ]; then $(BIN)/perpflow stop; fi
-	rm -rf $(VENV) .uv data .prefect .pytest_cache .ruff_cache
+	rm -rf $(VENV) .uv data .prefect .pytest_cache .ruff_cache exchanges/sim/_core.*.so

@@ -69,7 +69,10 @@ def build(verbose: bool = False) -> str | None:
 
 
 def main() -> None:
-    why = build(verbose="-v" in sys.argv)
+    try:
+        why = build(verbose="-v" in sys.argv)
+    except Exception as exc:  # never fail the install: the reference engine runs without the module
+        why = f"{type(exc).__name__}: {exc}"
     if why is not None:
         print(f"notice: the simulator's compiled core was not built ({why}); the pure-Python engine runs "
               f"instead (same results, ~3x slower). Details: .venv/bin/python exchanges/sim/build_core.py -v",
