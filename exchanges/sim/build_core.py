@@ -75,7 +75,8 @@ def main() -> None:
         why = f"{type(exc).__name__}: {exc}"
     if why is not None:
         print(f"notice: the simulator's compiled core was not built ({why}); the pure-Python engine runs "
-              f"instead (same results, ~3x slower). Details: .venv/bin/python exchanges/sim/build_core.py -v",
+              f"instead (same results, its market engine ~4x slower). "
+              f"Details: .venv/bin/python exchanges/sim/build_core.py -v",
               file=sys.stderr)
 
 

@@ -3,7 +3,8 @@
 The reference is ``market.py`` (``SimMarket``), ``flow.py`` (``FairValue``, ``ModelSource``) and
 ``models.py`` (``Arrivals``, ``Sizes``): the readable source of truth. ``_core.pyx`` is the same
 classes compiled with Cython (built at install by ``build_core.py``); for a seed it gives the
-same event sequence, bit for bit (``tests/test_sim_core.py``), about 3x faster.
+same event sequence, bit for bit (``tests/test_sim_core.py``), 4-5x faster engine-only
+(``bench/sim_throughput.py``; with a bot on the streams the Python layers around it dominate).
 
 ``SimWorld(engine=...)`` picks one: ``"compiled"``, ``"python"``, or None (the default: compiled
 when built from the current ``_core.pyx``, else the reference). ``PERPFLOW_SIM_ENGINE=python``
