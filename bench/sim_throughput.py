@@ -16,11 +16,12 @@ default) and the pure-Python reference (``market.py``, ``flow.py``, ``models.py`
 against event by event (``tests/test_sim_core.py``). Engine only is measured for both; the other
 figures use the default (``PERPFLOW_SIM_ENGINE=python`` to measure them on the reference).
 
-Figures (2-core machine shared with other work, load average 1.3-2.2, best of 3 of 1 simulated hour,
-``--hours 1 --repeat 3``): floor 2.5-3.0M events/s; fixed-step 0.46-0.61M; engine only, reference
-1.1-1.4M events/s (0.45x floor, 2.3-2.4x fixed-step, a day in 3.6-4.5 s); engine only, compiled
-4.3-6.2M events/s (1.7-2.1x floor, 9-12x fixed-step, a day in 0.8-1.2 s); with BBO streams a day in
-12-15 s (13-15 s compiled vs 20-22 s reference, best of 5 of 2 hours); with the hedge bot a day in ~47 s.
+Figures (2-core machine shared with other work, best of 3 of 1 simulated hour, ``--hours 1
+--repeat 3``, five runs at load average 1.3-5.6): floor 2.1-3.0M events/s; fixed-step 0.43-0.61M;
+engine only, reference 0.83-1.4M events/s (0.39-0.47x floor, 1.9-2.4x fixed-step, a day in 3.6-6.1 s);
+engine only, compiled 3.8-6.2M events/s (1.7-2.1x floor, 8.8-12x fixed-step, a day in 0.8-1.3 s;
+``--full-day`` at load 5.5: 4.4M, 8.8x); with BBO streams a day in 12-17 s (2 hours best of 5,
+back to back: 1.1-1.3 s compiled, 1.6-1.8 s reference); with the hedge bot a day in ~47 s.
 
 What the profile shows is left (perf over 48 simulated hours, compiled engine, paradex + grvt SOL,
 about 210k events an hour). The core's own compiled code is ~12% of the time. The rest is the
