@@ -39,7 +39,7 @@ $(STAMP): pyproject.toml uv.lock compat/starknet-crypto-py/pyproject.toml | $(UV
 	$(UV) sync --frozen --all-groups
 	@touch $@
 
-$(SIMCORE): exchanges/sim/_core.pyx exchanges/sim/build_core.py $(STAMP)
+$(SIMCORE): exchanges/sim/_core.pyx exchanges/sim/build_core.py | $(STAMP)
 	@$(BIN)/python exchanges/sim/build_core.py
 	@touch $@
 
