@@ -1,14 +1,18 @@
-"""Which simulator engine runs: the compiled core or the pure-Python reference.
+"""Which simulator engine runs: the compiled one or the pure-Python one. Both run the same source.
 
-The reference is ``market.py`` (``SimMarket``), ``flow.py`` (``FairValue``, ``ModelSource``) and
-``models.py`` (``Arrivals``, ``Sizes``): the readable source of truth. ``_core.pyx`` is the same
-classes compiled with Cython (built at install by ``build_core.py``); for a seed it gives the
-same event sequence, bit for bit (``tests/test_sim_core.py``), 4-5x faster engine-only
+The simulator's hot path - ``SimMarket``, ``FairValue``, ``ModelSource``, ``Arrivals``, ``Sizes``
+(explained in ``market.py``, ``flow.py`` and ``models.py``) - is written once, in ``hotpath.py``:
+plain Python carrying Cython's pure-Python-mode types (``import cython``; Python ignores them). The
+pure-Python engine is that module, ``exchanges.sim.hotpath``, as Python runs it. The compiled
+engine is the same file compiled with Cython at install (``build_core.py``) into
+``exchanges.sim._hotpath``, used only when built from the current source (the module records the
+sha256 of ``hotpath.py`` and ``_hotpath.pxd``). For a seed both give the same event sequence, bit for
+bit (``tests/test_sim_core.py``); the compiled one is several times faster engine-only
 (``bench/sim_throughput.py``; with a bot on the streams the Python layers around it dominate).
 
 ``SimWorld(engine=...)`` picks one: ``"compiled"``, ``"python"``, or None (the default: compiled
-when built from the current ``_core.pyx``, else the reference). ``PERPFLOW_SIM_ENGINE=python``
-makes the reference the default.
+when built from the current source, else pure Python). ``PERPFLOW_SIM_ENGINE=python`` makes pure
+Python the default.
 """
 
 from __future__ import annotations
@@ -24,20 +28,28 @@ from core.errors import ConfigError
 
 ENGINES = ("compiled", "python")
 log = logging.getLogger(__name__)
-_PYX = Path(__file__).with_name("_core.pyx")
+_SOURCES = (Path(__file__).with_name("hotpath.py"), Path(__file__).with_name("_hotpath.pxd"))
+
+
+def source_sha() -> str:
+    """sha256 of the compiled engine's source, as ``build_core.py`` records it in the module."""
+    h = hashlib.sha256()
+    for f in _SOURCES:
+        h.update(f.read_bytes())
+    return h.hexdigest()
 
 
 def _load_core() -> tuple[ModuleType | None, str]:
     """The compiled module, or None and why not."""
     try:
-        from exchanges.sim import _core
+        from exchanges.sim import _hotpath
     except ImportError as exc:
         return None, f"not built ({exc}); `make install` builds it"
-    if _PYX.exists() and hashlib.sha256(_PYX.read_bytes()).hexdigest() != _core.SOURCE_SHA:
-        log.warning("the simulator's compiled core is older than exchanges/sim/_core.pyx: the pure-Python "
+    if all(f.exists() for f in _SOURCES) and source_sha() != _hotpath.SOURCE_SHA:
+        log.warning("the simulator's compiled core is older than exchanges/sim/hotpath.py: the pure-Python "
                     "engine runs; `make install` rebuilds it")
-        return None, "built from another _core.pyx; `make install` rebuilds it"
-    return _core, ""
+        return None, "built from another hotpath.py; `make install` rebuilds it"
+    return _hotpath, ""
 
 
 CORE, CORE_MISSING = _load_core()
@@ -57,7 +69,6 @@ def classes(engine: str | None = None) -> tuple[Any, Any, Any]:
             raise ConfigError("engine", f"the compiled simulator core is {CORE_MISSING}")
         return CORE.SimMarket, CORE.FairValue, CORE.ModelSource
     if engine == "python":
-        from exchanges.sim.flow import FairValue, ModelSource
-        from exchanges.sim.market import SimMarket
-        return SimMarket, FairValue, ModelSource
+        from exchanges.sim import hotpath
+        return hotpath.SimMarket, hotpath.FairValue, hotpath.ModelSource
     raise ConfigError("engine", f"{engine!r} is not an engine; allowed: {', '.join(ENGINES)}")

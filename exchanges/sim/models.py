@@ -19,8 +19,9 @@ a handful of independent, swappable models; a profile names one of each:
   log-normal body with a power-law tail, as real prints have (p99/median in the hundreds on
   liquid books) (``Sizes``).
 
-``Arrivals`` and ``Sizes`` have compiled twins in ``_core.pyx`` (same draws, same results; see
-``engine.py``); the profile's names select the model the same way for both.
+``queue_advance``, ``Arrivals`` and ``Sizes`` are on the simulator's hot path and written in
+``hotpath.py`` (one source for the pure-Python and the compiled engine; ``engine.py``); the
+profile's names select the model the same way for both.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import random
 from typing import TYPE_CHECKING
 
 from core.errors import ConfigError
+from exchanges.sim.hotpath import Arrivals, Sizes, queue_advance
 
 if TYPE_CHECKING:
     from exchanges.sim.profiles import MarketProfile, VenueProfile
@@ -39,6 +41,7 @@ LATENCY_MODELS = ("lognormal",)
 QUEUE_MODELS = ("risk_averse", "proportional")
 FLOW_MODELS = ("poisson", "hawkes")
 SIZE_MODELS = ("lognormal", "pareto_mix")
+__all__ = ["Arrivals", "LognormalLatency", "Sizes", "check_models", "queue_advance"]
 
 
 def _check(value: str, allowed: tuple[str, ...], where: str) -> None:
@@ -69,75 +72,3 @@ class LognormalLatency:
 
     def half(self, rtt_ms: float) -> float:
         return rtt_ms / 2000 * math.exp(self.jitter * self.rng.gauss(0.0, 1.0))
-
-
-def queue_advance(proportional: bool, ahead: int, old: int, new: int) -> int:
-    """Lots still ahead of us after others' displayed size at our price went ``old`` -> ``new``."""
-    if new >= old:
-        return ahead  # joiners queue behind us
-    if proportional and old > 0:
-        ahead -= round((old - new) * ahead / old)
-    return ahead if ahead < new else new
-
-
-class Arrivals:
-    """Next arrival time of others' market orders: Poisson, or an exponential-kernel Hawkes
-    process (exact simulation, Dassios & Zhao 2013) with the same long-run mean rate."""
-
-    __slots__ = ("alpha", "beta", "excess", "last", "mu", "rng")
-
-    def __init__(self, m: MarketProfile, rng: random.Random, t0: float) -> None:
-        branching = m.hawkes_branching if m.flow_model == "hawkes" else 0.0
-        self.mu = m.trade_rate_per_s * (1 - branching)  # baseline (immigrant) rate
-        self.beta = 1 / m.hawkes_decay_s
-        self.alpha = branching * self.beta  # jump of the rate per trade (branching = alpha / beta)
-        self.excess = 0.0  # rate above the baseline, as of ``last``
-        self.last = t0
-        self.rng = rng
-
-    def next_after(self, t: float) -> float:
-        """The next arrival after ``t`` (the previous arrival or any later time)."""
-        rng = self.rng
-        excess = self.excess * math.exp(-self.beta * (t - self.last)) if self.excess else 0.0
-        s2 = -math.log(1.0 - rng.random()) / self.mu
-        s = s2
-        if excess > 1e-12:
-            d = 1 + self.beta * math.log(1.0 - rng.random()) / excess
-            if d > 0:
-                s1 = -math.log(d) / self.beta
-                if s1 < s2:
-                    s = s1
-        self.excess = excess * math.exp(-self.beta * s) + self.alpha
-        self.last = t + s
-        return t + s
-
-    def excite(self, t: float) -> None:
-        """An arrival not drawn here (an informed sweep) excites the flow like any other."""
-        if self.alpha:
-            self.excess = self.excess * math.exp(-self.beta * (t - self.last)) + self.alpha
-            self.last = t
-
-
-class Sizes:
-    """Others' market order sizes in lots."""
-
-    __slots__ = ("body_sd", "max", "mu", "rng", "tail_alpha", "tail_prob", "tail_start")
-
-    def __init__(self, m: MarketProfile, lot: float, rng: random.Random) -> None:
-        self.mu = math.log(m.trade_size_median / lot)
-        self.body_sd = m.trade_size_sigma
-        self.max = max(1, int(m.trade_size_max / lot))
-        heavy = m.size_model == "pareto_mix"
-        self.tail_prob = m.size_tail_prob if heavy else 0.0
-        self.tail_alpha = m.size_tail_alpha
-        self.tail_start = math.exp(self.mu + 1.2816 * self.body_sd)  # the body's 90th percentile
-        self.rng = rng
-
-    def draw(self) -> int:
-        rng = self.rng
-        if self.tail_prob and rng.random() < self.tail_prob:
-            x = self.tail_start * (1.0 - rng.random()) ** (-1 / self.tail_alpha)
-        else:
-            x = math.exp(self.mu + self.body_sd * rng.gauss(0.0, 1.0))
-        n = int(x)
-        return 1 if n < 1 else (self.max if n > self.max else n)
