@@ -19,6 +19,7 @@ generators in the same order, so both engines give the same event sequence for a
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -46,6 +47,7 @@ BLOCK = cython.declare(cython.Py_ssize_t, 1 << 15)  # grid points drawn at once 
 NOISE_HALF_LIFE_S = 5.0
 SPREAD_HALF_LIFE_S = 20.0
 INF = cython.declare(cython.double, math.inf)
+NO_TOP = cython.declare(cython.long, -(1 << 62))  # no grid anchor yet (never a real price tick)
 
 
 def queue_advance(proportional: bool, ahead: int, old: int, new: int) -> int:
@@ -55,6 +57,20 @@ def queue_advance(proportional: bool, ahead: int, old: int, new: int) -> int:
     if proportional and old > 0:
         ahead -= round((old - new) * ahead / old)
     return ahead if ahead < new else new
+
+
+def _doubles(a: np.ndarray) -> array:
+    """A numpy block as an ``array.array`` of doubles (the same values)."""
+    out = array("d")
+    out.frombytes(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    return out
+
+
+def _longs(a: np.ndarray) -> array:
+    """A numpy block of integers as an ``array.array`` of 64-bit integers."""
+    out = array("q")
+    out.frombytes(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+    return out
 
 
 # ==================================================================================================
@@ -79,8 +95,8 @@ class SimMarket:
     own_bids = cython.declare(dict, visibility="public")
     own_asks = cython.declare(dict, visibility="public")
     prints = cython.declare(object, visibility="public")
-    _bid_top = cython.declare(object, visibility="public")  # grid anchor last used (None: none yet)
-    _ask_top = cython.declare(object, visibility="public")
+    bid_top = cython.declare(cython.long)  # grid anchor last used, to skip re-checking unchanged grids
+    ask_top = cython.declare(cython.long)
     _rand = cython.declare(object)
 
     def __init__(self, *, levels: int, gap_ticks: int, depth_lots: list[int],
@@ -97,14 +113,23 @@ class SimMarket:
         self.asks = {}
         self.best_bid = 0
         self.best_ask = 0
-        self._bid_top = None  # grid anchor last used, to skip re-checking unchanged grids
-        self._ask_top = None
+        self.bid_top = NO_TOP
+        self.ask_top = NO_TOP
         self.own_bids = {}
         self.own_asks = {}
         self.events = 0
         self.prints = deque(maxlen=2000)
         self.n_prints = 0  # total ever printed, so a recorder can tell what is new
         self.maker_fills = []
+
+    @property
+    def _bid_top(self) -> int | None:
+        """The bids' grid anchor last used (None before the first quotes)."""
+        return None if self.bid_top == NO_TOP else self.bid_top
+
+    @property
+    def _ask_top(self) -> int | None:
+        return None if self.ask_top == NO_TOP else self.ask_top
 
     # --- book shape --------------------------------------------------------------------------
     @cython.ccall
@@ -190,18 +215,18 @@ class SimMarket:
             ev += 1
         if direction < 0:
             top = ((best - 1) // gap) * gap
-            anchor = self._bid_top
-            self._bid_top = top
+            anchor: cython.long = self.bid_top
+            self.bid_top = top
         else:
             top = (best // gap + 1) * gap
-            anchor = self._ask_top
-            self._ask_top = top
-        if anchor is None or top != anchor:
+            anchor = self.ask_top
+            self.ask_top = top
+        if top != anchor:
             step = gap * direction
             levels = self.levels
             depth: list = self.depth_lots
             rand = self._rand
-            shift = (top - anchor) // step if anchor is not None else levels
+            shift = (top - anchor) // step if anchor != NO_TOP else levels
             if 0 < shift < levels - 1:  # the grid slid outwards: only the deepest levels are new
                 k0, k1 = levels - shift, levels
             elif 0 < -shift < levels - 1:  # the grid slid inwards: only the levels next to the best
@@ -217,7 +242,7 @@ class SimMarket:
                 p += step
             if len(side) > levels:
                 end = top + step * (levels - 1)
-                if anchor is not None and 0 < (anchor - top) * direction <= 64 * gap:
+                if anchor != NO_TOP and 0 < (anchor - top) * direction <= 64 * gap:
                     for p in range(end, anchor + step * levels, step):
                         if p in side:
                             del side[p]
@@ -256,11 +281,13 @@ class SimMarket:
         """One size update (the background L2 churn): the best level, or a deeper one at random."""
         p: cython.long
         k: cython.long
+        best: cython.long
+        anchor: cython.long
         if direction < 0:
-            best, anchor = self.best_bid, self._bid_top
+            best, anchor = self.best_bid, self.bid_top
         else:
-            best, anchor = self.best_ask, self._ask_top
-        if top or anchor is None or self.levels < 2:
+            best, anchor = self.best_ask, self.ask_top
+        if top or anchor == NO_TOP or self.levels < 2:
             p, k = best, 0
         else:
             k = 1 + int(u * (self.levels - 1))
@@ -721,13 +748,14 @@ class ModelSource:
     _rand = cython.declare(object)
     _gen = cython.declare(object)
     _depth = cython.declare(object)
-    _z = cython.declare(list)
+    # blocks of draws are array.array (Python floats and ints when indexed, C arrays when compiled)
+    _z = cython.declare(cython.double[::1])
     _zi = cython.declare(cython.Py_ssize_t)
     # the current block of size updates: times (an INF sentinel last), bid side?, level, lots
-    _ct = cython.declare(list)
-    _cbid = cython.declare(list)
-    _ck = cython.declare(list)
-    _cq = cython.declare(list)
+    _ct = cython.declare(cython.double[::1])
+    _cbid = cython.declare(cython.uchar[::1])
+    _ck = cython.declare(cython.longlong[::1])
+    _cq = cython.declare(cython.longlong[::1])
     _ci = cython.declare(cython.Py_ssize_t)
     _top_i = cython.declare(cython.Py_ssize_t)
 
@@ -763,10 +791,10 @@ class ModelSource:
         self.t_quote = t0
         self._gen = np.random.default_rng(rng.getrandbits(64))
         self._depth = np.array(market.depth_lots, dtype=float)
-        self._z = []  # standard normals, drawn in blocks
+        self._z = array("d")  # standard normals, drawn in blocks
         self._zi = 0
-        self._ct = [INF]
-        self._ck = []
+        self._ct = array("d", [INF])
+        self._ck = array("q")
         self._ci = 0
         self._top_i = -1
         if self._churn_rate > 0:
@@ -837,9 +865,9 @@ class ModelSource:
             n = self.t_quote
         if self.t_refill < n:
             n = self.t_refill
-        if m._bid_top is None or m.best_bid not in m.bids or m.best_ask not in m.asks:
+        if m.bid_top == NO_TOP or m.best_bid not in m.bids or m.best_ask not in m.asks:
             return self.next_t if self.next_t < n else n
-        ck = self._ck
+        ck: cython.longlong[::1] = self._ck
         i = self._ci
         top = self._top_i
         if top < i:  # find the next size update of a best level
@@ -848,7 +876,7 @@ class ModelSource:
             while top < end and ck[top] != 0:
                 top += 1
             self._top_i = top
-        tc = self._ct[top] if top < len(self._ct) else self._ct[-2]
+        tc = self._ct[top] if top < len(self._ct) else self._ct[len(self._ct) - 2]
         return tc if tc < n else n
 
     # --- makers --------------------------------------------------------------------------------
@@ -861,10 +889,10 @@ class ModelSource:
         if dt > 0:
             self._t_ou = t
             i = self._zi
-            z = self._z
-            if i + 2 > len(z):
-                self._z = z = self._gen.standard_normal(4096).tolist()
+            if i + 2 > len(self._z):
+                self._z = _doubles(self._gen.standard_normal(4096))
                 i = 0
+            z: cython.double[::1] = self._z
             self._zi = i + 2
             d = exp(-self._theta * dt)
             self.noise = self.noise * d + self._noise_bps * sqrt(1 - d * d) * z[i]
@@ -902,10 +930,10 @@ class ModelSource:
         k = np.where(top, 0, 1 + (g.random(n) * max(1, levels - 1)).astype(np.int64))
         k = np.minimum(k, levels - 1)
         lots = np.maximum(1, (self._depth[k] * (0.55 + 0.9 * g.random(n))).astype(np.int64))
-        self._ct = [*times.tolist(), INF]  # the sentinel ends the run; a new block replaces it
-        self._cbid = (g.random(n) < 0.5).tolist()
-        self._ck = k.tolist()
-        self._cq = lots.tolist()
+        self._ct = _doubles(np.append(times, INF))  # the sentinel ends the run; a new block replaces it
+        self._cbid = array("B", (g.random(n) < 0.5).view(np.uint8).tobytes())
+        self._ck = _longs(k)
+        self._cq = _longs(lots)
         self._ci = 0
         self._top_i = -1
 
@@ -913,10 +941,10 @@ class ModelSource:
     def _churn_run(self, lim: float, hook: object) -> None:
         """Apply every size update up to ``lim`` (no other event of this market happens before it)."""
         m: SimMarket = self.market
-        ct: list = self._ct
-        cb: list = self._cbid
-        ck: list = self._ck
-        cq: list = self._cq
+        ct: cython.double[::1] = self._ct
+        cb: cython.uchar[::1] = self._cbid
+        ck: cython.longlong[::1] = self._ck
+        cq: cython.longlong[::1] = self._cq
         i: cython.Py_ssize_t = self._ci
         n: cython.Py_ssize_t = len(ct) - 1
         bids: dict = m.bids
@@ -929,7 +957,7 @@ class ModelSource:
         while tc <= lim:
             k = ck[i]
             if cb[i]:
-                p = m.best_bid if k == 0 or m._bid_top is None else m._bid_top - gap * (k - 1)
+                p = m.best_bid if k == 0 or m.bid_top == NO_TOP else m.bid_top - gap * (k - 1)
                 if p:
                     if m.own_bids and p in m.own_bids:
                         m.update_level(-1, p, cq[i])
@@ -937,7 +965,7 @@ class ModelSource:
                         bids[p] = cq[i]
                         ev += 1
             else:
-                p = m.best_ask if k == 0 or m._ask_top is None else m._ask_top + gap * (k - 1)
+                p = m.best_ask if k == 0 or m.ask_top == NO_TOP else m.ask_top + gap * (k - 1)
                 if p:
                     if m.own_asks and p in m.own_asks:
                         m.update_level(1, p, cq[i])
