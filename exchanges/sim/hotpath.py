@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import cython
 import numpy as np
-from cython.cimports.libc.math import exp, floor, log, sqrt, tanh
+from cython.cimports.libc.math import cos, exp, floor, log, sin, sqrt, tanh
 
 from core.types import OrderStatus
 
@@ -48,6 +48,7 @@ NOISE_HALF_LIFE_S = 5.0
 SPREAD_HALF_LIFE_S = 20.0
 INF = cython.declare(cython.double, math.inf)
 NO_TOP = cython.declare(cython.long, -(1 << 62))  # no grid anchor yet (never a real price tick)
+TWOPI = cython.declare(cython.double, 2.0 * math.pi)
 
 
 def queue_advance(proportional: bool, ahead: int, old: int, new: int) -> int:
@@ -57,6 +58,23 @@ def queue_advance(proportional: bool, ahead: int, old: int, new: int) -> int:
     if proportional and old > 0:
         ahead -= round((old - new) * ahead / old)
     return ahead if ahead < new else new
+
+
+@cython.cfunc
+def _gauss(rng: random.Random, rand: Callable[[], float]) -> cython.double:
+    """``rng.gauss(0.0, 1.0)``, computed as CPython 3.11's ``random.gauss`` does (the same draws, the
+    same libm calls, the spare normal kept in ``rng.gauss_next``), without a Python call when compiled."""
+    spare = rng.gauss_next
+    rng.gauss_next = None
+    z: cython.double
+    if spare is None:
+        x2pi: cython.double = rand() * TWOPI
+        g2rad: cython.double = sqrt(-2.0 * log(1.0 - rand()))
+        z = cos(x2pi) * g2rad
+        rng.gauss_next = sin(x2pi) * g2rad
+    else:
+        z = spare
+    return 0.0 + z * 1.0
 
 
 def _doubles(a: np.ndarray) -> array:
@@ -562,6 +580,7 @@ class Arrivals:
     last = cython.declare(cython.double, visibility="public")
     mu = cython.declare(cython.double, visibility="public")
     rng = cython.declare(object, visibility="public")
+    _rand = cython.declare(object)
 
     def __init__(self, m: MarketProfile, rng: random.Random, t0: float) -> None:
         branching = m.hawkes_branching if m.flow_model == "hawkes" else 0.0
@@ -571,16 +590,17 @@ class Arrivals:
         self.excess = 0.0  # rate above the baseline, as of ``last``
         self.last = t0
         self.rng = rng
+        self._rand = rng.random
 
     @cython.ccall
     def next_after(self, t: float) -> float:
         """The next arrival after ``t`` (the previous arrival or any later time)."""
-        rng = self.rng
+        rand = self._rand
         excess: cython.double = self.excess * exp(-self.beta * (t - self.last)) if self.excess else 0.0
-        s2: cython.double = -log(1.0 - rng.random()) / self.mu
+        s2: cython.double = -log(1.0 - rand()) / self.mu
         s: cython.double = s2
         if excess > 1e-12:
-            d: cython.double = 1 + self.beta * log(1.0 - rng.random()) / excess
+            d: cython.double = 1 + self.beta * log(1.0 - rand()) / excess
             if d > 0:
                 s1: cython.double = -log(d) / self.beta
                 if s1 < s2:
@@ -608,6 +628,7 @@ class Sizes:
     tail_start = cython.declare(cython.double, visibility="public")
     max = cython.declare(cython.long, visibility="public")
     rng = cython.declare(object, visibility="public")
+    _rand = cython.declare(object)
 
     def __init__(self, m: MarketProfile, lot: float, rng: random.Random) -> None:
         self.mu = math.log(m.trade_size_median / lot)
@@ -618,15 +639,16 @@ class Sizes:
         self.tail_alpha = m.size_tail_alpha
         self.tail_start = math.exp(self.mu + 1.2816 * self.body_sd)  # the body's 90th percentile
         self.rng = rng
+        self._rand = rng.random
 
     @cython.ccall
     def draw(self) -> cython.long:
-        rng = self.rng
+        rand = self._rand
         x: cython.double
-        if self.tail_prob and rng.random() < self.tail_prob:
-            x = self.tail_start * (1.0 - rng.random()) ** (-1 / self.tail_alpha)
+        if self.tail_prob and rand() < self.tail_prob:
+            x = self.tail_start * (1.0 - rand()) ** (-1 / self.tail_alpha)
         else:
-            x = exp(self.mu + self.body_sd * rng.gauss(0.0, 1.0))
+            x = exp(self.mu + self.body_sd * _gauss(self.rng, rand))
         n = int(x)  # a Python int: a tail draw can exceed a C long before it is clamped
         return 1 if n < 1 else (self.max if n > self.max else n)
 
@@ -693,7 +715,7 @@ class FairValue:
 
     @cython.ccall
     def at(self, t: float) -> float:
-        j: cython.Py_ssize_t = int((t - self.t0) * self._inv) - self._start
+        j: cython.Py_ssize_t = cython.cast(cython.Py_ssize_t, (t - self.t0) * self._inv) - self._start  # int()
         if j < BLOCK:
             if j >= 0:
                 return self._cur[j]
@@ -745,6 +767,7 @@ class ModelSource:
     _spread_ticks = cython.declare(cython.double)
     _quote_rate = cython.declare(cython.double)
     _churn_rate = cython.declare(cython.double)
+    _refill_rate = cython.declare(cython.double)
     _rand = cython.declare(object)
     _gen = cython.declare(object)
     _depth = cython.declare(object)
@@ -788,6 +811,7 @@ class ModelSource:
         self.sign = 1
         self._quote_rate = p.quote_rate_per_s
         self._churn_rate = p.book_updates_per_s
+        self._refill_rate = 1000 / p.refill_ms
         self.t_quote = t0
         self._gen = np.random.default_rng(rng.getrandbits(64))
         self._depth = np.array(market.depth_lots, dtype=float)
@@ -901,8 +925,8 @@ class ModelSource:
         mid: cython.double = self._fair_at(t - self.lag) * (1 + (self._basis + self.noise) / 10_000)
         self.mid = mid
         s: cython.double = self._spread_ticks * exp(self.spread_log)
-        ticks: cython.long = 1 if s < 1.5 else int(s + 0.5)
-        bid: cython.long = int(floor(mid / self.tick - ticks / 2 + 0.5))
+        ticks: cython.long = 1 if s < 1.5 else cython.cast(cython.long, s + 0.5)  # int(), as below
+        bid: cython.long = cython.cast(cython.long, floor(mid / self.tick - ticks / 2 + 0.5))
         ask: cython.long = bid + ticks
         if informed and self._informed and m.best_bid and m.best_ask:
             rng = self.rng
@@ -1004,7 +1028,7 @@ class ModelSource:
         ask: cython.long = m.best_ask
         m.flow_trade(t, self.sign, self.sizes.draw())
         if (m.best_bid != bid or m.best_ask != ask) and self.t_refill == INF:
-            self.t_refill = t + self.rng.expovariate(1000 / self.p.refill_ms)
+            self.t_refill = t + -log(1.0 - rand()) / self._refill_rate  # rng.expovariate, inlined
             if self.t_refill < self.next_t:
                 self.next_t = self.t_refill
 
