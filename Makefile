@@ -9,8 +9,9 @@ UV := .uv/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.perpflow-installed
-# the simulator's compiled core (exchanges/sim/build_core.py): rebuilt when its source changes; a failed
-# build prints a one-line notice and leaves the pure-Python engine in charge (same results, slower)
+# the simulator's compiled core (exchanges/sim/build_core.py compiles exchanges/sim/hotpath.py, the source the
+# pure-Python engine runs too): rebuilt when that source changes; a failed build prints a one-line notice
+# and leaves the pure-Python engine in charge (same results, slower)
 SIMCORE := $(VENV)/.perpflow-simcore
 # Headless browser of the UI test (tests/test_prefect_ui.py): Debian's package, installed once.
 CHROMIUM := /usr/bin/chromium
@@ -39,7 +40,7 @@ $(STAMP): pyproject.toml uv.lock compat/starknet-crypto-py/pyproject.toml | $(UV
 	$(UV) sync --frozen --all-groups
 	@touch $@
 
-$(SIMCORE): exchanges/sim/_core.pyx exchanges/sim/build_core.py | $(STAMP)
+$(SIMCORE): exchanges/sim/hotpath.py exchanges/sim/_hotpath.pxd exchanges/sim/build_core.py | $(STAMP)
 	@$(BIN)/python exchanges/sim/build_core.py
 	@touch $@
 
@@ -80,4 +81,4 @@ bench-venues: install  ## per-order and per-message overhead of every venue adap
 
 clean:  ## stop a running server and worker, remove the environment and generated data
 	@if [ -x $(BIN)/perpflow ]; then $(BIN)/perpflow stop; fi
-	rm -rf $(VENV) .uv data .prefect .pytest_cache .ruff_cache exchanges/sim/_core.*.so
+	rm -rf $(VENV) .uv data .prefect .pytest_cache .ruff_cache exchanges/sim/_hotpath.*.so exchanges/sim/_core.*.so

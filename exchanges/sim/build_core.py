@@ -18,6 +18,7 @@ and ``_hotpath.pxd``); ``engine.py`` ignores a module built from another one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shlex
@@ -97,10 +98,8 @@ def main() -> None:
               f"instead (same results, its market engine ~4x slower). "
               f"Details: .venv/bin/python exchanges/sim/build_core.py -v")
     print(notice, file=sys.stderr)
-    try:
+    with contextlib.suppress(OSError):  # a read-only environment: the line above says it all
         NOTICE.write_text(notice + "\n")
-    except OSError:
-        pass
 
 
 if __name__ == "__main__":

@@ -501,10 +501,9 @@ class SimMarket:
     def _trade_through(self, own: dict, direction: cython.long, t: float) -> None:
         """Fill our orders the market went through: bids (``direction`` -1) at or above the best ask,
         asks at or below the best bid."""
-        if direction < 0:
-            crossed = [p for p in own if p >= self.best_ask]
-        else:
-            crossed = [p for p in own if p <= self.best_bid]
+        bid: cython.long = self.best_bid
+        ask: cython.long = self.best_ask
+        crossed = [p for p in own if (p >= ask if direction < 0 else p <= bid)]
         for p in crossed:
             for o in list(own[p]):
                 if o.arrival <= t and o.size > o.filled:

@@ -34,7 +34,7 @@ from core.errors import ConfigError
 from exchanges.sim.hotpath import Arrivals, Sizes, queue_advance
 
 if TYPE_CHECKING:
-    from exchanges.sim.profiles import MarketProfile, VenueProfile
+    from exchanges.sim.profiles import VenueProfile
 
 FEE_MODELS = ("flat",)
 LATENCY_MODELS = ("lognormal",)
