@@ -64,7 +64,7 @@ def build(verbose: bool = False) -> str | None:
             # the module's name is given, so Cython reads _hotpath.pxd and the classes say where they live
             [sys.executable, "-m", "cython", "-3", "--module-name", MODULE, str(SOURCE), "-o", str(c_file)],
             # -O1: half the compile time of -O2 for ~4% less speed; -ffp-contract=off: no fused
-            # multiply-add, so every float is the reference's, bit for bit
+            # multiply-add, so every float is the pure-Python engine's, bit for bit
             [*cc, "-O1", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fwrapv",
              "-fno-strict-overflow", "-w", f"-I{include}", f'-DPERPFLOW_CORE_SHA="{sha}"',
              str(c_file), "-o", str(so_tmp)],
@@ -89,7 +89,7 @@ def build(verbose: bool = False) -> str | None:
 def main() -> None:
     try:
         why = build(verbose="-v" in sys.argv)
-    except Exception as exc:  # never fail the install: the reference engine runs without the module
+    except Exception as exc:  # never fail the install: the pure-Python engine runs without the module
         why = f"{type(exc).__name__}: {exc}"
     if why is None:
         NOTICE.unlink(missing_ok=True)

@@ -3,10 +3,10 @@
 Hot path of the simulator: prices are integer ticks and sizes integer lots. "Others" is the
 displayed liquidity of everyone else (a dict per side, price -> lots); our resting orders sit in
 FIFO lists per price with ``ahead`` = others' lots queued before them. A market source (the
-seeded model in ``flow.py`` or a replay in ``replay.py``) moves the book and sends trades; this
-class applies them and counts every level change and trade print as one book event.
+seeded model in ``flow.py`` or a replay in ``replay.py``) moves the book and sends trades;
+``SimMarket`` applies them and counts every level change and trade print as one book event.
 
-Matching rules implemented here:
+Matching rules of ``SimMarket``:
 - queue position: an order joining a level has the level's displayed size ahead of it; trades
   at that price consume what is ahead first, cancellations ahead shrink it;
 - per-level liquidity consumption: our taker orders eat displayed lots, so one displayed lot

@@ -11,9 +11,10 @@ clock's present, so recent trades exist when a bot first looks. A driver task wa
 market event while anyone listens to a stream; every request also catches the world up to its
 arrival time first. ``step`` is only the granularity of recordings.
 
-The books and model sources are the compiled core's (``_core.pyx``) when it is built, else the
-pure-Python reference (``market.py``, ``flow.py``); ``SimWorld(engine="python")`` or
-``PERPFLOW_SIM_ENGINE=python`` picks the reference. Either gives the same run for a seed.
+The books and model sources come from ``hotpath.py``: compiled (``exchanges.sim._hotpath``, built
+from that file at install) when it is built, else the same file run as Python;
+``SimWorld(engine="python")`` or ``PERPFLOW_SIM_ENGINE=python`` picks pure Python (``engine.py``).
+Either gives the same run for a seed.
 """
 
 from __future__ import annotations
