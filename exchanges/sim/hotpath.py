@@ -1,3 +1,4 @@
+# cython: language_level=3, cdivision=False
 """The simulator's hot path, one source for both engines: ``SimMarket`` (the book, ``market.py``
 explains it), ``FairValue`` and ``ModelSource`` (the model, ``flow.py``), ``Arrivals`` and ``Sizes``
 (the taker flow's models, ``models.py``).
@@ -14,7 +15,6 @@ with ``-ffp-contract=off``: no fused multiply-add) and every random draw comes f
 generators in the same order, so both engines give the same event sequence for a seed, bit for bit
 (``tests/test_sim_core.py``). ``engine.py`` picks the engine.
 """
-# cython: language_level=3, cdivision=False
 
 from __future__ import annotations
 
@@ -671,8 +671,8 @@ class FairValue:
     _last = cython.declare(cython.double)
     _start = cython.declare(cython.Py_ssize_t)
     _gen = cython.declare(object)
-    _cur = cython.declare(list)
-    _prev = cython.declare(list)
+    _cur = cython.declare(cython.double[::1])  # the path's block from _start on, and the block before (or None)
+    _prev = cython.declare(cython.double[::1])
 
     def __init__(self, asset: AssetProfile, regime: Regime, seed: int, t0: float) -> None:
         self.t0 = t0
@@ -690,7 +690,7 @@ class FairValue:
         self._prev = None
         self.now = t0
 
-    def _block(self) -> list[float]:
+    def _block(self) -> array:
         g = self._gen
         steps = self._sigma * g.standard_normal(BLOCK) + self._drift
         if self._jump_p:
@@ -710,7 +710,7 @@ class FairValue:
         else:
             logs = self._last + np.cumsum(steps)
         self._last = float(logs[-1])
-        return np.exp(logs).tolist()
+        return _doubles(np.exp(logs))
 
     @cython.ccall
     def at(self, t: float) -> float:
@@ -720,7 +720,7 @@ class FairValue:
                 return self._cur[j]
             if self._prev is not None and j >= -BLOCK:
                 return self._prev[j]
-            return (self._prev or self._cur)[0]
+            return self._prev[0] if self._prev is not None else self._cur[0]
         while j >= BLOCK:
             self._prev, self._cur = self._cur, self._block()
             self._start += BLOCK
@@ -961,6 +961,8 @@ class ModelSource:
         self._top_i = -1
 
     @cython.cfunc
+    @cython.boundscheck(False)  # i < n: every block has n entries (and the sentinel time)
+    @cython.wraparound(False)
     def _churn_run(self, lim: float, hook: object) -> None:
         """Apply every size update up to ``lim`` (no other event of this market happens before it)."""
         m: SimMarket = self.market
