@@ -11,29 +11,36 @@ A "book event" is one L2 level change or one trade print. The figures:
   (maker/maker, as many cycles as fit), stopped at the end of the period (a day is extrapolated
   from the simulated time it traded, should it stop on its own earlier).
 
-Engines: the compiled core (``exchanges/sim/_core.pyx``, Cython, built by ``make install``; the
-default) and the pure-Python reference (``market.py``, ``flow.py``, ``models.py``) it is checked
-against event by event (``tests/test_sim_core.py``). Engine only is measured for both; the other
-figures use the default (``PERPFLOW_SIM_ENGINE=python`` to measure them on the reference).
+Engines: both run one source, ``exchanges/sim/hotpath.py`` (the book and the model that drives it).
+The compiled engine (the default) is that file compiled by Cython in pure-Python mode at ``make
+install`` (``exchanges.sim._hotpath``, ``exchanges/sim/build_core.py``); the pure-Python engine is the
+same file run as Python (``exchanges.sim.hotpath``). They are checked against each other event by
+event (``tests/test_sim_core.py``). Engine only is measured for both; the other figures use the
+default (``PERPFLOW_SIM_ENGINE=python`` to measure them on pure Python).
 
 Figures (2-core machine shared with other work, best of 3 of 1 simulated hour, ``--hours 1
---repeat 3``, five runs at load average 1.3-5.6): floor 2.1-3.0M events/s; fixed-step 0.43-0.61M;
-engine only, reference 0.83-1.4M events/s (0.39-0.47x floor, 1.9-2.4x fixed-step, a day in 3.6-6.1 s);
-engine only, compiled 3.8-6.2M events/s (1.7-2.1x floor, 8.8-12x fixed-step, a day in 0.8-1.3 s;
-``--full-day`` at load 5.5: 4.4M, 8.8x); with BBO streams a day in 12-17 s (2 hours best of 5,
-back to back: 1.1-1.3 s compiled, 1.6-1.8 s reference); with the hedge bot a day in ~47 s.
+--repeat 3``, runs of 2026-12-03 at load average 2.9-3.6): floor 1.9-2.4M events/s; fixed-step
+0.38-0.43M; engine only, pure Python 0.77-1.0M events/s (1.9-2.5x fixed-step, a day in 5.0-6.6 s);
+engine only, compiled 2.9-3.8M events/s (7.1-9.5x fixed-step, a day in 1.3-1.7 s; ``--full-day
+--repeat 1`` at load 2.8: 3.1M, 8.3x, a day in 1.6 s); with BBO streams a day in 17-20 s (24 hours:
+16.7 s); with the hedge bot a day in ~47 s (measured before the single source; the engine is a
+small part of it). The hand-written Cython copy this replaced (``_core.pyx``, a second
+implementation kept in step by hand) measured 8.8-12x in five runs at load 1.3-5.6, and 10.5x
+against 9.5x for the single source back to back: the one source costs ~10-25% of the compiled
+engine's speed (the book's grid anchors and the churn loop are typed the same; what is left is
+mostly attribute access through Python objects the copy had cached or typed by hand).
 
 What the profile shows is left (perf over 48 simulated hours, compiled engine, paradex + grvt SOL,
-about 210k events an hour). The core's own compiled code is ~12% of the time. The rest is the
-Python objects it keeps so that everything else reads the book as before: the books' dicts
-(price -> lots, read by exchange.py, replay.py, recorders and tests) ~20% in lookups and stores,
-allocation, freeing and the cyclic GC of print tuples and boxed ints ~25%, numpy's block draws ~7%,
-the Mersenne Twister (``random.Random``, kept so the draws are the reference's) ~3%, libm ~3%, the
-interpreter's start and imports the rest of a short run. Going further would take C-level books
-(arrays, prints in a ring buffer) behind the same Python views, and a C generator giving the same
-draws; not needed for the target. The reference's profile, for comparison: maker re-pricing half of
-it (``SimMarket._recenter`` a quarter, the re-quote's noise and fair value an eighth), size churn
-~18%, taker arrivals ~17% with their draws.
+about 210k events an hour). The compiled module's own code is ~16% of the time; CPython's runtime is
+two thirds: the books' dicts (price -> lots, read by exchange.py, replay.py, recorders and tests)
+and attribute lookups (``_Py_dict_lookup`` alone ~6%), allocating and freeing print tuples and boxed
+ints and floats (~20%) and their cyclic GC; numpy's block draws ~6%, the Mersenne Twister
+(``random.Random``, the draws both engines share) ~2%, libm ~2%, the interpreter's start and imports
+the rest of a short run. Going further would take C-level books (arrays, prints in a ring buffer)
+behind the same Python views, and a C generator giving the same draws; not needed for the target.
+The pure-Python engine's profile: maker re-pricing about half of it (``SimMarket._recenter`` a
+quarter, the re-quote's noise and fair value an eighth), size churn ~18%, taker arrivals ~17% with
+their draws.
 
 With listeners the engine is now a small part: each delivered BBO costs ~14 us beyond it, all in
 Python: a driver wake-up (a timer turn, both venues caught up, the next deadline), the engine's
@@ -41,7 +48,7 @@ per-event hook into ``SimExchange._after_event``, a BBO (a frozen dataclass, ~3 
 task step through three layers (Inbox, the venue feed, ResilientStream). With the hedge bot, ~135k
 loop turns per simulated hour: the kernel's quarter-second tick, BBOs into the kernel, order
 requests and asyncio's plumbing; the compiled engine did not measurably change it (one hour in
-2.0-2.1 s on the reference, 2.1-2.3 s compiled, back to back at load ~2). Of 7,200 ticks per
+2.0-2.1 s on pure Python, 2.1-2.3 s compiled, back to back at load ~2). Of 7,200 ticks per
 half hour 62 do anything; skipping the others exactly (the kernel's next due time, asked at the
 grid point after every event) was tried: bit-for-bit the same run, 1% of the ticks, but 2.6% more
 instructions, because a BBO comes every ~0.1 s and asking costs what the tick does (the hedge's
