@@ -1034,6 +1034,6 @@ class ModelSource:
                 self.next_t = self.t_refill
 
 
-# sha256 of this file (and hotpath.pxd) when it was compiled, "" when it runs as Python: engine.py uses
-# the compiled module only when built from the current source (build_core.py passes it in)
-SOURCE_SHA: str = PERPFLOW_CORE_SHA.decode() if cython.compiled else ""  # noqa: F821 (hotpath.pxd)
+# sha256 of this file and _hotpath.pxd when compiled (build_core.py passes it in; declared in _hotpath.pxd),
+# "" when it runs as Python: engine.py uses the compiled module only when built from the current source
+SOURCE_SHA: str = PERPFLOW_CORE_SHA.decode() if cython.compiled else ""  # noqa: F821
