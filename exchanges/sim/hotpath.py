@@ -206,13 +206,15 @@ class SimMarket:
         # Levels now better than the new best were pulled (price moved away from them).
         if side and (best - old) * direction > 0:
             if old and abs(best - old) <= 64:
-                for p in range(old, best, direction):
+                p = old
+                while p != best:  # range(old, best, direction), as a C loop when compiled
                     if p in side:
                         del side[p]
                         ev += 1
                         if own and p in own:
                             for o in own[p]:
                                 o.ahead = 0
+                    p += direction
             else:
                 for p in [q for q in side if (q - best) * direction < 0]:
                     del side[p]
@@ -261,10 +263,12 @@ class SimMarket:
             if len(side) > levels:
                 end = top + step * (levels - 1)
                 if anchor != NO_TOP and 0 < (anchor - top) * direction <= 64 * gap:
-                    for p in range(end, anchor + step * levels, step):
+                    p = end
+                    while (anchor + step * levels - p) * direction > 0:  # range(end, anchor + step * levels, step)
                         if p in side:
                             del side[p]
                             ev += 1
+                        p += step
                     if len(side) > levels:  # off-grid leftovers: the slow way
                         for p in [q for q in side if (q - end) * direction >= 0]:
                             del side[p]
