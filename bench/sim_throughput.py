@@ -19,16 +19,17 @@ event (``tests/test_sim_core.py``). Engine only is measured for both; the other 
 default (``PERPFLOW_SIM_ENGINE=python`` to measure them on pure Python).
 
 Figures (2-core machine shared with other work, best of 3 of 1 simulated hour, ``--hours 1
---repeat 3``, runs of 2026-12-03 at load average 2.9-3.6): floor 1.9-2.4M events/s; fixed-step
-0.38-0.43M; engine only, pure Python 0.77-1.0M events/s (1.9-2.5x fixed-step, a day in 5.0-6.6 s);
-engine only, compiled 2.9-3.8M events/s (7.1-9.5x fixed-step, a day in 1.3-1.7 s; ``--full-day
---repeat 1`` at load 2.8: 3.1M, 8.3x, a day in 1.6 s); with BBO streams a day in 17-20 s (24 hours:
-16.7 s); with the hedge bot a day in ~47 s (measured before the single source; the engine is a
-small part of it). The hand-written Cython copy this replaced (``_core.pyx``, a second
-implementation kept in step by hand) measured 8.8-12x in five runs at load 1.3-5.6, and 10.5x
-against 9.5x for the single source back to back: the one source costs ~10-25% of the compiled
-engine's speed (the book's grid anchors and the churn loop are typed the same; what is left is
-mostly attribute access through Python objects the copy had cached or typed by hand).
+--repeat 3``, seven runs of 2026-12-03 at load average 2.9-5.8): floor 1.9-2.7M events/s; fixed-step
+0.38-0.51M; engine only, pure Python 0.67-1.0M events/s (1.5-2.5x fixed-step, a day in 5.0-7.5 s);
+engine only, compiled 2.8-4.2M events/s (5.4-10.1x fixed-step, a day in 1.2-1.8 s; the lowest at
+load 5.8, where the fixed-step run happened to be its fastest; ``--full-day --repeat 1`` at load
+2.8: 3.1M, 8.3x, a day in 1.6 s); with BBO streams a day in 17-21 s (24 hours: 16.7 s); with the
+hedge bot a day in ~47 s (measured before the single source; the engine is a small part of it).
+The hand-written Cython copy this replaced (``_core.pyx``, a second implementation kept in step by
+hand) measured 8.8-12x in five runs at load 1.3-5.6; back to back (best of 5 of 1 hour, three
+alternating pairs at load ~4.5) the single source ran 3.4-4.4M events/s and the copy 4.4-5.6M: one
+source costs ~10-25% of the compiled engine's speed, mostly attribute access through Python objects
+the copy had cached or typed by hand.
 
 What the profile shows is left (perf over 48 simulated hours, compiled engine, paradex + grvt SOL,
 about 210k events an hour). The compiled module's own code is ~16% of the time; CPython's runtime is
