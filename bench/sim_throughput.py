@@ -27,8 +27,9 @@ load 5.8, where the fixed-step run happened to be its fastest; ``--full-day --re
 hedge bot a day in ~47 s (measured before the single source; the engine is a small part of it).
 The hand-written Cython copy this replaced (``_core.pyx``, a second implementation kept in step by
 hand) measured 8.8-12x in five runs at load 1.3-5.6; back to back (best of 5 of 1 hour, three
-alternating pairs at load ~4.5) the single source ran 3.4-4.4M events/s and the copy 4.4-5.6M: one
-source costs ~10-25% of the compiled engine's speed, mostly attribute access through Python objects
+alternating pairs at load ~4.5) the single source ran 3.4-4.4M events/s and the copy 4.4-5.6M, and
+over 48 simulated hours (perf, the whole process) the single source took 4.5% more CPU: the one
+source costs 5-20% of the compiled engine's speed, mostly attribute access through Python objects
 the copy had cached or typed by hand.
 
 What the profile shows is left (perf over 48 simulated hours, compiled engine, paradex + grvt SOL,
