@@ -25,12 +25,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
+from multidict import CIMultiDict
 
 from core.errors import BadResponse, VenueError, VenueTimeout, VenueUnavailable
 from exchanges.loopbind import forget_session
 
 ErrorOf = Callable[[int, Any, str, float | None], VenueError]  # (status, body, what, retry_after) -> error
-JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def query_value(value: Any) -> str:
@@ -59,7 +59,8 @@ class JsonHttp:
         data = None
         if json_body is not None:
             data = json.dumps(json_body).encode()
-            headers = {**JSON_HEADERS, **(headers or {})}
+            headers = CIMultiDict(headers or {})
+            headers.setdefault("Content-Type", "application/json")
         query = {k: query_value(v) for k, v in params.items()} if params else None
         try:
             async with self._session.request(method, self.base_url + path, params=query, data=data,
