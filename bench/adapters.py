@@ -236,7 +236,7 @@ async def bench_venue(name: str, orders: int, messages: int) -> tuple[list[list[
     ours = [w - f for w, f in zip(wall, fake_own, strict=True)]
     ours_cpu = [c - h - k * frame_cpu for c, h, k in zip(cpu, handler_cpu, requests, strict=True)]
     per_order = statistics.fmean(requests)
-    order_rows = [row(f"{name} bare signature (floor)", bare, 1e3),
+    order_rows = [row(f"{name} {getattr(hooks, 'BARE_LABEL', 'bare signature (floor)')}", bare, 1e3),
                   row(f"{name} build + sign", sign, 1e3),
                   row(f"{name} bare GET, minimal socket client (floor)", raw_wall, 1e3),
                   *[row(f"{name} bare GET, {lib}", w, 1e3) for lib, w in lib_wall.items()],
