@@ -151,7 +151,8 @@ def timed(fn: Callable[[int], Any], n: int) -> list[float]:
     return out
 
 
-async def bench_venue(name: str, orders: int, messages: int) -> tuple[list[list[Any]], list[list[Any]], float]:
+async def bench_venue(name: str, orders: int, messages: int, gc_freeze: bool = False
+                      ) -> tuple[list[list[Any]], list[list[Any]], list[Any]]:
     spec = registry.get(name, live=True, fake=True)
     hooks = importlib.import_module(f"exchanges.{name}.bench")
     world = SimWorld(venues=(name,), symbols=(SYMBOL,), seed=7, clock=RealClock(), warmup=60)
@@ -181,6 +182,9 @@ async def bench_venue(name: str, orders: int, messages: int) -> tuple[list[list[
         for slot in world.exchanges[name].slots.values():
             slot.source = StaticSource()  # then the book holds still: orders rest at a fixed price
         price = ins.round_price((await venue.bbo(SYMBOL)).bid * Decimal("0.97"), Side.BUY)
+        if gc_freeze:  # what a long-lived bot can do once started: its start-up heap leaves the collections
+            gc.collect()
+            gc.freeze()
         sign = timed(hooks.signer(venue, SYMBOL, price, size), orders)
         bare = timed(hooks.bare_sign(venue), orders)
         wall, handler, requests, cpu, handler_cpu, gc_ms = [], [], [], [], [], []
@@ -228,6 +232,8 @@ async def bench_venue(name: str, orders: int, messages: int) -> tuple[list[list[
         await venue.close()
         await demo.server.stop()
         await world.stop()
+        if gc_freeze:
+            gc.unfreeze()
     # the server framework, the loop and loopback per request: the minimal client's round trip minus
     # the handler time the fake recorded for it (its own parsing and writing are a few tens of µs)
     frame = statistics.median(r - h for r, h in zip(raw_wall, raw_srv, strict=True))
@@ -252,19 +258,20 @@ async def bench_venue(name: str, orders: int, messages: int) -> tuple[list[list[
     return order_rows, parse_rows, summary
 
 
-async def main(names: tuple[str, ...], orders: int, messages: int) -> None:
+async def main(names: tuple[str, ...], orders: int, messages: int, gc_freeze: bool) -> None:
     order_rows: list[list[Any]] = []
     parse_rows: list[list[Any]] = []
     summaries: dict[str, list[Any]] = {}
     load = os.getloadavg()
     for name in names:
-        o, p, summary = await bench_venue(name, orders, messages)
+        o, p, summary = await bench_venue(name, orders, messages, gc_freeze)
         order_rows += o
         parse_rows += p
         summaries[name] = summary
     print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; after: "
           "{:.2f} {:.2f} {:.2f}; {} cores".format(*os.getloadavg(), os.cpu_count()))
-    print(f"\nPer order, adapter against its fake on loopback ({orders} orders), ms\n")
+    print(f"\nPer order, adapter against its fake on loopback ({orders} orders, "
+          f"{'gc.freeze() after set-up' if gc_freeze else 'the garbage collector as it comes'}), ms\n")
     print(text_table(["step", "n", "p50 ms", "p99 ms", "mean ms"], order_rows, places=3))
     print(f"\nPer stream message, decode (JSON + wire -> domain), {messages} messages per channel, µs\n")
     print(text_table(["channel", "n", "p50 µs", "p99 µs", "mean µs"], parse_rows, places=1))
@@ -282,5 +289,8 @@ if __name__ == "__main__":
     ap.add_argument("--orders", type=int, default=100)
     ap.add_argument("--messages", type=int, default=2_000)
     ap.add_argument("--venues", default=",".join(registry.names(live=True, fake=True)))
+    ap.add_argument("--gc-freeze", action="store_true",
+                    help="gc.freeze() once each venue is set up (the start-up heap is no longer collected)")
     args = ap.parse_args()
-    asyncio.run(main(tuple(v.strip() for v in args.venues.split(",") if v.strip()), args.orders, args.messages))
+    asyncio.run(main(tuple(v.strip() for v in args.venues.split(",") if v.strip()), args.orders, args.messages,
+                     args.gc_freeze))
