@@ -132,14 +132,20 @@ class LoopLedger:
 
     def __init__(self) -> None:
         self.on = False
-        self.fake = self.fake_cpu = 0.0
+        self.fake = self.fake_cpu = self.ours = 0.0
         self._known: dict[Any, bool] = {}
         original = asyncio.events.Handle._run
         ledger = self
 
         def run(handle: asyncio.Handle) -> None:
-            if not ledger.on or not ledger.is_fake(handle._callback):  # type: ignore[attr-defined]
+            if not ledger.on:
                 return original(handle)
+            if not ledger.is_fake(handle._callback):  # type: ignore[attr-defined]
+                t0 = time.perf_counter()
+                try:
+                    return original(handle)
+                finally:
+                    ledger.ours += time.perf_counter() - t0
             g0, t0, c0 = GC.total, time.perf_counter(), time.thread_time()
             try:
                 return original(handle)
@@ -172,12 +178,13 @@ class LoopLedger:
         return module.startswith(("aiohttp.web", "exchanges.sim", "exchanges.fakes")) or ".fake" in module
 
     def start(self) -> None:
-        self.fake = self.fake_cpu = 0.0
+        self.fake = self.fake_cpu = self.ours = 0.0
         self.on = True
 
-    def stop(self) -> tuple[float, float]:
+    def stop(self) -> tuple[float, float, float]:
+        """The fake's wall and CPU time, and the wall time of every other callback, since ``start``."""
         self.on = False
-        return self.fake, self.fake_cpu
+        return self.fake, self.fake_cpu, self.ours
 
 
 LEDGER = LoopLedger()
@@ -251,7 +258,7 @@ async def bench_venue(name: str, orders: int, messages: int, gc_freeze: bool = F
             gc.freeze()
         sign = timed(hooks.signer(venue, SYMBOL, price, size), orders)
         bare = timed(hooks.bare_sign(venue), orders)
-        wall, handler, requests, fake_own, ours_cpu, gc_ms = [], [], [], [], [], []
+        wall, handler, requests, fake_own, ours_cpu, our_callbacks, gc_ms = [], [], [], [], [], [], []
         raw_wall, raw_srv = [], []  # the minimal client's bare GET, and the fake's handler time for it
         lib_wall: dict[str, list[float]] = {"httpx": [], "aiohttp": []}  # the same GET by each client library
         raw = RawHttp(server.host, server.port)
@@ -272,8 +279,9 @@ async def bench_venue(name: str, orders: int, messages: int, gc_freeze: bool = F
                 t0, c0 = time.perf_counter(), time.process_time()
                 await venue.place_limit(SYMBOL, Side.BUY, price, size, client_id=f"bench-{i}", post_only=True)
                 dt, dc = time.perf_counter() - t0, time.process_time() - c0
-                fake_wall, fake_cpu = LEDGER.stop()
+                fake_wall, fake_cpu, ours_run = LEDGER.stop()
                 fake_own.append(fake_wall)
+                our_callbacks.append(ours_run)
                 ours_cpu.append(dc - fake_cpu)
                 gc_ms.append(GC.total - gc_before)
                 wall.append(dt)
@@ -309,6 +317,7 @@ async def bench_venue(name: str, orders: int, messages: int, gc_freeze: bool = F
                   row(f"{name}   the fake's handlers", handler, 1e3),
                   row(f"{name}   the fake's own (its server side, handlers, pumps)", fake_own, 1e3),
                   row(f"{name}   ours (wall - the fake's own)", ours, 1e3),
+                  row(f"{name}     of which running our callbacks (the rest: the loop, waits)", our_callbacks, 1e3),
                   row(f"{name}   ours, CPU (process CPU - the fake's thread CPU)", ours_cpu, 1e3),
                   row(f"{name}   GC pauses within the order", gc_ms, 1e3)]
     summary = [name, per_order, pct(wall, 0.5) * 1e3, statistics.median(fake_own) * 1e3, pct(ours, 0.5) * 1e3,
