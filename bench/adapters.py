@@ -1,41 +1,61 @@
 """Adapter overhead over every venue against its protocol fake: per order and per stream message.
 
 For each venue in the registry with a live adapter and a fake (``exchanges/<venue>/``), on a fresh
-simulated market on loopback:
+simulated market on loopback, all in one process and one event loop:
 
 - sign: building and signing one order the way ``place_limit`` does (the venue's
-  ``exchanges/<venue>/bench.py`` hook), next to the bare signature primitive alone (the floor any
-  implementation of the venue's scheme pays, measured in the same run);
-- place_limit: the adapter end to end (build, sign, send, acknowledge), wall time; the fake's own
-  time serving those requests (its ``LoopbackServer`` records each request's handler time) is
-  subtracted to give our overhead per order, and how many requests each order took is counted;
-- CPU time (``time.process_time``, every thread of the process) per order minus the fake's own
-  CPU time (its ``LoopbackServer`` records each handler's thread time): what the machine's load
-  does not inflate, next to the same for the bare round trip;
-- the transport floor: a bare HTTP round trip (httpx, kept alive, a GET the fake answers 404
-  without any venue logic) to the same loopback server, interleaved with the orders in the same
-  run. It is what the client library, aiohttp's server side and the shared event loop cost per
-  request on this machine; "beyond the floor" is ours minus (requests x the floor's median).
+  ``exchanges/<venue>/bench.py`` hook), next to the scheme's bare primitives (the floor any
+  implementation of the venue's signature pays, measured in the same run; for Paradex the 9
+  Pedersen hashes and the ECDSA, for the others the signature primitive);
+- place_limit, post-only, resting: the adapter end to end (build, sign, send, acknowledge). Its wall
+  time is split in two. The fake's own time is measured on the event loop callback by callback
+  (``LoopLedger``): its aiohttp server's socket callbacks and request tasks (parsing, routing, its
+  handlers, writing the answers) and its market and stream pumps, whenever they run within the
+  order, in wall and thread-CPU time. Ours is the rest: our code, our HTTP client library (our
+  choice, so it counts), the loop's own scheduling and loopback's syscalls (no client avoids those)
+  and garbage collection (counted as ours wherever it runs). The part of ours spent running our
+  own callbacks is printed too, as is the number of requests per order;
+- CPU time: process CPU over the order minus the fake's callbacks' thread CPU, which the machine's
+  load inflates less than wall time;
+- floors and client libraries, interleaved with the orders: a bare GET (the fake answers 404
+  without venue logic) by a minimal asyncio-socket HTTP/1.1 client (``RawHttp``: what the server
+  side, the loop and loopback cost, with next to no client in it) and the same GET by httpx and by
+  aiohttp, each kept alive: what a client library adds per request;
+- the garbage collector's time within each order (``--gc-freeze`` shows it with the start-up heap
+  frozen, as a long-lived bot could);
 - per stream message: decoding one frame the fake sends (JSON + wire -> domain object).
 
-Everything shares one event loop and the machine's cores with the fake and its market simulation,
-so p99 carries the machine's noise; run it on a quiet machine for figures to compare.
+The machine's cores are shared with the fake and its market simulation (and, on the team's
+machine, with other people's work), so p99 carries the machine's noise, wall time more than CPU
+time: say the load (printed) with any figure, and compare runs made at the same load.
 
-Where the time goes (what the figures showed when this was written; each venue's README says more):
-Paradex is the slowest per order. Paradex answers a new order NEW (its engine rules later, and a
-post-only order that would cross is closed then), so the adapter reads it back: two requests; and
-paradex-py's REST client is synchronous, so every request hops to a worker thread and takes turns
-with the event loop for the interpreter. Signing is ~1 ms (the typed-data hash on
-fast_stark_crypto, exchanges/paradex/signing.py); its fake also verifies a Stark signature per
-order, which is most of the fake's own time. GRVT answers PENDING and is read back too (two
-requests); its order signing (exchanges/grvt/signing.py) is now a few hundred microseconds, about
-the bare libsecp256k1 signature plus a dozen keccaks. Backpack answers an order with its final
-state in one signed request. Hibachi answers a new order with its id only: a post-only order (what
-this bench places) is acknowledged by that answer alone, one request; an order that may fill at
-once is read back (two). Extended answers an order's id and is read back (two requests). What
-remains beyond the signature is the HTTP client library and the event loop the fake shares.
+Where the time goes (2-core machine, load 1.5, 300 orders; each venue's README says more):
 
-    .venv/bin/python bench/adapters.py [--orders 100] [--messages 2000] [--venues paradex,grvt]
+- Backpack (one signed request answered with the order's state) and Hibachi (a post-only order is
+  acknowledged by the answer to its one request) cost ~0.3-0.45 ms of ours at p50 and meet the
+  target at p99 on a quiet machine: signing is ~0.03-0.07 ms, the rest is one request through
+  aiohttp and the loop. Until this round they sent through httpx, whose kept-alive GET cost
+  ~0.9-1.3 ms against ~0.28-0.4 for aiohttp and ~0.18-0.3 for a bare socket: the client library
+  was most of their overhead (``exchanges/http.py`` now sends through aiohttp).
+- GRVT answers a new order PENDING and Extended answers its id only, so both read the order back
+  (two requests). GRVT's ours is ~0.65-1.1 ms at p50 (signing ~0.06 ms, about the bare
+  libsecp256k1 signature plus a dozen keccaks); Extended's ~1.2-1.6 ms: its Stark signature through
+  the x10 SDK is ~0.4 ms (the bare ``fast_stark_crypto`` signature ~0.3 ms) and each of its two
+  requests goes through the SDK's models and aiohttp.
+- Paradex is the slowest per order, ~1.7-2 ms of ours at p50: signing is ~0.7 ms and that is the
+  scheme's floor here (9 Pedersen hashes on the order's field elements, ~50 µs each on
+  fast_stark_crypto, and the Stark ECDSA, ~0.3 ms), and Paradex answers a new order NEW (its engine
+  rules later; a post-only order that would cross is closed then), so the order is read back: two
+  requests, now both on aiohttp without a worker thread. The fake's own time (~6 ms) is mostly its
+  verifying the order's Stark signature.
+- Acknowledging from the private order stream instead of reading back was measured and not done:
+  the fakes push an order's update at the simulated feed latency (30-60 ms), so a stream ack would
+  have made a resting order 32-54 ms in wall time where the read-back answers in 2.5-14 ms.
+- Garbage collection: a full collection of the process's heap (the simulated world, the SDKs) runs
+  inside an order now and then, up to tens of ms; with ``--gc-freeze`` the longest pause within an
+  order stays under ~1.5 ms.
+
+    .venv/bin/python bench/adapters.py [--orders 100] [--messages 2000] [--venues paradex,grvt] [--gc-freeze]
 """
 
 from __future__ import annotations
@@ -66,13 +86,16 @@ from render.tables import text_table
 SYMBOL = "SOL"
 FLOOR_PATH = "/bench-floor"  # no route: the fake answers 404 without any venue logic
 WHY = {  # what each venue's place_limit does beyond one signed request (see its exchanges/<venue>/README.md)
-    "paradex": "Why: paradex-py's REST client is synchronous (each request hops to a worker thread) and Paradex "
-               "answers a new order NEW, so the order is read back (GET /orders/{id}) until the engine ruled.",
+    "paradex": "Why: signing is at the scheme's floor (9 Pedersen hashes + the Stark ECDSA, printed above) and "
+               "Paradex answers a new order NEW, so the order is read back (GET /orders/{id}) until the engine ruled: "
+               "two requests.",
     "grvt": "Why: GRVT answers a new order PENDING and it is read back until the engine ruled.",
     "hibachi": "Why: Hibachi answers a new order with its id only; a post-only one is acknowledged by that answer, "
                "any other is read back.",
-    "extended": "Why: Extended answers a new order with its id only; its state comes from a read-back.",
-    "backpack": "Why: one signed request answered with the order's state; what remains is the client library.",
+    "extended": "Why: a Stark signature through the x10 SDK, and Extended answers a new order with its id only; its "
+                "state comes from a read-back (two requests through the SDK).",
+    "backpack": "Why: one signed request answered with the order's state; what remains is the client library and "
+                "the loop.",
 }
 
 

@@ -4,7 +4,9 @@ The SDK is used as published: ``ParadexApiClient`` for every REST call (URLs fro
 or ``api_base_url`` = ``settings.endpoint`` for a fake venue on loopback), ``ParadexAccount`` /
 ``SubkeyAccount`` for onboarding, JWT auth and order signatures, ``ParadexWebsocketClient`` for
 the streams (``ws_url_override`` = ``settings.ws_endpoint``). The SDK's HTTP client is
-synchronous, so every call runs in a worker thread and never blocks the event loop.
+synchronous, so every call through it runs in a worker thread and never blocks the event loop;
+the order path (``POST /orders`` and the read-back) goes through ``exchanges.http.JsonHttp`` on the
+loop instead, with the SDK session's headers (README.md: what an order costs).
 
 Policies the SDK does not have, kept here:
 
@@ -172,8 +174,8 @@ class ParadexVenue(Venue):
 
     # --- session -----------------------------------------------------------------------------
     def _rebind(self) -> None:
-        """On a new event loop, forget the closed loop's WebSockets and lock (see loopbind); the REST
-        session is synchronous (worker threads) and carries on."""
+        """On a new event loop, forget the closed loop's WebSockets, lock and order-path HTTP session
+        (see loopbind); the SDK's REST session is synchronous (worker threads) and carries on."""
         if self._loop.moved():
             self._feeds.clear()
             self._start_lock = asyncio.Lock()
