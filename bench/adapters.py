@@ -23,7 +23,10 @@ simulated market on loopback, all in one process and one event loop:
   aiohttp, each kept alive: what a client library adds per request;
 - the garbage collector's time within each order (``--gc-freeze`` shows it with the start-up heap
   frozen, as a long-lived bot could);
-- per stream message: decoding one frame the fake sends (JSON + wire -> domain object).
+- per stream message: decoding one frame the fake sends (JSON + wire -> domain object); with
+  ``--stream N``, also N BBOs end to end through the adapter's ``stream_bbo``: our callbacks' time
+  per BBO (the WebSocket library's frame handling, JSON, the codec, the resilient stream), at the
+  fake's own pace of a few per second.
 
 The machine's cores are shared with the fake and its market simulation (and, on the team's
 machine, with other people's work), so p99 carries the machine's noise, wall time more than CPU
@@ -55,7 +58,8 @@ Where the time goes (2-core machine, load 1.5, 300 orders; each venue's README s
   inside an order now and then, up to tens of ms; with ``--gc-freeze`` the longest pause within an
   order stays under ~1.5 ms.
 
-    .venv/bin/python bench/adapters.py [--orders 100] [--messages 2000] [--venues paradex,grvt] [--gc-freeze]
+    .venv/bin/python bench/adapters.py [--orders 100] [--messages 2000] [--venues paradex,grvt]
+                                       [--gc-freeze] [--stream 50]
 """
 
 from __future__ import annotations
@@ -227,6 +231,27 @@ Our overhead per order, ms (what each column means):
 """
 
 
+async def through_stream(venue: Any, count: int) -> list[float]:
+    """Our callbacks' time per BBO the adapter's ``stream_bbo`` yields (the WebSocket library's frame
+    handling, JSON, the wire codec, the resilient stream), counted by ``LEDGER`` between one BBO and
+    the next; the fake's pushes and its market come at their own pace (a few per second), so each
+    BBO is handled by a machine that was idle a moment before: caches cold, every step slower than in
+    a tight loop (Backpack, load ~2: ~260 µs per BBO where decoding the frame alone is ~5 µs; ~90 µs
+    of it is websockets reading and inflating the frame, ~70 µs the stream's task steps, the rest
+    wake-ups that cost a few µs when hot)."""
+    stream = venue.stream_bbo(SYMBOL).__aiter__()
+    out = []
+    try:
+        await asyncio.wait_for(anext(stream), 30)  # subscribed, first BBO in
+        for _ in range(count):
+            LEDGER.start()
+            await asyncio.wait_for(anext(stream), 30)
+            out.append(LEDGER.stop()[2])
+    finally:
+        await stream.aclose()
+    return out
+
+
 def pct(samples: list[float], q: float) -> float:
     s = sorted(samples)
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
@@ -245,7 +270,7 @@ def timed(fn: Callable[[int], Any], n: int) -> list[float]:
     return out
 
 
-async def bench_venue(name: str, orders: int, messages: int, gc_freeze: bool = False
+async def bench_venue(name: str, orders: int, messages: int, gc_freeze: bool = False, stream_messages: int = 0
                       ) -> tuple[list[list[Any]], list[list[Any]], list[Any]]:
     spec = registry.get(name, live=True, fake=True)
     hooks = importlib.import_module(f"exchanges.{name}.bench")
@@ -273,6 +298,9 @@ async def bench_venue(name: str, orders: int, messages: int, gc_freeze: bool = F
         for channel, (raw, decode) in captured.items():
             samples = timed(lambda i, raw=raw, decode=decode: decode(raw[i % len(raw)]), messages)
             parse_rows.append(row(f"{name} {channel} ({len(raw[0])} B)", samples, 1e6))
+        if stream_messages:  # end to end through the adapter's BBO stream, at the fake's own pace
+            parse_rows.append(row(f"{name} stream_bbo, ours per BBO (socket to BBO)",
+                                  await through_stream(venue, stream_messages), 1e6))
         for slot in world.exchanges[name].slots.values():
             slot.source = StaticSource()  # then the book holds still: orders rest at a fixed price
         price = ins.round_price((await venue.bbo(SYMBOL)).bid * Decimal("0.97"), Side.BUY)
@@ -349,13 +377,13 @@ async def bench_venue(name: str, orders: int, messages: int, gc_freeze: bool = F
     return order_rows, parse_rows, summary
 
 
-async def main(names: tuple[str, ...], orders: int, messages: int, gc_freeze: bool) -> None:
+async def main(names: tuple[str, ...], orders: int, messages: int, gc_freeze: bool, stream_messages: int) -> None:
     order_rows: list[list[Any]] = []
     parse_rows: list[list[Any]] = []
     summaries: dict[str, list[Any]] = {}
     load = os.getloadavg()
     for name in names:
-        o, p, summary = await bench_venue(name, orders, messages, gc_freeze)
+        o, p, summary = await bench_venue(name, orders, messages, gc_freeze, stream_messages)
         order_rows += o
         parse_rows += p
         summaries[name] = summary
@@ -364,7 +392,8 @@ async def main(names: tuple[str, ...], orders: int, messages: int, gc_freeze: bo
     print(f"\nPer order, adapter against its fake on loopback ({orders} orders, "
           f"{'gc.freeze() after set-up' if gc_freeze else 'the garbage collector as it comes'}), ms\n")
     print(text_table(["step", "n", "p50 ms", "p99 ms", "mean ms"], order_rows, places=3))
-    print(f"\nPer stream message, decode (JSON + wire -> domain), {messages} messages per channel, µs\n")
+    print(f"\nPer stream message, decode (JSON + wire -> domain), {messages} messages per channel"
+          f"{f'; and {stream_messages} BBOs through each stream_bbo' if stream_messages else ''}, µs\n")
     print(text_table(["channel", "n", "p50 µs", "p99 µs", "mean µs"], parse_rows, places=1))
     print(COLUMNS)
     print(text_table(["venue", "req/order", "wall p50", "fake's p50", "ours p50", "ours p99", "CPU p50",
@@ -380,8 +409,10 @@ if __name__ == "__main__":
     ap.add_argument("--orders", type=int, default=100)
     ap.add_argument("--messages", type=int, default=2_000)
     ap.add_argument("--venues", default=",".join(registry.names(live=True, fake=True)))
+    ap.add_argument("--stream", type=int, default=0, metavar="N",
+                    help="also N BBOs end to end through each adapter's stream_bbo (a few per second: slow)")
     ap.add_argument("--gc-freeze", action="store_true",
                     help="gc.freeze() once each venue is set up (the start-up heap is no longer collected)")
     args = ap.parse_args()
     asyncio.run(main(tuple(v.strip() for v in args.venues.split(",") if v.strip()), args.orders, args.messages,
-                     args.gc_freeze))
+                     args.gc_freeze, args.stream))
