@@ -7,11 +7,17 @@ JSON is ``BadResponse``, and an HTTP error is whatever the venue's wire codec ma
 body and Retry-After.
 
 Why aiohttp and not httpx (``bench/adapters.py`` prints both on every run): the HTTP client library
-is our own overhead per order. Against the same loopback server, a kept-alive ``httpx.AsyncClient``
-GET cost ~0.75-0.95 ms of CPU where ``aiohttp.ClientSession`` cost ~0.27-0.35 ms and a bare asyncio
-socket ~0.18 ms (the server's share): httpx's per-request machinery (its request/response models,
-httpcore's connection pool and anyio) is most of a one-request order's overhead. aiohttp is already
+is our own overhead per order. A kept-alive bare GET round trip to the same loopback aiohttp server
+(its server side, ~0.12-0.2 ms, included) took ~0.9-1.5 ms through ``httpx.AsyncClient``,
+~0.28-0.4 ms through ``aiohttp.ClientSession`` and ~0.18-0.3 ms through a bare asyncio socket
+(2-core machine, load 1.5-3): httpx's per-request machinery (its request and response models,
+httpcore's connection pool, anyio) was most of a one-request order's overhead. aiohttp is already
 a dependency (the GRVT and Extended adapters and every fake run on it).
+
+Money safety: aiohttp sends an idempotent request (GET, DELETE) once more, on a new connection,
+when the kept-alive one turns out closed before any answer (RFC 9112 9.3.1), and never a POST;
+every order of these adapters is a POST, so an order is still never re-sent blindly (the request
+policy looks it up by client id first).
 
 ``JsonHttp`` keeps httpx's encoding of query values (``True`` -> ``true``, numbers with ``str``) and
 sends JSON bodies as ``json.dumps`` writes them, so what a venue verifies a signature against does

@@ -41,6 +41,8 @@ class Server:
         app.router.add_get("/broken", answer(web.Response(status=502, text="bad gateway")))
         app.router.add_delete("/empty", answer(web.Response(status=204)))
         app.router.add_get("/slow", self.slow)
+        app.router.add_post("/drop", self.drop)
+        self.dropped = 0
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
 
     async def echo(self, request: web.Request) -> web.Response:
@@ -48,6 +50,14 @@ class Server:
         self.seen.append({"method": request.method, "query": dict(request.query), "body": body,
                           "content_types": request.headers.getall("Content-Type", [])})
         return web.json_response({"ok": True})
+
+    async def drop(self, request: web.Request) -> web.Response:
+        """The connection dies with the request taken in and no answer (the order may have landed)."""
+        self.dropped += 1
+        assert request.transport is not None
+        request.transport.close()
+        await asyncio.sleep(0.2)
+        return web.json_response({})
 
     @staticmethod
     async def slow(request: web.Request) -> web.Response:
@@ -130,3 +140,14 @@ async def test_nobody_listening_is_unavailable() -> None:
             await call(client, "GET", "/echo")
     finally:
         await client.aclose()
+
+
+async def test_an_order_post_whose_connection_dies_is_sent_once_and_reported_unavailable(
+        served: tuple[Server, JsonHttp]) -> None:
+    """aiohttp re-sends an idempotent request once on a dead kept-alive connection; a POST (every
+    order) never: its fate is for the request policy to look up by client id."""
+    server, client = served
+    await call(client, "GET", "/echo")  # the connection is kept alive and reused
+    with pytest.raises(VenueUnavailable, match="POST /drop: ServerDisconnectedError"):
+        await call(client, "POST", "/drop", json={"clientId": 1})
+    assert server.dropped == 1
