@@ -373,7 +373,7 @@ async def bench_venue(name: str, orders: int, messages: int, gc_freeze: bool = F
                   row(f"{name}   GC pauses within the order", gc_ms, 1e3)]
     summary = [name, per_order, pct(wall, 0.5) * 1e3, statistics.median(fake_own) * 1e3, pct(ours, 0.5) * 1e3,
                pct(ours, 0.99) * 1e3, pct(ours_cpu, 0.5) * 1e3, pct(ours_cpu, 0.99) * 1e3, max(gc_ms) * 1e3,
-               "yes" if pct(ours, 0.99) <= 1e-3 else "no"]
+               "yes" if pct(ours, 0.99) <= 1e-3 else "no", "yes" if pct(ours_cpu, 0.99) <= 1e-3 else "no"]
     return order_rows, parse_rows, summary
 
 
@@ -397,9 +397,10 @@ async def main(names: tuple[str, ...], orders: int, messages: int, gc_freeze: bo
     print(text_table(["channel", "n", "p50 µs", "p99 µs", "mean µs"], parse_rows, places=1))
     print(COLUMNS)
     print(text_table(["venue", "req/order", "wall p50", "fake's p50", "ours p50", "ours p99", "CPU p50",
-                      "CPU p99", "GC max", "p99 <= 1 ms"], list(summaries.values()), places=3))
+                      "CPU p99", "GC max", "p99 <= 1 ms", "CPU p99 <= 1 ms"],
+                     list(summaries.values()), places=3))
     slowest = max(summaries, key=lambda n: summaries[n][4])  # by the median: p99 on a shared machine is its noise
-    _, per_order, _, _, median, ours, cpu, _, _, _ = summaries[slowest]
+    _, per_order, _, _, median, ours, cpu, *_ = summaries[slowest]
     print(f"\nslowest venue per order: {slowest}: ours p50 {median:.3f} ms, p99 {ours:.3f} ms (the fake's own time "
           f"excluded), CPU p50 {cpu:.3f} ms; {per_order:.2f} requests per order. {WHY.get(slowest, '')}")
     print("target: ours p99 <= 1 ms per order (wall minus the fake's own time: its server side, handlers and pumps)")
