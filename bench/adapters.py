@@ -160,27 +160,30 @@ class LoopLedger:
     def __init__(self) -> None:
         self.on = False
         self.fake = self.fake_cpu = self.ours = 0.0
+        self._since: float | None = None  # where the running callback's counted part began
         self._known: dict[Any, bool] = {}
         original = asyncio.events.Handle._run
         ledger = self
 
         def run(handle: asyncio.Handle) -> None:
-            if not ledger.on:
-                return original(handle)
-            if not ledger.is_fake(handle._callback):  # type: ignore[attr-defined]
-                t0 = time.perf_counter()
+            if ledger.on and ledger.is_fake(handle._callback):  # type: ignore[attr-defined]
+                g0, t0, c0 = GC.total, time.perf_counter(), time.thread_time()
                 try:
                     return original(handle)
                 finally:
-                    ledger.ours += time.perf_counter() - t0
-            g0, t0, c0 = GC.total, time.perf_counter(), time.thread_time()
+                    c1, t1 = time.thread_time(), time.perf_counter()
+                    collected = GC.total - g0
+                    ledger.fake += t1 - t0 - collected
+                    ledger.fake_cpu += c1 - c0 - collected
+            # any other callback: the part of it that runs while the ledger is on (start() and stop()
+            # are called from within one, the bench's own task step)
+            ledger._since = time.perf_counter() if ledger.on else None
             try:
                 return original(handle)
             finally:
-                c1, t1 = time.thread_time(), time.perf_counter()
-                collected = GC.total - g0
-                ledger.fake += t1 - t0 - collected
-                ledger.fake_cpu += c1 - c0 - collected
+                if ledger._since is not None and ledger.on:
+                    ledger.ours += time.perf_counter() - ledger._since
+                ledger._since = None
 
         asyncio.events.Handle._run = run  # type: ignore[method-assign]
 
@@ -205,11 +208,17 @@ class LoopLedger:
         return module.startswith(("aiohttp.web", "exchanges.sim", "exchanges.fakes")) or ".fake" in module
 
     def start(self) -> None:
+        """From now on (the rest of the calling callback included)."""
         self.fake = self.fake_cpu = self.ours = 0.0
         self.on = True
+        self._since = time.perf_counter()
 
     def stop(self) -> tuple[float, float, float]:
-        """The fake's wall and CPU time, and the wall time of every other callback, since ``start``."""
+        """The fake's wall and CPU time, and the wall time of every other callback, since ``start``
+        (the calling callback counted up to now)."""
+        if self._since is not None:
+            self.ours += time.perf_counter() - self._since
+            self._since = None
         self.on = False
         return self.fake, self.fake_cpu, self.ours
 
