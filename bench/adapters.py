@@ -32,31 +32,40 @@ The machine's cores are shared with the fake and its market simulation (and, on 
 machine, with other people's work), so p99 carries the machine's noise, wall time more than CPU
 time: say the load (printed) with any figure, and compare runs made at the same load.
 
-Where the time goes (2-core machine, load 1.5, 300 orders; each venue's README says more):
+Where the time goes (2-core shared machine, 300 orders, runs at load 1-5 between 18:40 and 19:05 UTC
+on 2026-12-03; each venue's README says more):
 
 - Backpack (one signed request answered with the order's state) and Hibachi (a post-only order is
-  acknowledged by the answer to its one request) cost ~0.3-0.45 ms of ours at p50 and meet the
-  target at p99 on a quiet machine: signing is ~0.03-0.07 ms, the rest is one request through
-  aiohttp and the loop. Until this round they sent through httpx, whose kept-alive GET cost
-  ~0.9-1.3 ms against ~0.28-0.4 for aiohttp and ~0.18-0.3 for a bare socket: the client library
-  was most of their overhead (``exchanges/http.py`` now sends through aiohttp).
+  acknowledged by the answer to its one request) cost ~0.3-0.5 ms of ours at p50 (~0.75 when the
+  machine is busy) and ~0.6-1.0 ms at p99 at load <= 1.5, so they meet the target on a quiet
+  machine: signing is ~0.03-0.07 ms, the rest is one request through aiohttp and the loop. Until
+  this round they sent through httpx, whose kept-alive bare GET cost ~0.9-1.7 ms against
+  ~0.28-0.5 ms for aiohttp and ~0.18-0.33 ms for a bare socket: the client library was most of
+  their overhead (``exchanges/http.py`` now sends through aiohttp). Same bench, main against this
+  branch, alternating runs: Backpack 1.1-5.8 -> 0.4-0.8 ms at p50, Hibachi 1.0-2.6 -> 0.47-0.58.
 - GRVT answers a new order PENDING and Extended answers its id only, so both read the order back
-  (two requests). GRVT's ours is ~0.65-1.1 ms at p50 (signing ~0.06 ms, about the bare
-  libsecp256k1 signature plus a dozen keccaks); Extended's ~1.2-1.6 ms: its Stark signature through
-  the x10 SDK is ~0.4 ms (the bare ``fast_stark_crypto`` signature ~0.3 ms) and each of its two
-  requests goes through the SDK's models and aiohttp.
-- Paradex is the slowest per order, ~1.7-2 ms of ours at p50: signing is ~0.7 ms and that is the
-  scheme's floor here (9 Pedersen hashes on the order's field elements, ~50 µs each on
-  fast_stark_crypto, and the Stark ECDSA, ~0.3 ms), and Paradex answers a new order NEW (its engine
-  rules later; a post-only order that would cross is closed then), so the order is read back: two
-  requests, now both on aiohttp without a worker thread. The fake's own time (~6 ms) is mostly its
-  verifying the order's Stark signature.
+  (two requests). GRVT's ours is ~0.65-1.4 ms at p50 (signing ~0.06-0.12 ms, about the bare
+  libsecp256k1 signature plus a dozen keccaks, the rest the SDK's request building and two aiohttp
+  round trips); Extended's ~1.2-2.1 ms: its Stark signature through the x10 SDK is ~0.4-0.65 ms
+  (the bare ``fast_stark_crypto`` signature ~0.3-0.45 ms) and each of its two requests goes through
+  the SDK's models and aiohttp. Neither meets the target at p99.
+- Paradex is the slowest per order, ~1.7-2.5 ms of ours at p50 (it was 4.7-7.6 ms on main in the
+  same alternating runs): signing is ~0.65-1.0 ms and that is the scheme's floor here (9 Pedersen
+  hashes on the order's field elements, ~50 µs each on fast_stark_crypto, and the Stark ECDSA,
+  ~0.3 ms; the bench prints both), and Paradex answers a new order NEW (its engine rules later; a
+  post-only order that would cross is closed then), so the order is read back: two requests, both
+  now on aiohttp (httpx before). With signing at ~0.7 ms of the 1 ms, the target is out of reach on
+  this CPU. The fake's own time (~6-10 ms) is mostly its verifying the order's Stark signature.
 - Acknowledging from the private order stream instead of reading back was measured and not done:
   the fakes push an order's update at the simulated feed latency (30-60 ms), so a stream ack would
   have made a resting order 32-54 ms in wall time where the read-back answers in 2.5-14 ms.
 - Garbage collection: a full collection of the process's heap (the simulated world, the SDKs) runs
-  inside an order now and then, up to tens of ms; with ``--gc-freeze`` the longest pause within an
-  order stays under ~1.5 ms.
+  inside an order now and then: up to 50-180 ms in some runs. With ``--gc-freeze`` the longest pause
+  within an order is ~0.5-1.4 ms at load ~2 (~6 ms at load 5). A long-lived bot process could do
+  the same once started; this bench only shows the effect.
+- Per stream message, decoding a frame is 5-70 µs; end to end through ``stream_bbo`` (``--stream``)
+  a BBO costs ~220-330 µs of ours at the fakes' pace of a few per second, most of it websockets reading
+  and inflating the frame and the stream's task steps on a machine that idled in between.
 
     .venv/bin/python bench/adapters.py [--orders 100] [--messages 2000] [--venues paradex,grvt]
                                        [--gc-freeze] [--stream 50]
