@@ -201,7 +201,8 @@ class LoopLedger:
         if isinstance(owner, asyncio.Task):  # a task's step: whose coroutine it runs
             key: Any = getattr(owner.get_coro(), "cr_code", None)
         elif owner is not None:  # a transport's callback: whose protocol it feeds
-            key = type(getattr(owner, "_protocol", None) or owner)
+            protocol = getattr(owner, "_protocol", None)  # (a protocol may be falsy: aiohttp's client one has a len)
+            key = type(owner if protocol is None else protocol)
         else:
             key = getattr(callback, "__module__", None)
         known = self._known.get(key)
