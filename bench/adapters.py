@@ -164,7 +164,9 @@ class LoopLedger:
     server's socket callbacks and request tasks, so parsing, routing, its handlers and writing the
     answers, and its market and stream pumps) or anything else. It wraps asyncio's ``Handle._run``
     in this process only. The fake's callbacks are timed in wall and thread-CPU time; garbage
-    collection that runs inside one of them is counted as ours (the process's heap is ours)."""
+    collection that runs inside one of them is counted as ours (the process's heap is ours). Its own
+    cost, a few µs per callback (~20-70 µs per order in A/B runs with it on and off), lands mostly in
+    ours: the split errs against us, never for us."""
 
     def __init__(self) -> None:
         self.on = False
