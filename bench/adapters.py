@@ -32,13 +32,14 @@ The machine's cores are shared with the fake and its market simulation (and, on 
 machine, with other people's work), so p99 carries the machine's noise, wall time more than CPU
 time: say the load (printed) with any figure, and compare runs made at the same load.
 
-Where the time goes (2-core shared machine, 300 orders, runs at load 1-5 between 18:40 and 19:05 UTC
-on 2026-12-03; each venue's README says more):
+Where the time goes (2-core shared machine, 200-300 orders, runs at load 1-5 between 18:40 and
+19:15 UTC on 2026-12-03; each venue's README says more):
 
 - Backpack (one signed request answered with the order's state) and Hibachi (a post-only order is
   acknowledged by the answer to its one request) cost ~0.3-0.5 ms of ours at p50 (~0.75 when the
-  machine is busy) and ~0.6-1.0 ms at p99 at load <= 1.5, so they meet the target on a quiet
-  machine: signing is ~0.03-0.07 ms, the rest is one request through aiohttp and the loop. Until
+  machine is busy). At p99 they meet the target only in the quietest runs (Backpack 0.75-0.98 ms,
+  Hibachi 0.6-0.9); most runs on the shared machine read 1-2 ms, some 4-9 ms (other people's
+  load, GC). Signing is ~0.03-0.07 ms, the rest is one request through aiohttp and the loop. Until
   this round they sent through httpx, whose kept-alive bare GET cost ~0.9-1.7 ms against
   ~0.28-0.5 ms for aiohttp and ~0.18-0.33 ms for a bare socket: the client library was most of
   their overhead (``exchanges/http.py`` now sends through aiohttp). Same bench, main against this
@@ -49,10 +50,11 @@ on 2026-12-03; each venue's README says more):
   round trips); Extended's ~1.2-2.1 ms: its Stark signature through the x10 SDK is ~0.4-0.65 ms
   (the bare ``fast_stark_crypto`` signature ~0.3-0.45 ms) and each of its two requests goes through
   the SDK's models and aiohttp. Neither meets the target at p99.
-- Paradex is the slowest per order, ~1.7-2.5 ms of ours at p50 (it was 4.7-7.6 ms on main in the
-  same alternating runs): signing is ~0.65-1.0 ms and that is the scheme's floor here (9 Pedersen
-  hashes on the order's field elements, ~50 µs each on fast_stark_crypto, and the Stark ECDSA,
-  ~0.3 ms; the bench prints both), and Paradex answers a new order NEW (its engine rules later; a
+- Paradex is the slowest per order, ~1.7-2.8 ms of ours at p50 (one run at load 3-5 read 6.1 in
+  wall time, 2.4 in CPU time; main's adapter read 4.7-7.6 ms in the same alternating runs):
+  signing is ~0.65-1.0 ms and that is the scheme's floor here (9 Pedersen hashes on the order's
+  field elements, ~50 µs each on fast_stark_crypto, and the Stark ECDSA, ~0.3 ms; the bench prints
+  both), and Paradex answers a new order NEW (its engine rules later; a
   post-only order that would cross is closed then), so the order is read back: two requests, both
   now on aiohttp (httpx before). With signing at ~0.7 ms of the 1 ms, the target is out of reach on
   this CPU. The fake's own time (~6-10 ms) is mostly its verifying the order's Stark signature.
