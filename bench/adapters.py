@@ -33,7 +33,7 @@ machine, with other people's work), so p99 carries the machine's noise, wall tim
 time: say the load (printed) with any figure, and compare runs made at the same load.
 
 Where the time goes (2-core shared machine, 200-300 orders, runs at load 1-5 between 18:40 and
-19:15 UTC on 2026-12-03; each venue's README says more):
+19:30 UTC on 2026-12-03; each venue's README says more):
 
 - Backpack (one signed request answered with the order's state) and Hibachi (a post-only order is
   acknowledged by the answer to its one request) cost ~0.3-0.5 ms of ours at p50 (~0.75 when the
@@ -47,7 +47,7 @@ Where the time goes (2-core shared machine, 200-300 orders, runs at load 1-5 bet
 - GRVT answers a new order PENDING and Extended answers its id only, so both read the order back
   (two requests). GRVT's ours is ~0.65-1.4 ms at p50 (signing ~0.06-0.12 ms, about the bare
   libsecp256k1 signature plus a dozen keccaks, the rest the SDK's request building and two aiohttp
-  round trips); Extended's ~1.2-2.1 ms: its Stark signature through the x10 SDK is ~0.4-0.65 ms
+  round trips); Extended's ~1.2-2.6 ms: its Stark signature through the x10 SDK is ~0.4-0.65 ms
   (the bare ``fast_stark_crypto`` signature ~0.3-0.45 ms) and each of its two requests goes through
   the SDK's models and aiohttp. Neither meets the target at p99.
 - Paradex is the slowest per order, ~1.7-2.8 ms of ours at p50 (one run at load 3-5 read 6.1 in
