@@ -1,6 +1,6 @@
 """Backpack: the DN alternate bot's primary venue (ED25519-signed REST and WebSocket).
 
-``adapter`` (the ``Venue``, over httpx and websockets), ``wire`` (signing, client ids, JSON <->
+``adapter`` (the ``Venue``, over aiohttp and websockets), ``wire`` (signing, client ids, JSON <->
 domain, both ways), ``stream`` (one WebSocket subscription), ``settings``, and the protocol fake
 (``fake``, on the simulator's Backpack market). What the venue's published docs say, and what the
 adapter does about it: ``README.md`` here.

@@ -1,4 +1,4 @@
-"""Backpack: the venue contract over Backpack's REST API and WebSocket, with httpx and websockets.
+"""Backpack: the venue contract over Backpack's REST API and WebSocket, with aiohttp and websockets.
 
 Requests
   Every private request is signed with the account's ED25519 key: ``X-API-Key`` (the base64
@@ -34,8 +34,6 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import httpx
-
 from core.clock import Clock, RealClock
 from core.errors import ConfigError, OrderRejected, VenueUnavailable
 from core.reasons import Reason
@@ -45,7 +43,7 @@ from exchanges.backpack.settings import BackpackSettings
 from exchanges.backpack.stream import BackpackFeed
 from exchanges.base import Venue
 from exchanges.credentials import SecretRedactor, resolve_secret
-from exchanges.http import request_json
+from exchanges.http import JsonHttp, request_json
 from exchanges.loopbind import LoopBinding
 from exchanges.policy import RequestPolicy
 from exchanges.pricing import slippage_limit
@@ -74,7 +72,7 @@ class BackpackVenue(Venue):
         self.redactor = SecretRedactor()
         self.policy = RequestPolicy(settings, VENUE, log=log)
         self._seed: str | None = None
-        self._http: httpx.AsyncClient | None = None
+        self._http: JsonHttp | None = None
         self._loop = LoopBinding()
         self._start_lock = asyncio.Lock()
         self._instruments: dict[str, Instrument] = {}
@@ -98,6 +96,8 @@ class BackpackVenue(Venue):
         """On a new event loop (a flow's next ``Clock.run`` phase), forget the closed loop's HTTP
         client, lock and streams (see loopbind); signed requests need no new login."""
         if self._loop.moved():
+            if self._http is not None:
+                self._http.forget()
             self._http, self._start_lock = None, asyncio.Lock()
             self._streams.clear()
 
@@ -111,7 +111,7 @@ class BackpackVenue(Venue):
             assert secret is not None and self.settings.api_key is not None
             seed = secret.get_secret_value().strip()
             self.redactor.add(seed)
-            self.redactor.attach(("httpx", "httpcore", "websockets.client", log.name))
+            self.redactor.attach(("aiohttp.client", "websockets.client", log.name))
             try:
                 raw = base64.b64decode(seed, validate=True)
                 if len(raw) != 32:
@@ -122,8 +122,7 @@ class BackpackVenue(Venue):
             if derived != self.settings.api_key.strip():
                 raise ConfigError("backpack.api_key", "is not the public key of backpack.api_secret")
             self._seed = seed
-            self._http = httpx.AsyncClient(base_url=(self.settings.endpoint or DEFAULT_URL).rstrip("/"),
-                                           timeout=self.settings.request_timeout_s)
+            self._http = JsonHttp(self.settings.endpoint or DEFAULT_URL, self.settings.request_timeout_s)
 
     async def close(self) -> None:
         self._rebind()  # what a finished loop held died with it
@@ -149,8 +148,8 @@ class BackpackVenue(Venue):
         params = {k: v for k, v in (params or {}).items() if v is not None}
         headers = self._headers(instruction, params) if instruction else {}
         where = {"params": params} if method == "GET" else {"json": params}
-        return await request_json(self._http, method, path, venue=VENUE, timeout_s=self.settings.request_timeout_s,
-                                  error_of=wire.error, headers=headers, **where)
+        return await request_json(self._http, method, path, venue=VENUE, error_of=wire.error, headers=headers,
+                                  **where)
 
     async def _call(self, method: str, path: str, params: dict[str, Any] | None = None,
                     instruction: str | None = None, *, idempotent: bool = True) -> Any:

@@ -1,7 +1,7 @@
 """Hibachi: an LLM agents' venue (signed REST and WebSockets; a thin client of our own, the
 official SDK needs Python >= 3.13).
 
-``adapter`` (the ``Venue``, over httpx and websockets), ``wire`` (signing, number encoding, JSON
+``adapter`` (the ``Venue``, over aiohttp and websockets), ``wire`` (signing, number encoding, JSON
 <-> domain, both ways), ``stream`` (the market and account WebSocket feeds), ``settings``, and the
 protocol fake (``fake``, on the simulator's Hibachi market). What the venue's published docs and
 SDK say, and what the adapter does about it: ``README.md`` here.

@@ -1,4 +1,4 @@
-"""Hibachi: the venue contract over Hibachi's REST API and WebSockets, with httpx and websockets.
+"""Hibachi: the venue contract over Hibachi's REST API and WebSockets, with aiohttp and websockets.
 
 The official SDK (hibachi-xyz) needs Python >= 3.13, so this is a thin client of our own over the
 published protocol (see README.md here for what it rests on).
@@ -41,8 +41,6 @@ from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-import httpx
-
 from core.clock import Clock, RealClock
 from core.errors import BadResponse, ConfigError, OrderRejected, VenueTimeout, VenueUnavailable
 from core.reasons import Reason
@@ -52,7 +50,7 @@ from exchanges.credentials import SecretRedactor, resolve_secret
 from exchanges.hibachi import wire
 from exchanges.hibachi.settings import HibachiSettings
 from exchanges.hibachi.stream import AccountFeed, MarketFeed
-from exchanges.http import request_json
+from exchanges.http import JsonHttp, request_json
 from exchanges.loopbind import LoopBinding
 from exchanges.policy import RequestPolicy
 from exchanges.pricing import slippage_limit
@@ -84,8 +82,8 @@ class HibachiVenue(Venue):
         self._signer: wire.Signer | None = None
         self._api_key: str | None = None
         self._account = 0
-        self._http: httpx.AsyncClient | None = None
-        self._data: httpx.AsyncClient | None = None
+        self._http: JsonHttp | None = None
+        self._data: JsonHttp | None = None
         self._loop = LoopBinding()
         self._start_lock = asyncio.Lock()
         self._markets: dict[str, dict[str, Any]] = {}  # venue symbol -> futureContracts row
@@ -117,6 +115,9 @@ class HibachiVenue(Venue):
         """On a new event loop (a flow's next ``Clock.run`` phase), forget the closed loop's HTTP
         clients, lock and streams (see loopbind); requests carry no session to renew."""
         if self._loop.moved():
+            for client in (self._http, self._data):
+                if client is not None:
+                    client.forget()
             self._http, self._data, self._start_lock = None, None, asyncio.Lock()
             self._streams.clear()
 
@@ -132,17 +133,15 @@ class HibachiVenue(Venue):
             raw, self._api_key = key.get_secret_value().strip(), api_key.get_secret_value().strip()
             self.redactor.add(raw)
             self.redactor.add(self._api_key)
-            self.redactor.attach(("httpx", "httpcore", "websockets.client", log.name))
+            self.redactor.attach(("aiohttp.client", "websockets.client", log.name))
             problem = wire.check_key(raw)
             if problem:
                 raise ConfigError("hibachi.private_key", problem)
             self._signer = wire.Signer(raw)
             self._account = int(str(self.settings.account_id).strip())
             timeout = self.settings.request_timeout_s
-            self._data = httpx.AsyncClient(base_url=(self.settings.data_endpoint or DEFAULT_DATA_URL).rstrip("/"),
-                                           timeout=timeout)
-            self._http = httpx.AsyncClient(base_url=(self.settings.endpoint or DEFAULT_URL).rstrip("/"),
-                                           timeout=timeout)
+            self._data = JsonHttp(self.settings.data_endpoint or DEFAULT_DATA_URL, timeout)
+            self._http = JsonHttp(self.settings.endpoint or DEFAULT_URL, timeout)
 
     async def close(self) -> None:
         self._rebind()  # what a finished loop held died with it
@@ -163,8 +162,7 @@ class HibachiVenue(Venue):
         client = self._http if private else self._data
         assert client is not None and self._api_key is not None
         headers = {"Authorization": self._api_key} if private else {}
-        return await request_json(client, method, path, venue=VENUE, timeout_s=self.settings.request_timeout_s,
-                                  error_of=wire.error, json=body, headers=headers,
+        return await request_json(client, method, path, venue=VENUE, error_of=wire.error, json=body, headers=headers,
                                   params={k: v for k, v in (params or {}).items() if v is not None})
 
     async def _call(self, method: str, path: str, params: dict[str, Any] | None = None, *,

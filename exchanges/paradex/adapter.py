@@ -4,7 +4,9 @@ The SDK is used as published: ``ParadexApiClient`` for every REST call (URLs fro
 or ``api_base_url`` = ``settings.endpoint`` for a fake venue on loopback), ``ParadexAccount`` /
 ``SubkeyAccount`` for onboarding, JWT auth and order signatures, ``ParadexWebsocketClient`` for
 the streams (``ws_url_override`` = ``settings.ws_endpoint``). The SDK's HTTP client is
-synchronous, so every call runs in a worker thread and never blocks the event loop.
+synchronous, so every call through it runs in a worker thread and never blocks the event loop;
+the order path (``POST /orders`` and the read-back) goes through ``exchanges.http.JsonHttp`` on the
+loop instead, with the SDK session's headers (README.md: what an order costs).
 
 Policies the SDK does not have, kept here:
 
@@ -64,6 +66,7 @@ from core.reasons import Reason
 from core.types import BBO, Balance, Book, Fill, Instrument, Order, OrderStatus, Position, Side, Trade
 from exchanges.base import Venue
 from exchanges.credentials import SecretRedactor, resolve_secret
+from exchanges.http import JsonHttp, decode
 from exchanges.loopbind import LoopBinding
 from exchanges.paradex import wire
 from exchanges.paradex.settings import ParadexSettings
@@ -154,7 +157,7 @@ class ParadexVenue(Venue):
         self._api: ParadexApiClient | None = None
         self._account: ParadexAccount | None = None
         self._tap = _ResponseTap()
-        self._ahttp: httpx.AsyncClient | None = None  # the order path's client, on the current loop
+        self._ahttp: JsonHttp | None = None  # the order path's client, on the current loop
         self._start_lock = asyncio.Lock()
         self._loop = LoopBinding()
         self._instruments: dict[str, Instrument] = {}
@@ -171,12 +174,14 @@ class ParadexVenue(Venue):
 
     # --- session -----------------------------------------------------------------------------
     def _rebind(self) -> None:
-        """On a new event loop, forget the closed loop's WebSockets and lock (see loopbind); the REST
-        session is synchronous (worker threads) and carries on."""
+        """On a new event loop, forget the closed loop's WebSockets, lock and order-path HTTP session
+        (see loopbind); the SDK's REST session is synchronous (worker threads) and carries on."""
         if self._loop.moved():
             self._feeds.clear()
             self._start_lock = asyncio.Lock()
-            self._ahttp = None  # its connections died with the closed loop
+            if self._ahttp is not None:
+                self._ahttp.forget()  # its connections died with the closed loop
+            self._ahttp = None
 
     async def start(self) -> None:
         self._rebind()
@@ -297,23 +302,14 @@ class ParadexVenue(Venue):
         if api._is_token_expired():
             await asyncio.to_thread(self._call_sync, api._validate_auth, "POST /auth")
         if self._ahttp is None:
-            self._ahttp = httpx.AsyncClient(timeout=self.request_timeout)
-        try:
-            resp = await self._ahttp.request(method, f"{api.api_url}/{path}", json=payload,
-                                             headers={**api.client.headers, **(headers or {})})
-        except httpx.TimeoutException:
-            raise VenueTimeout(f"{what}: no answer within {self.request_timeout:g}s", VENUE) from None
-        except httpx.HTTPError as exc:
-            raise VenueUnavailable(f"{what}: {type(exc).__name__}", VENUE) from None
-        try:
-            body = resp.json() if resp.content else None
-        except ValueError:
-            body = None
-            if resp.is_success:
-                raise BadResponse(f"{what}: the answer is not JSON", VENUE) from None
-        if not resp.is_success:
-            raise wire.error_from_response(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, body,
-                                           what, placing=placing)
+            self._ahttp = JsonHttp(api.api_url, self.request_timeout)
+        status, resp_headers, content = await self._ahttp.request(
+            method, f"/{path}", json_body=payload, headers={**api.client.headers, **(headers or {})}, what=what,
+            venue=VENUE)
+        body = decode(status, content, what, VENUE)
+        if not 200 <= status < 300:
+            raise wire.error_from_response(status, {k.lower(): v for k, v in resp_headers.items()}, body, what,
+                                           placing=placing)
         return body
 
     # --- metadata ----------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 - ``signer``: build one SDK order and sign it (typed-data hash + Stark ECDSA), as ``place_limit``
   does before sending;
-- ``bare_sign``: the Stark ECDSA signature alone (the floor any signing scheme pays);
+- ``bare_sign``: the scheme's floor: the 9 Pedersen hashes an order's typed data needs once the
+  constant links are cached (``signing.py``), on full-size field elements, and the Stark ECDSA
+  signature, each on the fastest implementation installed (fast_stark_crypto's Pedersen, paradex-py's
+  ``message_signature``); what any implementation of Paradex's order signature pays on this machine;
 - ``frames``: WebSocket frames captured from the fake (bbo, 15-level book, fills) and the adapter's
   decoder for each.
 """
@@ -35,11 +38,33 @@ def signer(venue: ParadexVenue, symbol: str, price: Decimal, size: Decimal) -> C
     return sign
 
 
-def bare_sign(venue: ParadexVenue) -> Callable[[int], Any]:
-    from paradex_py.account.utils import message_signature
+BARE_LABEL = "9 Pedersen + Stark ECDSA (the scheme's floor)"
 
-    key = venue.account.starknet.signer.private_key
-    return lambda i: message_signature(msg_hash=10**70 + i, priv_key=key)
+
+def bare_sign(venue: ParadexVenue) -> Callable[[int], Any]:
+    """The primitives an order's signature cannot do without, on an order's own field elements (a
+    Pedersen hash costs more the more bits it hashes): 7 links of the order struct's chain (its six
+    members and its length; the type hash's link is constant), 2 of the message's (the order's hash
+    and the length; the prefix, domain and account are constant), then the ECDSA signature."""
+    from fast_stark_crypto import pedersen_hash
+    from paradex_py.account.utils import message_signature
+    from paradex_py.message.order import build_order_message
+
+    from exchanges.paradex.signing import felt
+
+    account = venue.account
+    key = account.starknet.signer.private_key
+    order = venue.build_order("SOL-USD-PERP", Side.BUY, Decimal("0.5"), Decimal("123.45"), "POST_ONLY", "b", False)
+    members = [felt(v) for v in build_order_message(account.l2_chain_id, order)["message"].values()]
+    start = pedersen_hash(0, 2**249 + 12345)  # a full-size chain state, as the cached type hash link is
+
+    def sign(i: int) -> Any:
+        h = start
+        for x in (members[0] + i, *members[1:], len(members) + 1):
+            h = pedersen_hash(h, x)
+        h = pedersen_hash(pedersen_hash(start, h), 4)
+        return message_signature(msg_hash=h, priv_key=key)
+    return sign
 
 
 async def _capture(fake: FakeParadex, venue: ParadexVenue, channel: str, count: int,
