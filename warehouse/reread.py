@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 
 import duckdb
-import pandas as pd
 
 from warehouse import segments
 from warehouse.validate import transform_spec, typed_select
@@ -31,6 +30,8 @@ def _lines_source(table: str) -> str:
 
 def create(con: duckdb.DuckDBPyConnection, segs: list[segments.Segment]) -> None:
     """Temp table ``slow``: every new line of ``segs`` typed, with journal, line_offset, raw, problem."""
+    import pandas as pd  # only here: every bot process imports the loader, and pandas costs ~1-2 s to import
+
     con.execute("CREATE OR REPLACE TEMP TABLE lines_empty (journal VARCHAR, line_offset BIGINT, raw VARCHAR)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {TABLE} AS "
                 f"{typed_select('(' + _lines_source('lines_empty') + ')', EXTRA)} LIMIT 0")
