@@ -414,10 +414,10 @@ class HedgeStrategy(Strategy):
 
     def _reprice(self, ctx: Context, bbo: BBO) -> Hook:
         for t in ctx.open_orders(tag=PRIMARY):
-            if t.price is None or t.state is not OrderState.LIVE or self.hedge_busy(ctx):
+            if t.price is None or t.state is not OrderState.LIVE or bbo.best(t.side) == t.price:
+                continue  # (equal: our order is the touch, the book did not move away from us)
+            if self.hedge_busy(ctx):  # after the cheap checks: it sums in Decimal, and skips alike
                 continue
-            if bbo.best(t.side) == t.price:
-                continue  # our order is the touch: the book did not move away from us
             desired = limit_price(self.cfg.primary_price_mode, t.side, bbo, self.p)
             assert desired is not None
             if abs(desired - t.price) / t.price * 10_000 >= self.cfg.reprice_bps:
