@@ -227,8 +227,9 @@ class VirtualClock:
         self._last = 0.0
 
     def now(self) -> float:
-        if self._loop is not None and not self._loop.is_closed():
-            return self.start + self._loop.time()
+        loop = self._loop  # its fields, not is_closed() and time(): asked a few times per market event
+        if loop is not None and not loop._closed:  # type: ignore[attr-defined]
+            return self.start + loop._virtual_now
         return self.start + self._last
 
     async def sleep(self, seconds: float) -> None:
