@@ -50,7 +50,28 @@ per-event hook into ``SimExchange._after_event``, a BBO (a frozen dataclass, ~3 
 task step through three layers (Inbox, the venue feed, ResilientStream). With the hedge bot, ~135k
 loop turns per simulated hour: the kernel's quarter-second tick, BBOs into the kernel, order
 requests and asyncio's plumbing; the compiled engine did not measurably change it (one hour in
-2.0-2.1 s on pure Python, 2.1-2.3 s compiled, back to back at load ~2). Of 7,200 ticks per
+2.0-2.1 s on pure Python, 2.1-2.3 s compiled, back to back at load ~2).
+
+The hedge-bot day, 2026-12-03 (same runs bit for bit: 2 hours, 1,506 cycles, 477,780 events, the
+same end; demo 599.87 USD, -0.173194): per hour (thread-time wrappers) the driver's wake-ups with
+the engine, its hooks and BBO publishing were ~40% (28.9k wake-ups, ~25 us each, the compiled
+engine ~0.15 s of it), the event loop's turns ~20%, the tick ~15% (14.4k, ~17 us of kernel and
+strategy each), BBOs into the kernel ~10% (36.5k, ~5 us), orders and fills the rest. Cut without
+changing any order or time: the tick is a timer callback, not a task sleeping (one loop turn and
+no future instead of two turns); the virtual loop builds its timers without TimerHandle's two
+__init__ calls, compares them by one (when, seq) tuple, runs Handle._run and the selector's usual
+skipped poll inline; VirtualClock.now reads the loop's fields; the sim's timers go to call_at
+directly; the strategy skips work whose answer it has (the Decimal hedge need when the touch check
+already says no, the rounding of a zero need, a second need right after the first; tag-only
+open-order lookups; the loss check reads the marks without copying them). Measured, 1 simulated
+hour, ten interleaved pairs of the old and new code at load 1-3: -11% best vs best, -13% median vs
+median, -18% the median pair; ``--hours 2 --repeat 3`` back to back at load ~0.9: 53.1 -> 37.3 and
+57.1 -> 38.8 s a day, at load 2.2 (before the last two changes) 49.7 -> 47.0 s; ``--full-day
+--repeat 1`` back to back at load ~0.9: 61.6 -> 46.4 s (17,837 cycles both). The spread of a
+single figure on this shared machine is as large as the gain; the pairs are the honest figure.
+Loop turns went from 135.2k to 120.8k an hour (the ticks). Left: the driver and its hooks, still
+the largest part, and per delivered BBO a timer, a wake-up and three stream layers (a direct
+hand-over would change the order of callbacks within a loop turn, so the run). Of 7,200 ticks per
 half hour 62 do anything; skipping the others exactly (the kernel's next due time, asked at the
 grid point after every event) was tried: bit-for-bit the same run, 1% of the ticks, but 2.6% more
 instructions, because a BBO comes every ~0.1 s and asking costs what the tick does (the hedge's

@@ -388,7 +388,10 @@ class Kernel:
     def _loss_check(self) -> list[Intent]:
         if self.mode != "trading":
             return []
-        pnl = self.guard.loss_breach(self.marks())
+        marks = self._marks
+        if marks is None:
+            marks = self._marks = {v: b.mid for v, b in self.bbos.items()}
+        pnl = self.guard.loss_breach(marks)  # reads the marks, no copy: asked every tick
         if pnl is None:
             return []
         return self._halt_and_flatten(Reason.DAILY_LOSS_LIMIT,

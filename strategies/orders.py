@@ -90,8 +90,11 @@ class OrderTable:
     def open(self, venue: str | None = None, tag: str | None = None) -> list[TrackedOrder]:
         if not self._open:  # the usual answer, asked several times per market event
             return []
-        return [t for t in self._open.values()
-                if (venue is None or t.venue == venue) and (tag is None or t.tag == tag)]
+        if venue is None:  # by tag only: how a strategy asks, on every BBO and tick
+            if tag is None:
+                return list(self._open.values())
+            return [t for t in self._open.values() if t.tag == tag]
+        return [t for t in self._open.values() if t.venue == venue and (tag is None or t.tag == tag)]
 
     def open_qty(self, venue: str, side: Side) -> Decimal:
         """What the venue's open orders of ``side`` could still fill without the run knowing yet."""

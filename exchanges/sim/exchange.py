@@ -311,7 +311,8 @@ class SimExchange:
                 if now is None or at <= now:
                     sub.queue.put_nowait((at, item))
                 else:
-                    loop.call_later(at - now, sub.queue.put_nowait, (at, item))  # type: ignore[union-attr]
+                    # call_later's own sum, without its call: the same time, one frame less per message
+                    loop.call_at(loop.time() + (at - now), sub.queue.put_nowait, (at, item))  # type: ignore[union-attr]
 
     def drop_streams(self) -> None:
         """Fault: every stream of this venue disconnects; messages in flight are lost."""

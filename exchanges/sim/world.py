@@ -206,7 +206,9 @@ class SimWorld:
         callback, not a task sleeping: one loop turn per wake-up instead of two, and no future)."""
         self._driver = None
         try:
-            self.sync()
+            now = self.clock.now()  # sync(), inline
+            if now > self.t:
+                self._advance(now)
             n, listening = math.inf, False  # next_deadline, and whether anyone listens, in one pass
             for ex in self.exchanges.values():
                 if ex.subs:
@@ -220,7 +222,8 @@ class SimWorld:
             return
         loop = self._driver_loop
         assert loop is not None
-        self._driver = loop.call_later(wait, self._drive) if wait > 0 else loop.call_soon(self._drive)
+        # call_later's own sum (loop time + delay), without its call
+        self._driver = loop.call_at(loop.time() + wait, self._drive) if wait > 0 else loop.call_soon(self._drive)
 
     def ensure_running(self) -> None:
         """Start the driver on the current loop (idempotent; a new loop gets a new driver)."""

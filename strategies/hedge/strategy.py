@@ -90,6 +90,7 @@ class HedgeStrategy(Strategy):
         self.cycle: CycleState | None = None
         self.cycle_no = 0
         self.residual = ZERO
+        self._quiet_need: Decimal | None = None  # the need _maybe_hedge found when it sent nothing
         self.stats = Stats()
         self.estimate: ExecutableEstimate | None = None
         self.tol = ZERO
@@ -250,12 +251,16 @@ class HedgeStrategy(Strategy):
         if not ctx.trading or not ctx.may_reduce:
             return
         need = self.hedge_need(ctx)
+        if not need:  # nothing to hedge (it would round to 0 below): most ticks and changes
+            self.residual = self._quiet_need = need
+            return
         qty = self.h.round_size(abs(need))
         bbo = ctx.bbo(self.hv)
         if qty < self.h.min_size or qty == 0 or bbo is None or qty * bbo.mid < self.h.min_notional:
-            self.residual = need
+            self.residual = self._quiet_need = need
             return
         if ctx.now < self._hedge_after:
+            self._quiet_need = need
             return
         side = Side.of_delta(need)
         held = ctx.position(self.hv)
@@ -305,8 +310,13 @@ class HedgeStrategy(Strategy):
     def _after_change(self, ctx: Context) -> Hook:
         if not ctx.trading:
             return
+        self._quiet_need = None
         yield from self._maybe_hedge(ctx)
-        if not self.hedge_busy(ctx):
+        # hedge_busy, with the need _maybe_hedge computed when it sent nothing (nothing changed since)
+        need = self._quiet_need
+        busy = (self.hedge_busy(ctx) if need is None
+                else bool(ctx.open_orders(tag=HEDGE)) or abs(need) >= self.h.min_size)
+        if not busy:
             self._taker_hedge = self.cfg.hedge_mode == "market"  # the hedge episode is over
             self._taker_why = "hedge_mode_market" if self._taker_hedge else None
         c = self.cycle
@@ -414,10 +424,10 @@ class HedgeStrategy(Strategy):
 
     def _reprice(self, ctx: Context, bbo: BBO) -> Hook:
         for t in ctx.open_orders(tag=PRIMARY):
-            if t.price is None or t.state is not OrderState.LIVE or self.hedge_busy(ctx):
+            if t.price is None or t.state is not OrderState.LIVE or bbo.best(t.side) == t.price:
+                continue  # (equal: our order is the touch, the book did not move away from us)
+            if self.hedge_busy(ctx):  # after the cheap checks: it sums in Decimal, and skips alike
                 continue
-            if bbo.best(t.side) == t.price:
-                continue  # our order is the touch: the book did not move away from us
             desired = limit_price(self.cfg.primary_price_mode, t.side, bbo, self.p)
             assert desired is not None
             if abs(desired - t.price) / t.price * 10_000 >= self.cfg.reprice_bps:

@@ -84,6 +84,7 @@ class Runner:
         self.preflight_figures: dict[str, Any] | None = None
         self._instruments: dict[str, Instrument] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._tick: asyncio.TimerHandle | None = None  # the ticker's next call
         self._done = asyncio.Event()
         self._finish: Finish | None = None
         self.records: dict[str, list[Any]] = {}  # by kind, as recorded
@@ -143,7 +144,7 @@ class Runner:
                     self.request_stop(flatten=self.strategy.flatten_on_cancel)
                 if self._failure is None:  # the recorder failed already: add no risk at all
                     self._apply(kernel.start(self.clock.now(), positions))
-                self._spawn(self._ticker())
+                self._start_ticker()
                 self._spawn(self._reconcile_loop())
                 await self._done.wait()
         except asyncio.CancelledError:
@@ -153,6 +154,9 @@ class Runner:
             restore()
             await self._sync_fills(started)
             final = await self._final_positions()
+            if self._tick is not None:
+                self._tick.cancel()
+                self._tick = None
             for t in list(self._tasks):
                 t.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -321,11 +325,25 @@ class Runner:
                 self.recorder.order(order)
                 self._apply(self.kernel.on_order(order, self.clock.now()))
 
-    async def _ticker(self) -> None:
-        assert self.kernel is not None
-        while True:
-            await asyncio.sleep(TICK)
-            self._apply(self.kernel.on_tick(self.clock.now()))
+    def _start_ticker(self) -> None:
+        """``kernel.on_tick`` every ``TICK``, each tick scheduled when the last is handled (as a task
+        sleeping between ticks would), from a plain timer: one loop turn a tick instead of two, and no
+        future - a simulated day is 345,600 ticks. A tick that raises stops the ticker and the run,
+        as a failed task does."""
+        kernel = self.kernel
+        assert kernel is not None
+        loop = asyncio.get_running_loop()
+
+        def tick() -> None:
+            try:
+                self._apply(kernel.on_tick(self.clock.now()))
+            except Exception as exc:
+                self._tick = None
+                self._failed(exc)
+                return
+            self._tick = loop.call_later(TICK, tick)
+
+        self._tick = loop.call_later(TICK, tick)
 
     async def _reconcile_loop(self) -> None:
         assert self.kernel is not None
@@ -351,11 +369,14 @@ class Runner:
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            self.log.error("runner task failed: %r", exc)
-            if self.kernel is not None and not self._done.is_set():
-                self._apply(self.kernel.stop(self.clock.now(), flatten=True, status="FAILED",
-                                             reason=Reason.INTERNAL_ERROR, detail=f"internal error: {exc!r}"))
+            self._failed(task.exception())
+
+    def _failed(self, exc: BaseException | None) -> None:
+        """A runner task (or the ticker) failed: flatten and end the run FAILED."""
+        self.log.error("runner task failed: %r", exc)
+        if self.kernel is not None and not self._done.is_set():
+            self._apply(self.kernel.stop(self.clock.now(), flatten=True, status="FAILED",
+                                         reason=Reason.INTERNAL_ERROR, detail=f"internal error: {exc!r}"))
 
     def _apply(self, intents: list[Intent], received: tuple[float, float] | None = None) -> None:
         for it in intents:
